@@ -1,0 +1,50 @@
+#pragma once
+// Contract: a machine description: devices (compute throughput, memory bandwidth and capacity,
+// compute streams, launch overhead) and an interconnect of directed device-to-device links plus
+// host<->device links. Read from YAML (configs/machines/*.yaml, format in docs/FORMATS.md); errors
+// name file and line. Times are in `time_unit` (seconds for real machines, "units" for abstract).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace doppler {
+
+using DeviceId = std::uint32_t;
+
+struct LinkSpec {
+  double bandwidth = 1;  // bytes per time unit
+  double latency = 0;    // time units
+  double transfer_time(double bytes) const { return latency + bytes / bandwidth; }
+};
+
+struct DeviceSpec {
+  std::string name;
+  std::string kind;
+  double flops = 1;             // per time unit
+  double memory_bandwidth = 0;  // bytes per time unit; 0 = not a limit
+  double memory_capacity = 0;   // bytes; 0 = unlimited
+  int streams = 1;              // concurrent compute streams
+  double launch_overhead = 0;   // time units added to every kernel
+};
+
+struct Machine {
+  std::string name;
+  std::string time_unit = "s";
+  std::vector<DeviceSpec> devices;
+  std::vector<LinkSpec> links;  // num_devices^2, row = source; diagonal unused
+  std::vector<LinkSpec> host_to_device;
+  std::vector<LinkSpec> device_to_host;
+  double host_memory = 0;
+
+  std::size_t num_devices() const { return devices.size(); }
+  const LinkSpec& link(DeviceId src, DeviceId dst) const { return links[src * devices.size() + dst]; }
+};
+
+Machine load_machine(const std::string& path);
+Machine parse_machine_yaml(const std::string& text, const std::string& source_name);
+// n identical abstract devices (the Doppler paper's setting): 1 FLOP per unit, one stream,
+// links of 1 byte per unit and no latency, so the roofline model on a paper graph charges
+// comp_cost per op and comm_cost per transfer.
+Machine abstract_machine(std::size_t num_devices);
+
+}  // namespace doppler

@@ -1,0 +1,126 @@
+#include "doppler/machine.hpp"
+
+#include "doppler/error.hpp"
+#include "doppler/file_io.hpp"
+#include "doppler/yaml_util.hpp"
+
+namespace doppler {
+namespace {
+
+LinkSpec read_link(const YAML::Node& node, const std::string& source, const std::string& where) {
+  if (!node.IsMap()) throw_at(source, yaml_line(node), where + " must be a mapping {bandwidth, latency}");
+  LinkSpec link;
+  link.bandwidth = yaml_positive(node, "bandwidth", source, where);
+  link.latency = node["latency"] ? yaml_non_negative(node, "latency", source, where) : 0.0;
+  return link;
+}
+
+DeviceSpec read_device(const YAML::Node& node, const std::string& source, const std::string& where) {
+  if (!node.IsMap()) throw_at(source, yaml_line(node), where + " must be a mapping");
+  DeviceSpec d;
+  d.name = yaml_string(node, "name", source, "");
+  d.kind = yaml_string(node, "kind", source, "device");
+  d.flops = yaml_positive(node, "flops", source, where);
+  if (node["memory_bandwidth"]) d.memory_bandwidth = yaml_non_negative(node, "memory_bandwidth", source, where);
+  if (node["memory"]) d.memory_capacity = yaml_non_negative(node, "memory", source, where);
+  if (node["streams"]) {
+    const long long streams = yaml_integer(node, "streams", source, where);
+    if (streams < 1 || streams > 64) throw_at(source, yaml_line(node["streams"]), where + ": 'streams' must be 1..64");
+    d.streams = static_cast<int>(streams);
+  }
+  if (node["launch_overhead"]) d.launch_overhead = yaml_non_negative(node, "launch_overhead", source, where);
+  return d;
+}
+
+}  // namespace
+
+Machine parse_machine_yaml(const std::string& text, const std::string& source) {
+  const YAML::Node root = parse_yaml_document(text, source);
+  if (!root.IsMap()) throw_at(source, yaml_line(root), "a machine file must be a mapping with 'devices'");
+  Machine m;
+  m.name = yaml_string(root, "name", source, source);
+  m.time_unit = yaml_string(root, "time_unit", source, "s");
+  const YAML::Node devices = root["devices"];
+  if (!devices) throw_at(source, yaml_line(root), "missing 'devices'");
+  if (devices.IsSequence()) {
+    for (std::size_t i = 0; i < devices.size(); ++i)
+      m.devices.push_back(read_device(devices[i], source, "device " + std::to_string(i)));
+  } else if (devices.IsMap() && devices["count"]) {
+    const long long count = yaml_integer(devices, "count", source, "devices");
+    if (count < 1 || count > 4096) throw_at(source, yaml_line(devices["count"]), "devices: 'count' must be 1..4096");
+    const DeviceSpec spec = read_device(devices["template"], source, "devices.template");
+    for (long long i = 0; i < count; ++i) m.devices.push_back(spec);
+  } else {
+    throw_at(source, yaml_line(devices), "'devices' must be a list or {count, template}");
+  }
+  if (m.devices.empty()) throw_at(source, yaml_line(devices), "the machine has no devices");
+  const std::size_t n = m.devices.size();
+  for (std::size_t i = 0; i < n; ++i)
+    if (m.devices[i].name.empty()) m.devices[i].name = "dev" + std::to_string(i);
+
+  const YAML::Node interconnect = root["interconnect"];
+  if (!interconnect) throw_at(source, yaml_line(root), "missing 'interconnect' (at least 'default: {bandwidth, latency}')");
+  std::vector<bool> set(n * n, false);
+  m.links.assign(n * n, LinkSpec{});
+  if (interconnect["default"]) {
+    const LinkSpec fallback = read_link(interconnect["default"], source, "interconnect.default");
+    m.links.assign(n * n, fallback);
+    set.assign(n * n, true);
+  }
+  if (const YAML::Node links = interconnect["links"]) {
+    if (!links.IsSequence()) throw_at(source, yaml_line(links), "interconnect.links must be a list");
+    for (const YAML::Node& link : links) {
+      const long long src = yaml_integer(link, "src", source, "link");
+      const long long dst = yaml_integer(link, "dst", source, "link");
+      if (src < 0 || dst < 0 || src >= static_cast<long long>(n) || dst >= static_cast<long long>(n) || src == dst) {
+        throw_at(source, yaml_line(link), "link " + std::to_string(src) + "->" + std::to_string(dst) +
+                                              " must join two different devices in 0.." + std::to_string(n - 1));
+      }
+      const auto index = static_cast<std::size_t>(src) * n + static_cast<std::size_t>(dst);
+      m.links[index] = read_link(link, source, "link " + std::to_string(src) + "->" + std::to_string(dst));
+      set[index] = true;
+      if (!link["one_way"] || !link["one_way"].as<bool>()) {
+        const auto back = static_cast<std::size_t>(dst) * n + static_cast<std::size_t>(src);
+        if (!set[back] || !interconnect["default"]) m.links[back] = m.links[index], set[back] = true;
+      }
+    }
+  }
+  for (std::size_t s = 0; s < n; ++s)
+    for (std::size_t d = 0; d < n; ++d)
+      if (s != d && !set[s * n + d]) {
+        throw_at(source, yaml_line(interconnect), "no link from device " + std::to_string(s) + " to device " +
+                                                      std::to_string(d) + " (add interconnect.default or a link)");
+      }
+
+  const YAML::Node host = root["host"];
+  LinkSpec to_device{1e300, 0}, from_device{1e300, 0};
+  if (host) {
+    if (host["to_device"]) to_device = read_link(host["to_device"], source, "host.to_device");
+    if (host["from_device"]) from_device = read_link(host["from_device"], source, "host.from_device");
+    if (host["memory"]) m.host_memory = yaml_non_negative(host, "memory", source, "host");
+  }
+  m.host_to_device.assign(n, to_device);
+  m.device_to_host.assign(n, from_device);
+  return m;
+}
+
+Machine load_machine(const std::string& path) { return parse_machine_yaml(read_text_file(path), path); }
+
+Machine abstract_machine(std::size_t num_devices) {
+  if (num_devices < 1) throw Error("--devices must be at least 1");
+  Machine m;
+  m.name = "abstract-" + std::to_string(num_devices);
+  m.time_unit = "units";
+  for (std::size_t i = 0; i < num_devices; ++i) {
+    DeviceSpec d;
+    d.name = "dev" + std::to_string(i);
+    d.kind = "abstract";
+    m.devices.push_back(d);
+  }
+  m.links.assign(num_devices * num_devices, LinkSpec{1, 0});
+  m.host_to_device.assign(num_devices, LinkSpec{1, 0});
+  m.device_to_host.assign(num_devices, LinkSpec{1, 0});
+  return m;
+}
+
+}  // namespace doppler

@@ -1,0 +1,80 @@
+#include "doppler/trace.hpp"
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "doppler/error.hpp"
+#include "doppler/file_io.hpp"
+#include "doppler/number_format.hpp"
+
+namespace doppler {
+
+std::string trace_to_chrome_json(const Trace& trace, const TaskGraph& graph) {
+  const double scale = trace.time_unit == "s" ? 1e6 : 1.0;
+  const auto num_devices = trace.device_names.size();
+  nlohmann::json events = nlohmann::json::array();
+  std::map<std::pair<DeviceId, int>, bool> streams;
+  std::map<std::pair<DeviceId, DeviceId>, bool> links;
+  for (const TraceRecord& r : trace.records) {
+    nlohmann::json e;
+    e["ph"] = "X";
+    e["ts"] = r.start * scale;
+    e["dur"] = (r.end - r.start) * scale;
+    const std::string& op = graph.op(r.op).name;
+    if (r.kind == TraceRecord::Kind::compute) {
+      e["name"] = op;
+      e["cat"] = "compute";
+      e["pid"] = r.device;
+      e["tid"] = r.stream;
+      e["args"] = {{"op", r.op}, {"kind", graph.op(r.op).kind}};
+      streams[{r.device, r.stream}] = true;
+    } else {
+      e["name"] = op + " -> dev" + std::to_string(r.device);
+      e["cat"] = "transfer";
+      e["pid"] = num_devices + r.src;
+      e["tid"] = r.device;
+      e["args"] = {{"tensor_of", r.op}, {"bytes", r.bytes}};
+      links[{r.src, r.device}] = true;
+    }
+    events.push_back(std::move(e));
+  }
+  auto meta = [&events](const char* what, std::size_t pid, long tid, const std::string& name) {
+    nlohmann::json m{{"ph", "M"}, {"name", what}, {"pid", pid}, {"args", {{"name", name}}}};
+    if (tid >= 0) m["tid"] = tid;
+    events.push_back(std::move(m));
+  };
+  for (std::size_t d = 0; d < num_devices; ++d) meta("process_name", d, -1, trace.device_names[d] + " compute");
+  for (const auto& [key, unused] : streams) meta("thread_name", key.first, key.second, "stream " + std::to_string(key.second));
+  for (const auto& [key, unused] : links) {
+    meta("process_name", num_devices + key.first, -1, trace.device_names[key.first] + " links out");
+    meta("thread_name", num_devices + key.first, key.second,
+         trace.device_names[key.first] + " -> " + trace.device_names[key.second]);
+  }
+  nlohmann::json root{{"traceEvents", std::move(events)},
+                      {"displayTimeUnit", "ns"},
+                      {"otherData", {{"time_unit", trace.time_unit}, {"graph", graph.source()}}}};
+  return root.dump() + "\n";
+}
+
+std::string trace_to_csv(const Trace& trace, const TaskGraph& graph) {
+  std::ostringstream out;
+  out << "kind,op,name,device,src,stream,start,end,bytes\n";
+  for (const TraceRecord& r : trace.records) {
+    const bool compute = r.kind == TraceRecord::Kind::compute;
+    out << (compute ? "compute" : "transfer") << ',' << r.op << ',' << graph.op(r.op).name << ',' << r.device << ','
+        << (compute ? std::string() : std::to_string(r.src)) << ',' << (compute ? std::to_string(r.stream) : std::string())
+        << ',' << format_number(r.start) << ',' << format_number(r.end) << ',' << format_number(r.bytes) << '\n';
+  }
+  return out.str();
+}
+
+void save_trace(const Trace& trace, const TaskGraph& graph, const std::string& path) {
+  const auto extension = std::filesystem::path(path).extension().string();
+  if (extension == ".json") return write_file_atomically(path, trace_to_chrome_json(trace, graph));
+  if (extension == ".csv") return write_file_atomically(path, trace_to_csv(trace, graph));
+  throw Error(path + ": a trace file must end in .json (Chrome trace) or .csv");
+}
+
+}  // namespace doppler

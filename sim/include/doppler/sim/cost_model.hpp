@@ -1,0 +1,52 @@
+#pragma once
+// Contract: per-(op, device) compute times and per-transfer times for one graph on one machine
+// under one cost model, precomputed once so engines and policies only index arrays.
+//  paper:    compute = the op's fixed cost; every cross-device edge leaving u takes comm_cost[u];
+//            transfers never contend. (Ops without fixed/comm costs fall back to roofline numbers.)
+//  roofline: compute = max(flops / peak, (bytes read + written) / memory bandwidth) + launch
+//            overhead (the fixed cost when an op has no flops or bytes); a transfer of u's output
+//            takes link latency + bytes / bandwidth and holds its directed link while it runs.
+#include <span>
+#include <string>
+#include <vector>
+
+#include "doppler/exec_graph.hpp"
+#include "doppler/machine.hpp"
+#include "doppler/task_graph.hpp"
+
+namespace doppler::sim {
+
+enum class CostModelKind { paper, roofline };
+CostModelKind parse_cost_model(const std::string& name);  // "paper" | "roofline", else Error
+const char* to_string(CostModelKind kind);
+
+class CostTable {
+ public:
+  CostTable(const TaskGraph& graph, const Machine& machine, CostModelKind kind);
+
+  CostModelKind kind() const { return kind_; }
+  std::size_t num_devices() const { return num_devices_; }
+  double compute(OpId op, DeviceId device) const { return compute_[op * num_devices_ + device]; }
+  double transfer(OpId producer, DeviceId src, DeviceId dst) const {
+    return per_op_comm_ ? comm_[producer] : links_[src * num_devices_ + dst].transfer_time(bytes_[producer]);
+  }
+  double bytes(OpId producer) const { return bytes_[producer]; }
+
+  // Device-independent estimates for analysis and heuristics: fastest device's compute, and the
+  // slowest link's transfer (the paper model: comm_cost).
+  const std::vector<double>& compute_estimate() const { return compute_estimate_; }
+  const std::vector<double>& comm_estimate() const { return comm_estimate_; }
+
+ private:
+  CostModelKind kind_;
+  std::size_t num_devices_;
+  bool per_op_comm_;
+  std::vector<double> compute_;
+  std::vector<double> comm_;
+  std::vector<double> bytes_;
+  std::vector<LinkSpec> links_;
+  std::vector<double> compute_estimate_;
+  std::vector<double> comm_estimate_;
+};
+
+}  // namespace doppler::sim

@@ -1,0 +1,38 @@
+#pragma once
+// Contract: the engine of the `roofline` model: `streams` concurrent kernels per device (no mutual
+// slowdown), one transfer at a time per directed link (FIFO), events ordered by (time, sequence
+// id). Decisions are the core Scheduler's; this engine only turns launches into timed completions.
+#include <cstdint>
+#include <vector>
+
+#include "doppler/sim/cost_model.hpp"
+#include "doppler/sim/simulator.hpp"
+
+namespace doppler::sim {
+
+class RooflineEngine final : public Engine {
+ public:
+  explicit RooflineEngine(const CostTable& costs) : costs_(costs) {}
+  double run(Scheduler& scheduler, SimResult* detail) override;
+  std::uint64_t events() const override { return events_; }
+
+ private:
+  struct Timed {
+    double time;
+    std::uint64_t sequence;
+    std::uint32_t payload;  // op id, or transfer id | kTransferBit
+  };
+  void launch_ops(Scheduler& s, DeviceId d, double now, SimResult* detail);
+  void launch_transfer(Scheduler& s, DeviceId src, DeviceId dst, double now, SimResult* detail);
+  void push(double time, std::uint32_t payload);
+
+  const CostTable& costs_;
+  std::vector<Timed> heap_;
+  std::vector<double> start_;
+  std::vector<int> stream_of_;
+  std::vector<std::vector<int>> free_stream_ids_;
+  std::uint64_t sequence_ = 0;
+  std::uint64_t events_ = 0;
+};
+
+}  // namespace doppler::sim

@@ -1,0 +1,64 @@
+#include "doppler/sim/cost_model.hpp"
+
+#include <algorithm>
+
+#include "doppler/error.hpp"
+
+namespace doppler::sim {
+
+CostModelKind parse_cost_model(const std::string& name) {
+  if (name == "paper") return CostModelKind::paper;
+  if (name == "roofline") return CostModelKind::roofline;
+  throw Error("unknown cost model '" + name + "' (expected paper or roofline)");
+}
+
+const char* to_string(CostModelKind kind) { return kind == CostModelKind::paper ? "paper" : "roofline"; }
+
+namespace {
+
+double roofline_time(const Op& op, const DeviceSpec& device) {
+  const double bytes = op.bytes_read + op.bytes_written;
+  if (op.flops == 0 && bytes == 0) return op.fixed_cost.value_or(0.0) + device.launch_overhead;
+  double t = op.flops / device.flops;
+  if (device.memory_bandwidth > 0) t = std::max(t, bytes / device.memory_bandwidth);
+  return t + device.launch_overhead;
+}
+
+}  // namespace
+
+CostTable::CostTable(const TaskGraph& graph, const Machine& machine, CostModelKind kind)
+    : kind_(kind), num_devices_(machine.num_devices()), links_(machine.links) {
+  const std::size_t n = graph.num_ops();
+  const std::size_t d = num_devices_;
+  compute_.resize(n * d);
+  comm_.resize(n);
+  bytes_.resize(n);
+  compute_estimate_.resize(n);
+  comm_estimate_.resize(n);
+  per_op_comm_ = kind == CostModelKind::paper;
+  for (OpId v = 0; v < n; ++v) {
+    const Op& op = graph.op(v);
+    bytes_[v] = op.output_bytes;
+    if (per_op_comm_ && !op.comm_cost && d > 1) per_op_comm_ = false;
+    for (DeviceId k = 0; k < d; ++k) {
+      compute_[v * d + k] = (kind == CostModelKind::paper && op.fixed_cost) ? *op.fixed_cost
+                                                                             : roofline_time(op, machine.devices[k]);
+    }
+    compute_estimate_[v] = *std::min_element(compute_.begin() + v * d, compute_.begin() + (v + 1) * d);
+  }
+  for (OpId v = 0; v < n; ++v) {
+    const Op& op = graph.op(v);
+    comm_[v] = op.comm_cost.value_or(0.0);
+    double slowest = 0;
+    if (per_op_comm_) {
+      slowest = comm_[v];
+    } else {
+      for (DeviceId s = 0; s < d; ++s)
+        for (DeviceId t = 0; t < d; ++t)
+          if (s != t) slowest = std::max(slowest, links_[s * d + t].transfer_time(bytes_[v]));
+    }
+    comm_estimate_[v] = slowest;
+  }
+}
+
+}  // namespace doppler::sim

@@ -1,0 +1,96 @@
+#include "doppler/sim/roofline_engine.hpp"
+
+#include <algorithm>
+
+namespace doppler::sim {
+namespace {
+
+constexpr std::uint32_t kTransferBit = 1u << 31;
+
+bool later(const auto& a, const auto& b) { return a.time != b.time ? a.time > b.time : a.sequence > b.sequence; }
+
+}  // namespace
+
+void RooflineEngine::push(double time, std::uint32_t payload) {
+  heap_.push_back({time, sequence_++, payload});
+  std::push_heap(heap_.begin(), heap_.end(), [](const Timed& a, const Timed& b) { return later(a, b); });
+}
+
+void RooflineEngine::launch_ops(Scheduler& s, DeviceId d, double now, SimResult* detail) {
+  for (OpId op = s.next_op(d); op != kNoOp; op = s.next_op(d)) {
+    start_[op] = now;
+    if (detail) {
+      stream_of_[op] = free_stream_ids_[d].back();
+      free_stream_ids_[d].pop_back();
+    }
+    push(now + costs_.compute(op, d), op);
+  }
+}
+
+void RooflineEngine::launch_transfer(Scheduler& s, DeviceId src, DeviceId dst, double now, SimResult* detail) {
+  const TransferId t = s.next_transfer(src, dst);
+  if (t == kNoTransfer) return;
+  const OpId producer = s.transfer(t).tensor;
+  const double end = now + costs_.transfer(producer, src, dst);
+  push(end, t | kTransferBit);
+  if (detail) {
+    detail->transfer_bytes += costs_.bytes(producer);
+    ++detail->transfers;
+    detail->trace.records.push_back({TraceRecord::Kind::transfer, producer, dst, src, 0, now, end, costs_.bytes(producer)});
+  }
+}
+
+double RooflineEngine::run(Scheduler& s, SimResult* detail) {
+  const ExecGraph& g = s.graph();
+  const std::size_t n = s.num_devices();
+  heap_.clear();
+  start_.resize(g.num_ops);
+  sequence_ = 0;
+  events_ = 0;
+  if (detail) {
+    stream_of_.assign(g.num_ops, 0);
+    free_stream_ids_.assign(n, {});
+    for (DeviceId d = 0; d < n; ++d)
+      for (int k = s.streams(d) - 1; k >= 0; --k) free_stream_ids_[d].push_back(k);
+  }
+  for (OpId v : s.sources()) s.make_ready(v);
+  for (DeviceId d = 0; d < n; ++d) launch_ops(s, d, 0.0, detail);
+
+  double makespan = 0;
+  while (!heap_.empty()) {
+    const Timed event = heap_.front();
+    std::pop_heap(heap_.begin(), heap_.end(), [](const Timed& a, const Timed& b) { return later(a, b); });
+    heap_.pop_back();
+    ++events_;
+    const double now = event.time;
+    if (!(event.payload & kTransferBit)) {
+      const OpId u = event.payload;
+      const DeviceId d = s.device_of(u);
+      s.op_finished(u);
+      makespan = std::max(makespan, now);
+      if (detail) {
+        detail->busy[d] += now - start_[u];
+        detail->trace.records.push_back({TraceRecord::Kind::compute, u, d, d, stream_of_[u], start_[u], now, 0});
+        free_stream_ids_[d].push_back(stream_of_[u]);
+      }
+      for (OpId v : g.successors(u))
+        if (s.device_of(v) == d && s.input_arrived(v)) s.make_ready(v);
+      for (TransferId t : s.transfers_of(u)) {
+        s.transfer_ready(t);
+        launch_transfer(s, d, s.transfer(t).dst, now, detail);
+      }
+      launch_ops(s, d, now, detail);
+    } else {
+      const TransferId t = event.payload & ~kTransferBit;
+      const Transfer tr = s.transfer(t);
+      s.transfer_finished(t);
+      for (OpId v : s.consumers_of(t))
+        if (s.input_arrived(v)) s.make_ready(v);
+      launch_ops(s, tr.dst, now, detail);
+      launch_transfer(s, tr.src, tr.dst, now, detail);
+    }
+  }
+  return makespan;
+}
+
+}  // namespace doppler::sim

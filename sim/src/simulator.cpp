@@ -1,0 +1,62 @@
+#include "doppler/sim/simulator.hpp"
+
+#include "doppler/graph_analysis.hpp"
+#include "doppler/sim/paper_engine.hpp"
+#include "doppler/sim/roofline_engine.hpp"
+
+namespace doppler::sim {
+namespace {
+
+std::vector<int> streams_of(const Machine& machine, CostModelKind model) {
+  std::vector<int> streams;
+  for (const DeviceSpec& d : machine.devices) streams.push_back(model == CostModelKind::paper ? 1 : d.streams);
+  return streams;
+}
+
+}  // namespace
+
+Simulator::Simulator(const TaskGraph& graph, const Machine& machine, CostModelKind model)
+    : graph_(graph),
+      machine_(machine),
+      exec_(ExecGraph::from(graph)),
+      costs_(graph, machine, model),
+      scheduler_(exec_, streams_of(machine, model)) {
+  if (model == CostModelKind::paper) {
+    engine_ = std::make_unique<PaperEngine>(costs_);
+  } else {
+    engine_ = std::make_unique<RooflineEngine>(costs_);
+  }
+}
+
+Simulator::~Simulator() = default;
+
+SimResult Simulator::run(const Plan& plan, bool record_trace) {
+  validate_plan(plan, graph_, machine_.num_devices());
+  scheduler_.start(plan.device, plan.priority);
+  SimResult result;
+  result.busy.assign(machine_.num_devices(), 0.0);
+  result.makespan = engine_->run(scheduler_, &result);
+  result.events = engine_->events();
+  for (std::size_t d = 0; d < machine_.num_devices(); ++d) {
+    const double capacity = result.makespan * scheduler_.streams(static_cast<DeviceId>(d));
+    result.utilisation.push_back(capacity > 0 ? result.busy[d] / capacity : 0.0);
+  }
+  if (record_trace) {
+    result.trace.time_unit = machine_.time_unit;
+    for (const DeviceSpec& d : machine_.devices) result.trace.device_names.push_back(d.name);
+  } else {
+    result.trace.records.clear();
+  }
+  return result;
+}
+
+double Simulator::makespan(std::span<const DeviceId> device, std::span<const double> priority) {
+  scheduler_.start(device, priority);
+  return engine_->run(scheduler_, nullptr);
+}
+
+double Simulator::lower_bound() const {
+  return makespan_lower_bound(exec_, costs_.compute_estimate(), machine_.num_devices());
+}
+
+}  // namespace doppler::sim
