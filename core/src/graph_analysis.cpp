@@ -44,12 +44,12 @@ GraphStats graph_stats(const ExecGraph& g, std::span<const double> compute, std:
   return s;
 }
 
-double makespan_lower_bound(const ExecGraph& g, std::span<const double> compute, std::size_t num_devices) {
+double makespan_lower_bound(const ExecGraph& g, std::span<const double> compute, std::size_t parallel_slots) {
   double total = 0;
   for (double c : compute) total += c;
   double path = 0;
   for (double b : bottom_levels(g, compute, {})) path = std::max(path, b);
-  return std::max(path, total / static_cast<double>(num_devices));
+  return std::max(path, total / static_cast<double>(parallel_slots));
 }
 
 }  // namespace doppler

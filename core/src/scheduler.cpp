@@ -33,6 +33,23 @@ void Scheduler::start(std::span<const DeviceId> device, std::span<const double> 
   use_priority_ = !priority.empty();
   priority_.assign(priority.begin(), priority.end());
 
+  pending_.resize(num_ops);
+  for (OpId v = 0; v < num_ops; ++v) pending_[v] = graph_.in_degree(v);
+  free_streams_.assign(streams_.begin(), streams_.end());
+  ready_sequence_ = 0;
+  fifo_head_.assign(n + 1, 0);
+  for (OpId v = 0; v < num_ops; ++v) ++fifo_head_[device_[v] + 1];
+  for (std::size_t d = 0; d < n; ++d) fifo_head_[d + 1] += fifo_head_[d];
+  fifo_tail_.assign(fifo_head_.begin(), fifo_head_.end());
+  fifo_.resize(num_ops);
+  for (auto& heap : heaps_) heap.clear();
+  for (auto& queue : link_queue_) queue.clear();
+  std::fill(link_head_.begin(), link_head_.end(), 0);
+  std::fill(link_busy_.begin(), link_busy_.end(), 0);
+}
+
+void Scheduler::build_transfers() {
+  const std::uint32_t num_ops = graph_.num_ops;
   transfer_begin_.resize(num_ops + 1);
   transfer_ids_.clear();
   transfers_.clear();
@@ -63,7 +80,8 @@ void Scheduler::start(std::span<const DeviceId> device, std::span<const double> 
   for (auto& c : counts) running += std::exchange(c, running);
   counts.push_back(running);
   transfer_consumers_.resize(running);
-  std::vector<std::uint32_t> fill(counts.begin(), counts.end() - 1);
+  consumer_fill_.assign(counts.begin(), counts.end() - 1);
+  auto& fill = consumer_fill_;
   for (OpId u = 0; u < num_ops; ++u) {
     for (OpId v : graph_.successors(u)) {
       if (device_[v] == device_[u]) continue;
@@ -77,45 +95,20 @@ void Scheduler::start(std::span<const DeviceId> device, std::span<const double> 
     }
   }
 
-  pending_.resize(num_ops);
-  for (OpId v = 0; v < num_ops; ++v) pending_[v] = graph_.in_degree(v);
-  free_streams_.assign(streams_.begin(), streams_.end());
-  ready_sequence_ = 0;
-  fifo_head_.assign(n + 1, 0);
-  for (OpId v = 0; v < num_ops; ++v) ++fifo_head_[device_[v] + 1];
-  for (std::size_t d = 0; d < n; ++d) fifo_head_[d + 1] += fifo_head_[d];
-  fifo_tail_.assign(fifo_head_.begin(), fifo_head_.end());
-  fifo_.resize(num_ops);
-  for (auto& heap : heaps_) heap.clear();
-  for (auto& queue : link_queue_) queue.clear();
-  std::fill(link_head_.begin(), link_head_.end(), 0);
-  std::fill(link_busy_.begin(), link_busy_.end(), 0);
 }
 
-void Scheduler::make_ready(OpId op) {
-  const DeviceId d = device_[op];
-  if (!use_priority_) {
-    fifo_[fifo_tail_[d]++] = op;
-    return;
-  }
-  auto& heap = heaps_[d];
+void Scheduler::push_by_priority(OpId op) {
+  auto& heap = heaps_[device_[op]];
   heap.push_back({priority_[op], ready_sequence_++, op});
   std::push_heap(heap.begin(), heap.end(), [](const Keyed& a, const Keyed& b) { return later(a, b); });
 }
 
-OpId Scheduler::next_op(DeviceId d) {
-  if (free_streams_[d] <= 0) return kNoOp;
-  OpId op = kNoOp;
-  if (!use_priority_) {
-    if (fifo_head_[d] == fifo_tail_[d]) return kNoOp;
-    op = fifo_[fifo_head_[d]++];
-  } else {
-    auto& heap = heaps_[d];
-    if (heap.empty()) return kNoOp;
-    std::pop_heap(heap.begin(), heap.end(), [](const Keyed& a, const Keyed& b) { return later(a, b); });
-    op = heap.back().op;
-    heap.pop_back();
-  }
+OpId Scheduler::pop_by_priority(DeviceId d) {
+  auto& heap = heaps_[d];
+  if (heap.empty()) return kNoOp;
+  std::pop_heap(heap.begin(), heap.end(), [](const Keyed& a, const Keyed& b) { return later(a, b); });
+  const OpId op = heap.back().op;
+  heap.pop_back();
   --free_streams_[d];
   return op;
 }

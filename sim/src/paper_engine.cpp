@@ -5,8 +5,7 @@
 namespace doppler::sim {
 namespace {
 
-// Zero-delay event kinds (top 3 bits of a FIFO entry); the low 29 bits hold an op or device id.
-enum Kind : std::uint32_t { kReady, kGrant, kDone, kRelease, kFinish, kEdge, kArrive, kBatch };
+enum Kind : std::uint32_t { kReady, kGrant, kDone, kReleaseFinish, kEdge, kArrive, kBatch };
 constexpr std::uint32_t kPayloadBits = 29;
 constexpr std::uint32_t kPayloadMask = (1u << kPayloadBits) - 1;
 constexpr std::uint32_t kBatchBit = 1u << 31;  // timed entries: set = edge batch, clear = op done
@@ -15,76 +14,73 @@ constexpr std::uint32_t encode(Kind kind, std::uint32_t payload) { return (kind 
 
 }  // namespace
 
+void PaperEngine::grant(Scheduler& s, DeviceId device, double now) {
+  const OpId op = s.next_op(device);
+  if (op == kNoOp) return;
+  const std::uint32_t grant_seq = seq_++;
+  const double compute = costs_.compute(op, device);
+  if (compute > 0) {
+    start_[op] = now;
+    timed_.push(now + compute, EventQueue::tag(grant_seq, op));
+  } else {
+    fifo_.push_back({encode(kGrant, op), grant_seq});
+  }
+}
+
 double PaperEngine::run(Scheduler& s, SimResult* detail) {
   const ExecGraph& g = s.graph();
-  const auto later = [](const Timed& a, const Timed& b) {
-    return a.time != b.time ? a.time > b.time : a.sequence > b.sequence;
-  };
-  heap_.clear();
+  if (detail) s.build_transfers();
+  timed_.clear();
   fifo_.clear();
   start_.resize(g.num_ops);
   finish_.resize(g.num_ops);
   events_ = 0;
-  std::uint32_t sequence = 0;
+  seq_ = 0;
   double now = 0;
   double makespan = 0;
   std::size_t head = 0;
-  for (OpId v : s.sources()) fifo_.push_back(encode(kReady, v));
+  const bool per_op = costs_.per_op_comm();
+  for (OpId v : s.sources()) fifo_.push_back({encode(kReady, v), seq_++});
 
   for (;;) {
     while (head < fifo_.size()) {
-      const std::uint32_t entry = fifo_[head++];
-      const std::uint32_t x = entry & kPayloadMask;
+      const Queued entry = fifo_[head++];
+      const std::uint32_t x = entry.code & kPayloadMask;
       ++events_;
-      switch (static_cast<Kind>(entry >> kPayloadBits)) {
-        case kReady: {
+      switch (static_cast<Kind>(entry.code >> kPayloadBits)) {
+        case kReady:
           s.make_ready(x);
-          const OpId granted = s.next_op(s.device_of(x));
-          if (granted != kNoOp) fifo_.push_back(encode(kGrant, granted));
+          grant(s, s.device_of(x), now);
           break;
-        }
-        case kGrant: {
+        case kGrant:  // only zero-compute ops: their Done is a zero-delay event
           start_[x] = now;
-          const double compute = costs_.compute(x, s.device_of(x));
-          if (compute > 0) {
-            heap_.push_back({now + compute, sequence++, x});
-            std::push_heap(heap_.begin(), heap_.end(), later);
-          } else {
-            fifo_.push_back(encode(kDone, x));
-          }
+          fifo_.push_back({encode(kDone, x), seq_++});
           break;
-        }
         case kDone: {
           const DeviceId d = s.device_of(x);
           s.op_finished(x);
           finish_[x] = now;
           makespan = now;
-          fifo_.push_back(encode(kRelease, d));
-          fifo_.push_back(encode(kFinish, x));
+          fifo_.push_back({encode(kReleaseFinish, x), seq_});
+          seq_ += 2;
           if (detail) {
-            const double compute = now - start_[x];
-            detail->busy[d] += compute;
+            detail->busy[d] += now - start_[x];
             detail->trace.records.push_back({TraceRecord::Kind::compute, x, d, d, 0, start_[x], now, 0});
           }
           break;
         }
-        case kRelease: {
-          const OpId granted = s.next_op(x);
-          if (granted != kNoOp) fifo_.push_back(encode(kGrant, granted));
-          break;
-        }
-        case kFinish: {
+        case kReleaseFinish: {
           const DeviceId d = s.device_of(x);
+          grant(s, d, now);
           delays_.clear();
           for (OpId v : g.successors(x)) {
             const DeviceId dv = s.device_of(v);
             const double delay = dv == d ? 0.0 : costs_.transfer(x, d, dv);
             if (delay == 0) {
-              fifo_.push_back(encode(kEdge, v));
+              fifo_.push_back({encode(kEdge, v), seq_++});
             } else if (std::find(delays_.begin(), delays_.end(), delay) == delays_.end()) {
+              timed_.push(now + delay, EventQueue::tag(entry.seq + 1, x | kBatchBit));
               delays_.push_back(delay);
-              heap_.push_back({now + delay, sequence++, x | kBatchBit});
-              std::push_heap(heap_.begin(), heap_.end(), later);
             }
           }
           if (detail) {
@@ -100,32 +96,32 @@ double PaperEngine::run(Scheduler& s, SimResult* detail) {
           break;
         }
         case kEdge:
-          fifo_.push_back(encode(kArrive, x));
+          if (s.input_arrived(x)) fifo_.push_back({encode(kArrive, x), seq_++});
           break;
-        case kArrive:
-          if (s.input_arrived(x)) fifo_.push_back(encode(kReady, x));
-          break;
-        case kBatch: {
+        case kBatch: {  // with one delay per op every cross-device successor is in the batch
           const DeviceId d = s.device_of(x);
           for (OpId v : g.successors(x)) {
             const DeviceId dv = s.device_of(v);
             if (dv == d) continue;
             const double delay = costs_.transfer(x, d, dv);
-            if (delay != 0 && finish_[x] + delay == now) fifo_.push_back(encode(kArrive, v));
+            if ((per_op || (delay != 0 && finish_[x] + delay == now)) && s.input_arrived(v)) {
+              fifo_.push_back({encode(kArrive, v), seq_++});
+            }
           }
           break;
         }
+        case kArrive:
+          fifo_.push_back({encode(kReady, x), seq_++});
+          break;
       }
     }
-    if (heap_.empty()) break;
+    if (timed_.empty()) break;
     fifo_.clear();
     head = 0;
-    now = heap_.front().time;
-    while (!heap_.empty() && heap_.front().time == now) {
-      const std::uint32_t payload = heap_.front().payload;
-      std::pop_heap(heap_.begin(), heap_.end(), later);
-      heap_.pop_back();
-      fifo_.push_back((payload & kBatchBit) ? encode(kBatch, payload & ~kBatchBit) : encode(kDone, payload));
+    now = timed_.top().time;
+    while (!timed_.empty() && timed_.top().time == now) {
+      const std::uint32_t payload = timed_.pop().payload();
+      fifo_.push_back({(payload & kBatchBit) ? encode(kBatch, payload & ~kBatchBit) : encode(kDone, payload), seq_++});
     }
   }
   return makespan;

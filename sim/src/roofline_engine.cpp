@@ -7,13 +7,10 @@ namespace {
 
 constexpr std::uint32_t kTransferBit = 1u << 31;
 
-bool later(const auto& a, const auto& b) { return a.time != b.time ? a.time > b.time : a.sequence > b.sequence; }
-
 }  // namespace
 
 void RooflineEngine::push(double time, std::uint32_t payload) {
-  heap_.push_back({time, sequence_++, payload});
-  std::push_heap(heap_.begin(), heap_.end(), [](const Timed& a, const Timed& b) { return later(a, b); });
+  timed_.push(time, EventQueue::tag(sequence_++, payload));
 }
 
 void RooflineEngine::launch_ops(Scheduler& s, DeviceId d, double now, SimResult* detail) {
@@ -43,7 +40,8 @@ void RooflineEngine::launch_transfer(Scheduler& s, DeviceId src, DeviceId dst, d
 double RooflineEngine::run(Scheduler& s, SimResult* detail) {
   const ExecGraph& g = s.graph();
   const std::size_t n = s.num_devices();
-  heap_.clear();
+  s.build_transfers();
+  timed_.clear();
   start_.resize(g.num_ops);
   sequence_ = 0;
   events_ = 0;
@@ -57,14 +55,12 @@ double RooflineEngine::run(Scheduler& s, SimResult* detail) {
   for (DeviceId d = 0; d < n; ++d) launch_ops(s, d, 0.0, detail);
 
   double makespan = 0;
-  while (!heap_.empty()) {
-    const Timed event = heap_.front();
-    std::pop_heap(heap_.begin(), heap_.end(), [](const Timed& a, const Timed& b) { return later(a, b); });
-    heap_.pop_back();
+  while (!timed_.empty()) {
+    const EventQueue::Entry event = timed_.pop();
     ++events_;
     const double now = event.time;
-    if (!(event.payload & kTransferBit)) {
-      const OpId u = event.payload;
+    if (!(event.payload() & kTransferBit)) {
+      const OpId u = event.payload();
       const DeviceId d = s.device_of(u);
       s.op_finished(u);
       makespan = std::max(makespan, now);
@@ -81,7 +77,7 @@ double RooflineEngine::run(Scheduler& s, SimResult* detail) {
       }
       launch_ops(s, d, now, detail);
     } else {
-      const TransferId t = event.payload & ~kTransferBit;
+      const TransferId t = event.payload() & ~kTransferBit;
       const Transfer tr = s.transfer(t);
       s.transfer_finished(t);
       for (OpId v : s.consumers_of(t))

@@ -56,7 +56,9 @@ double Simulator::makespan(std::span<const DeviceId> device, std::span<const dou
 }
 
 double Simulator::lower_bound() const {
-  return makespan_lower_bound(exec_, costs_.compute_estimate(), machine_.num_devices());
+  std::size_t slots = 0;
+  for (DeviceId d = 0; d < machine_.num_devices(); ++d) slots += static_cast<std::size_t>(scheduler_.streams(d));
+  return makespan_lower_bound(exec_, costs_.compute_estimate(), slots);
 }
 
 }  // namespace doppler::sim

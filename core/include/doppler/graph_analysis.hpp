@@ -25,7 +25,8 @@ struct GraphStats {
 };
 GraphStats graph_stats(const ExecGraph& g, std::span<const double> compute, std::span<const double> comm);
 
-// max(critical path without communication, total work / devices): no schedule beats it.
-double makespan_lower_bound(const ExecGraph& g, std::span<const double> compute, std::size_t num_devices);
+// max(critical path without communication, total work / parallel slots): no schedule beats it.
+// Slots = devices when each runs one op at a time; the sum of compute streams otherwise.
+double makespan_lower_bound(const ExecGraph& g, std::span<const double> compute, std::size_t parallel_slots);
 
 }  // namespace doppler

@@ -38,6 +38,8 @@ class Scheduler {
 
   // Binds a plan whose devices are < num_devices() (validate_plan first) and resets run state.
   void start(std::span<const DeviceId> device, std::span<const double> priority = {});
+  // Derives the plan's transfers (needed before transfers_of / consumers_of); O(edges).
+  void build_transfers();
 
   std::size_t num_devices() const { return streams_.size(); }
   const ExecGraph& graph() const { return graph_; }
@@ -57,9 +59,19 @@ class Scheduler {
   // An input of `consumer` is now on its device. Returns true when that was its last missing input.
   bool input_arrived(OpId consumer) { return --pending_[consumer] == 0; }
   // `op` enters its device's ready queue.
-  void make_ready(OpId op);
+  void make_ready(OpId op) {
+    if (use_priority_) return push_by_priority(op);
+    const DeviceId d = device_[op];
+    fifo_[fifo_tail_[d]++] = op;
+  }
   // If `device` has a free stream and a ready op, takes the stream and returns that op; else kNoOp.
-  OpId next_op(DeviceId device);
+  OpId next_op(DeviceId device) {
+    if (free_streams_[device] <= 0) return kNoOp;
+    if (use_priority_) return pop_by_priority(device);
+    if (fifo_head_[device] == fifo_tail_[device]) return kNoOp;
+    --free_streams_[device];
+    return fifo_[fifo_head_[device]++];
+  }
   // Frees the stream `op` ran on.
   void op_finished(OpId op) { ++free_streams_[device_[op]]; }
   bool has_free_stream(DeviceId device) const { return free_streams_[device] > 0; }
@@ -72,6 +84,8 @@ class Scheduler {
   void transfer_finished(TransferId t) { link_busy_[link_index(transfers_[t].src, transfers_[t].dst)] = 0; }
 
  private:
+  void push_by_priority(OpId op);
+  OpId pop_by_priority(DeviceId device);
   std::size_t link_index(DeviceId src, DeviceId dst) const { return src * streams_.size() + dst; }
 
   const ExecGraph& graph_;
@@ -87,6 +101,7 @@ class Scheduler {
   std::vector<Transfer> transfers_;
   std::vector<std::uint32_t> consumer_begin_;
   std::vector<OpId> transfer_consumers_;
+  std::vector<std::uint32_t> consumer_fill_;
 
   // run state
   std::vector<std::uint32_t> pending_;

@@ -31,6 +31,8 @@ class CostTable {
     return per_op_comm_ ? comm_[producer] : links_[src * num_devices_ + dst].transfer_time(bytes_[producer]);
   }
   double bytes(OpId producer) const { return bytes_[producer]; }
+  // True when every transfer of an op takes the same time whatever the devices (paper model).
+  bool per_op_comm() const { return per_op_comm_; }
 
   // Device-independent estimates for analysis and heuristics: fastest device's compute, and the
   // slowest link's transfer (the paper model: comm_cost).

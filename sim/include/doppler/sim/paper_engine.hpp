@@ -1,17 +1,25 @@
 #pragma once
 // Contract: the engine of the `paper` model. It reproduces the Doppler paper's SimPy simulator
-// (configs/workloads/doppler-paper/reference_sim.py) exactly, ties included. SimPy processes
-// same-time events in creation order, so at one instant the work is a FIFO: first the timed events
-// due now (op completions, per-op batches of cross-device edge arrivals) in creation order, then
-// every zero-delay event in the order it was created. The engine keeps the same chain per op:
-//   Grant -> (comp) -> Done -> {Release, Finish}; Release -> next grant on the device;
-//   Finish -> per successor in edge order: local/zero-delay Edge, or one timed batch of the rest;
-//   Edge -> Arrive; Arrive -> (last input) Ready; Ready -> request the device (grant if free).
+// (configs/workloads/doppler-paper/reference_sim.py) exactly, ties included.
+//
+// How: SimPy runs same-time events in creation order, so one instant is a FIFO: first the timed
+// events due now (op completions, per-op batches of cross-device edge arrivals) in creation order,
+// then every zero-delay event in creation order. Every event here carries its SimPy creation
+// index (`seq`), and timed events are keyed (time, creator's seq) -- one creator never makes two
+// timed events for the same time -- so orders match SimPy's even
+// though events that change nothing are not materialised:
+//   Done(u)            -> device slot freed; Release+Finish(u) (two consecutive SimPy events)
+//   Release+Finish(u)  -> grant the device's next ready op; per successor in edge order: a
+//                         same-device / zero-delay Edge, or one timed batch per distinct delay
+//   Edge / Batch       -> the input arrives; only the op's LAST arrival continues: Arrive -> Ready
+//   Ready(v)           -> v requests its device (granted at once when a slot is free)
+//   a grant            -> a phantom event (index reserved) that schedules Done at now + compute.
 // Decisions (readiness, which op a free device takes) are the core Scheduler's.
 #include <cstdint>
 #include <vector>
 
 #include "doppler/sim/cost_model.hpp"
+#include "doppler/sim/event_queue.hpp"
 #include "doppler/sim/simulator.hpp"
 
 namespace doppler::sim {
@@ -23,17 +31,19 @@ class PaperEngine final : public Engine {
   std::uint64_t events() const override { return events_; }
 
  private:
-  struct Timed {
-    double time;
-    std::uint32_t sequence;
-    std::uint32_t payload;  // op id | kind bit
+  struct Queued {
+    std::uint32_t code;  // kind << 29 | op or device id
+    std::uint32_t seq;   // SimPy creation index
   };
+  void grant(Scheduler& s, DeviceId device, double now);
+
   const CostTable& costs_;
-  std::vector<Timed> heap_;
-  std::vector<std::uint32_t> fifo_;
+  EventQueue timed_;  // tag = creator's seq, payload = op id | batch bit
+  std::vector<Queued> fifo_;
   std::vector<double> start_;
   std::vector<double> finish_;
   std::vector<double> delays_;  // distinct cross-device delays of the op being finished
+  std::uint32_t seq_ = 0;
   std::uint64_t events_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "doppler/sim/cost_model.hpp"
+#include "doppler/sim/event_queue.hpp"
 #include "doppler/sim/simulator.hpp"
 
 namespace doppler::sim {
@@ -17,21 +18,16 @@ class RooflineEngine final : public Engine {
   std::uint64_t events() const override { return events_; }
 
  private:
-  struct Timed {
-    double time;
-    std::uint64_t sequence;
-    std::uint32_t payload;  // op id, or transfer id | kTransferBit
-  };
   void launch_ops(Scheduler& s, DeviceId d, double now, SimResult* detail);
   void launch_transfer(Scheduler& s, DeviceId src, DeviceId dst, double now, SimResult* detail);
   void push(double time, std::uint32_t payload);
 
   const CostTable& costs_;
-  std::vector<Timed> heap_;
+  EventQueue timed_;  // payload: op id, or transfer id | transfer bit
   std::vector<double> start_;
   std::vector<int> stream_of_;
   std::vector<std::vector<int>> free_stream_ids_;
-  std::uint64_t sequence_ = 0;
+  std::uint32_t sequence_ = 0;
   std::uint64_t events_ = 0;
 };
 
