@@ -14,6 +14,8 @@ constexpr std::uint32_t encode(Kind kind, std::uint32_t payload) { return (kind 
 
 }  // namespace
 
+void PaperEngine::push(Queued entry) { fifo_[tail_++] = entry; }
+
 void PaperEngine::grant(Scheduler& s, DeviceId device, double now) {
   const OpId op = s.next_op(device);
   if (op == kNoOp) return;
@@ -23,7 +25,7 @@ void PaperEngine::grant(Scheduler& s, DeviceId device, double now) {
     start_[op] = now;
     timed_.push(now + compute, EventQueue::tag(grant_seq, op));
   } else {
-    fifo_.push_back({encode(kGrant, op), grant_seq});
+    push({encode(kGrant, op), grant_seq});
   }
 }
 
@@ -31,7 +33,10 @@ double PaperEngine::run(Scheduler& s, SimResult* detail) {
   const ExecGraph& g = s.graph();
   if (detail) s.build_transfers();
   timed_.clear();
-  fifo_.clear();
+  // Every op makes at most Ready, Grant, Done, Release+Finish and Arrive; every edge one Edge.
+  const std::size_t bound = 5 * static_cast<std::size_t>(g.num_ops) + g.num_edges() + 1;
+  if (fifo_.size() < bound) fifo_.resize(bound);
+  tail_ = 0;
   start_.resize(g.num_ops);
   finish_.resize(g.num_ops);
   events_ = 0;
@@ -40,10 +45,10 @@ double PaperEngine::run(Scheduler& s, SimResult* detail) {
   double makespan = 0;
   std::size_t head = 0;
   const bool per_op = costs_.per_op_comm();
-  for (OpId v : s.sources()) fifo_.push_back({encode(kReady, v), seq_++});
+  for (OpId v : s.sources()) push({encode(kReady, v), seq_++});
 
   for (;;) {
-    while (head < fifo_.size()) {
+    while (head < tail_) {
       const Queued entry = fifo_[head++];
       const std::uint32_t x = entry.code & kPayloadMask;
       ++events_;
@@ -54,14 +59,14 @@ double PaperEngine::run(Scheduler& s, SimResult* detail) {
           break;
         case kGrant:  // only zero-compute ops: their Done is a zero-delay event
           start_[x] = now;
-          fifo_.push_back({encode(kDone, x), seq_++});
+          push({encode(kDone, x), seq_++});
           break;
         case kDone: {
           const DeviceId d = s.device_of(x);
           s.op_finished(x);
           finish_[x] = now;
           makespan = now;
-          fifo_.push_back({encode(kReleaseFinish, x), seq_});
+          push({encode(kReleaseFinish, x), seq_});
           seq_ += 2;
           if (detail) {
             detail->busy[d] += now - start_[x];
@@ -77,7 +82,7 @@ double PaperEngine::run(Scheduler& s, SimResult* detail) {
             const DeviceId dv = s.device_of(v);
             const double delay = dv == d ? 0.0 : costs_.transfer(x, d, dv);
             if (delay == 0) {
-              fifo_.push_back({encode(kEdge, v), seq_++});
+              push({encode(kEdge, v), seq_++});
             } else if (std::find(delays_.begin(), delays_.end(), delay) == delays_.end()) {
               timed_.push(now + delay, EventQueue::tag(entry.seq + 1, x | kBatchBit));
               delays_.push_back(delay);
@@ -96,7 +101,7 @@ double PaperEngine::run(Scheduler& s, SimResult* detail) {
           break;
         }
         case kEdge:
-          if (s.input_arrived(x)) fifo_.push_back({encode(kArrive, x), seq_++});
+          if (s.input_arrived(x)) push({encode(kArrive, x), seq_++});
           break;
         case kBatch: {  // with one delay per op every cross-device successor is in the batch
           const DeviceId d = s.device_of(x);
@@ -105,23 +110,23 @@ double PaperEngine::run(Scheduler& s, SimResult* detail) {
             if (dv == d) continue;
             const double delay = costs_.transfer(x, d, dv);
             if ((per_op || (delay != 0 && finish_[x] + delay == now)) && s.input_arrived(v)) {
-              fifo_.push_back({encode(kArrive, v), seq_++});
+              push({encode(kArrive, v), seq_++});
             }
           }
           break;
         }
         case kArrive:
-          fifo_.push_back({encode(kReady, x), seq_++});
+          push({encode(kReady, x), seq_++});
           break;
       }
     }
     if (timed_.empty()) break;
-    fifo_.clear();
+    tail_ = 0;
     head = 0;
     now = timed_.top().time;
     while (!timed_.empty() && timed_.top().time == now) {
       const std::uint32_t payload = timed_.pop().payload();
-      fifo_.push_back({(payload & kBatchBit) ? encode(kBatch, payload & ~kBatchBit) : encode(kDone, payload), seq_++});
+      push({(payload & kBatchBit) ? encode(kBatch, payload & ~kBatchBit) : encode(kDone, payload), seq_++});
     }
   }
   return makespan;

@@ -36,10 +36,12 @@ class PaperEngine final : public Engine {
     std::uint32_t seq;   // SimPy creation index
   };
   void grant(Scheduler& s, DeviceId device, double now);
+  void push(Queued entry);
 
   const CostTable& costs_;
   EventQueue timed_;  // tag = creator's seq, payload = op id | batch bit
-  std::vector<Queued> fifo_;
+  std::vector<Queued> fifo_;  // events of the current instant: [head, tail_) still to run
+  std::size_t tail_ = 0;
   std::vector<double> start_;
   std::vector<double> finish_;
   std::vector<double> delays_;  // distinct cross-device delays of the op being finished
