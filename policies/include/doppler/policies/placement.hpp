@@ -2,7 +2,8 @@
 // Contract: placement heuristics. Each turns (graph, machine, cost model) into a Plan: a device
 // per op and, for list schedulers, a priority per op (their scheduling order, lower first). All
 // are deterministic given the seed. place() dispatches by name and throws an Error for an unknown
-// method, listing the known ones.
+// method, listing the known ones. Costs come from the simulator's CostTable, so the same code
+// serves the paper model and the roofline model.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,7 +19,16 @@ struct PlacementContext {
 };
 
 // Names: random, round_robin, critical_path, heft, etf, metis.
+//  random         uniform device per op (mt19937_64 seeded by the seed); no priority
+//  round_robin    op i -> device i mod D; no priority
+//  critical_path  ready op with the largest b-level -> device where it starts earliest (Doppler's teacher)
+//  heft           upward rank (mean costs) -> device with the earliest finish, insertion into idle gaps
+//  etf            the (ready op, device) pair that starts earliest; ties by larger b-level
+//  metis          METIS k-way partition balancing compute and cutting communication; b-level priority
 const std::vector<std::string>& heuristic_names();
 Plan place(const std::string& method, const PlacementContext& context);
+
+// False when doppler was built without METIS; place("metis", ...) then throws an Error.
+bool metis_available();
 
 }  // namespace doppler::policies
