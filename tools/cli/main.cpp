@@ -1,17 +1,29 @@
-// The `doppler` command line (CLI11). Subcommands are added in tools/cli/.
+// The `doppler` command line (CLI11): simulate, compare, graph, bench sim. Every error ends as one
+// line on stderr, "doppler: error: <message>", and exit code 2; --help exits 0.
 #include <CLI/CLI.hpp>
+
+#include <exception>
 #include <iostream>
 
+#include "commands.hpp"
 #include "doppler/error.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"doppler: place ML dataflow graphs on multi-GPU machines"};
+  CLI::App app{"doppler: place ML dataflow graphs on multi-GPU machines, simulate and compare placements"};
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("doppler: error: ") + e.what() + " (see --help)\n";
+  });
   app.require_subcommand(1);
+  doppler::cli::add_simulate_command(app);
+  doppler::cli::add_compare_command(app);
+  doppler::cli::add_graph_command(app);
+  doppler::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  } catch (const doppler::Error& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  } catch (const std::exception& e) {
     std::cerr << "doppler: error: " << e.what() << "\n";
     return 2;
   }

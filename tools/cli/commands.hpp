@@ -1,0 +1,14 @@
+#pragma once
+// Contract: the `doppler` subcommands. Each add_*_command registers one subcommand (its flags,
+// --help text and callback) on the top-level app. Callbacks report bad input by throwing
+// doppler::Error; main() turns that into one line on stderr and exit code 2.
+#include <CLI/CLI.hpp>
+
+namespace doppler::cli {
+
+void add_simulate_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
+void add_graph_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+
+}  // namespace doppler::cli

@@ -1,0 +1,21 @@
+#pragma once
+// Contract: output pieces shared by the subcommands: the JSON description of a run's inputs, and
+// number formats for tables (times exact via format_number, ratios and percentages rounded).
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "doppler/experiment.hpp"
+#include "run_inputs.hpp"
+
+namespace doppler::cli {
+
+// name, graph, ops, edges, machine, devices, model, seed, time_unit.
+nlohmann::ordered_json inputs_json(const Experiment& experiment, const Workload& workload);
+// "name: graph (N ops) on machine, model M, seed S" for table headers.
+std::string inputs_line(const Experiment& experiment, const Workload& workload);
+
+std::string ratio_text(double value);    // 3 decimals: "1.234"
+std::string percent_text(double value);  // 0.8123 -> "81.2%"
+
+}  // namespace doppler::cli
