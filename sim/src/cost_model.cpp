@@ -45,6 +45,7 @@ CostTable::CostTable(const TaskGraph& graph, const Machine& machine, CostModelKi
                                                                              : roofline_time(op, machine.devices[k]);
     }
     compute_estimate_[v] = *std::min_element(compute_.begin() + v * d, compute_.begin() + (v + 1) * d);
+    if (compute_estimate_[v] <= 0) has_zero_compute_ = true;
   }
   for (OpId v = 0; v < n; ++v) {
     const Op& op = graph.op(v);

@@ -5,7 +5,7 @@
 namespace doppler::sim {
 namespace {
 
-enum Kind : std::uint32_t { kReady, kGrant, kDone, kReleaseFinish, kEdge, kArrive, kBatch };
+enum Kind : std::uint32_t { kReady, kGrant, kDone, kReleaseFinish, kEdge, kArrive };
 constexpr std::uint32_t kPayloadBits = 29;
 constexpr std::uint32_t kPayloadMask = (1u << kPayloadBits) - 1;
 constexpr std::uint32_t kBatchBit = 1u << 31;  // timed entries: set = edge batch, clear = op done
@@ -29,6 +29,71 @@ void PaperEngine::grant(Scheduler& s, DeviceId device, double now) {
   }
 }
 
+void PaperEngine::finish(Scheduler& s, OpId op, double now, SimResult* detail) {
+  const DeviceId d = s.device_of(op);
+  s.op_finished(op);
+  finish_[op] = now;
+  if (detail) {
+    detail->busy[d] += now - start_[op];
+    detail->trace.records.push_back({TraceRecord::Kind::compute, op, d, d, 0, start_[op], now, 0});
+  }
+}
+
+void PaperEngine::ready(Scheduler& s, OpId op, double now) {
+  s.make_ready(op);
+  grant(s, s.device_of(op), now);
+}
+
+void PaperEngine::release_finish(Scheduler& s, OpId op, std::uint32_t release_seq, double now, SimResult* detail,
+                                 bool direct) {
+  const DeviceId d = s.device_of(op);
+  grant(s, d, now);
+  delays_.clear();
+  for (OpId v : s.graph().successors(op)) {
+    const DeviceId dv = s.device_of(v);
+    const double delay = dv == d ? 0.0 : costs_.transfer(op, d, dv);
+    if (delay == 0) {
+      if (!direct) {
+        push({encode(kEdge, v), seq_++});
+      } else if (s.input_arrived(v)) {
+        ready(s, v, now);
+      }
+    } else if (std::find(delays_.begin(), delays_.end(), delay) == delays_.end()) {
+      timed_.push(now + delay, EventQueue::tag(release_seq + 1, op | kBatchBit));
+      delays_.push_back(delay);
+    }
+  }
+  if (detail) {
+    for (TransferId t : s.transfers_of(op)) {
+      const Transfer& tr = s.transfer(t);
+      const double bytes = costs_.bytes(op);
+      detail->transfer_bytes += bytes;
+      ++detail->transfers;
+      detail->trace.records.push_back(
+          {TraceRecord::Kind::transfer, op, tr.dst, tr.src, 0, now, now + costs_.transfer(op, tr.src, tr.dst), bytes});
+    }
+  }
+}
+
+void PaperEngine::arrive_batch(Scheduler& s, OpId producer, double now, bool direct) {
+  const DeviceId d = s.device_of(producer);
+  const bool per_op = costs_.per_op_comm();  // then every cross-device successor is in the batch
+  for (OpId v : s.graph().successors(producer)) {
+    const DeviceId dv = s.device_of(v);
+    if (dv == d) continue;
+    if (!per_op) {
+      const double delay = costs_.transfer(producer, d, dv);
+      if (delay == 0 || finish_[producer] + delay != now) continue;
+    }
+    if (!s.input_arrived(v)) continue;
+    if (direct) {
+      ready(s, v, now);
+    } else {
+      push({encode(kArrive, v), seq_++});
+    }
+  }
+}
+
 double PaperEngine::run(Scheduler& s, SimResult* detail) {
   const ExecGraph& g = s.graph();
   if (detail) s.build_transfers();
@@ -44,7 +109,17 @@ double PaperEngine::run(Scheduler& s, SimResult* detail) {
   double now = 0;
   double makespan = 0;
   std::size_t head = 0;
-  const bool per_op = costs_.per_op_comm();
+  const bool direct_ok = !costs_.has_zero_compute();
+  const auto run_timed = [&](std::uint32_t payload, bool direct) {
+    ++events_;
+    if (payload & kBatchBit) return arrive_batch(s, payload & ~kBatchBit, now, direct);
+    finish(s, payload, now, detail);
+    makespan = now;
+    const std::uint32_t release_seq = seq_;
+    seq_ += 2;
+    if (direct) return release_finish(s, payload, release_seq, now, detail, true);
+    push({encode(kReleaseFinish, payload), release_seq});
+  };
   for (OpId v : s.sources()) push({encode(kReady, v), seq_++});
 
   for (;;) {
@@ -54,80 +129,41 @@ double PaperEngine::run(Scheduler& s, SimResult* detail) {
       ++events_;
       switch (static_cast<Kind>(entry.code >> kPayloadBits)) {
         case kReady:
-          s.make_ready(x);
-          grant(s, s.device_of(x), now);
+          ready(s, x, now);
           break;
-        case kGrant:  // only zero-compute ops: their Done is a zero-delay event
+        case kGrant:  // zero-compute ops only: their completion is a zero-delay event
           start_[x] = now;
           push({encode(kDone, x), seq_++});
           break;
-        case kDone: {
-          const DeviceId d = s.device_of(x);
-          s.op_finished(x);
-          finish_[x] = now;
+        case kDone:  // zero-compute ops only; timed completions run straight from the queue
+          finish(s, x, now, detail);
           makespan = now;
           push({encode(kReleaseFinish, x), seq_});
           seq_ += 2;
-          if (detail) {
-            detail->busy[d] += now - start_[x];
-            detail->trace.records.push_back({TraceRecord::Kind::compute, x, d, d, 0, start_[x], now, 0});
-          }
           break;
-        }
-        case kReleaseFinish: {
-          const DeviceId d = s.device_of(x);
-          grant(s, d, now);
-          delays_.clear();
-          for (OpId v : g.successors(x)) {
-            const DeviceId dv = s.device_of(v);
-            const double delay = dv == d ? 0.0 : costs_.transfer(x, d, dv);
-            if (delay == 0) {
-              push({encode(kEdge, v), seq_++});
-            } else if (std::find(delays_.begin(), delays_.end(), delay) == delays_.end()) {
-              timed_.push(now + delay, EventQueue::tag(entry.seq + 1, x | kBatchBit));
-              delays_.push_back(delay);
-            }
-          }
-          if (detail) {
-            for (TransferId t : s.transfers_of(x)) {
-              const Transfer& tr = s.transfer(t);
-              const double bytes = costs_.bytes(x);
-              detail->transfer_bytes += bytes;
-              ++detail->transfers;
-              detail->trace.records.push_back({TraceRecord::Kind::transfer, x, tr.dst, tr.src, 0, now,
-                                               now + costs_.transfer(x, tr.src, tr.dst), bytes});
-            }
-          }
+        case kReleaseFinish:
+          release_finish(s, x, entry.seq, now, detail, false);
           break;
-        }
         case kEdge:
           if (s.input_arrived(x)) push({encode(kArrive, x), seq_++});
           break;
-        case kBatch: {  // with one delay per op every cross-device successor is in the batch
-          const DeviceId d = s.device_of(x);
-          for (OpId v : g.successors(x)) {
-            const DeviceId dv = s.device_of(v);
-            if (dv == d) continue;
-            const double delay = costs_.transfer(x, d, dv);
-            if ((per_op || (delay != 0 && finish_[x] + delay == now)) && s.input_arrived(v)) {
-              push({encode(kArrive, v), seq_++});
-            }
-          }
-          break;
-        }
         case kArrive:
           push({encode(kReady, x), seq_++});
           break;
       }
     }
     if (timed_.empty()) break;
+    // A new instant. The timed events due now are its first SimPy events, in key order; nothing
+    // they create can run before the last of them, so they run straight from the queue. When one
+    // event is alone in its instant (and no op has zero compute), everything it sets off is one
+    // chain per successor, all of equal length: those run at once, in edge order.
     tail_ = 0;
     head = 0;
-    now = timed_.top().time;
-    while (!timed_.empty() && timed_.top().time == now) {
-      const std::uint32_t payload = timed_.pop().payload();
-      push({(payload & kBatchBit) ? encode(kBatch, payload & ~kBatchBit) : encode(kDone, payload), seq_++});
-    }
+    now = timed_.top().time();
+    const std::uint32_t first = timed_.pop().payload();
+    const bool alone = timed_.empty() || timed_.top().time() != now;
+    run_timed(first, direct_ok && alone);
+    while (!timed_.empty() && timed_.top().time() == now) run_timed(timed_.pop().payload(), false);
   }
   return makespan;
 }

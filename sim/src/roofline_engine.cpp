@@ -58,7 +58,7 @@ double RooflineEngine::run(Scheduler& s, SimResult* detail) {
   while (!timed_.empty()) {
     const EventQueue::Entry event = timed_.pop();
     ++events_;
-    const double now = event.time;
+    const double now = event.time();
     if (!(event.payload() & kTransferBit)) {
       const OpId u = event.payload();
       const DeviceId d = s.device_of(u);

@@ -33,6 +33,7 @@ class CostTable {
   double bytes(OpId producer) const { return bytes_[producer]; }
   // True when every transfer of an op takes the same time whatever the devices (paper model).
   bool per_op_comm() const { return per_op_comm_; }
+  bool has_zero_compute() const { return has_zero_compute_; }  // some op takes no time somewhere
 
   // Device-independent estimates for analysis and heuristics: fastest device's compute, and the
   // slowest link's transfer (the paper model: comm_cost).
@@ -43,6 +44,7 @@ class CostTable {
   CostModelKind kind_;
   std::size_t num_devices_;
   bool per_op_comm_;
+  bool has_zero_compute_ = false;
   std::vector<double> compute_;
   std::vector<double> comm_;
   std::vector<double> bytes_;

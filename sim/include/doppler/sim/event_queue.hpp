@@ -2,6 +2,9 @@
 // Contract: the engines' timed-event queue: a binary min-heap of 16-byte entries ordered by
 // (time, tag). The tag's high 32 bits are the event's sequence id (creation order), the low 32
 // bits its payload, so equal times pop in creation order: the deterministic tie rule.
+// Times must be >= 0 and finite: their IEEE bits then order like the numbers, so (time, tag) is
+// compared as one 128-bit integer, without branches.
+#include <bit>
 #include <cstdint>
 #include <vector>
 
@@ -10,8 +13,9 @@ namespace doppler::sim {
 class EventQueue {
  public:
   struct Entry {
-    double time;
     std::uint64_t tag;
+    std::uint64_t time_bits;
+    double time() const { return std::bit_cast<double>(time_bits); }
     std::uint32_t payload() const { return static_cast<std::uint32_t>(tag); }
   };
 
@@ -26,7 +30,7 @@ class EventQueue {
 
   void push(double time, std::uint64_t tag) {
     std::size_t i = heap_.size();
-    heap_.push_back({time, tag});
+    heap_.push_back({tag, std::bit_cast<std::uint64_t>(time + 0.0)});
     const Entry item = heap_[i];
     while (i > 0) {
       const std::size_t parent = (i - 1) / 2;
@@ -57,9 +61,9 @@ class EventQueue {
   }
 
  private:
-  static bool before(const Entry& a, const Entry& b) {
-    return a.time < b.time || (a.time == b.time && a.tag < b.tag);
-  }
+  __extension__ using Key = unsigned __int128;
+  static Key key(const Entry& e) { return (static_cast<Key>(e.time_bits) << 64) | e.tag; }
+  static bool before(const Entry& a, const Entry& b) { return key(a) < key(b); }
   std::vector<Entry> heap_;
 };
 

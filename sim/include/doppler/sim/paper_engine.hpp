@@ -12,6 +12,8 @@
 //   Release+Finish(u)  -> grant the device's next ready op; per successor in edge order: a
 //                         same-device / zero-delay Edge, or one timed batch per distinct delay
 //   Edge / Batch       -> the input arrives; only the op's LAST arrival continues: Arrive -> Ready
+// (Timed events due at an instant are its first events, so they run straight from the queue; an
+// instant with a single one runs its whole cascade directly, see run().)
 //   Ready(v)           -> v requests its device (granted at once when a slot is free)
 //   a grant            -> a phantom event (index reserved) that schedules Done at now + compute.
 // Decisions (readiness, which op a free device takes) are the core Scheduler's.
@@ -37,6 +39,11 @@ class PaperEngine final : public Engine {
   };
   void grant(Scheduler& s, DeviceId device, double now);
   void push(Queued entry);
+  void ready(Scheduler& s, OpId op, double now);                      // op requests its device
+  void finish(Scheduler& s, OpId op, double now, SimResult* detail);  // an op's completion
+  // SimPy's Release (index release_seq) and Finish (release_seq + 1) of `op`.
+  void release_finish(Scheduler& s, OpId op, std::uint32_t release_seq, double now, SimResult* detail, bool direct);
+  void arrive_batch(Scheduler& s, OpId producer, double now, bool direct);  // cross-device edges land
 
   const CostTable& costs_;
   EventQueue timed_;  // tag = creator's seq, payload = op id | batch bit
