@@ -62,7 +62,8 @@ TEST(PaperFormat, ErrorsNameFileAndLine) {
   EXPECT_EQ(error_of([] { parse_paper_graph("6\n0,1\n0\n1\n10,5\n20,6\n30,7\n40,8\n50,9\n", "g.txt"); }),
             "g.txt:9: unexpected line after the last op (4 ops = 6 nodes - 2 inputs)");
   EXPECT_EQ(error_of([] { parse_paper_graph("abc\n", "g.txt"); }),
-            "g.txt:2: file ends early: expected 4 header lines (node count, inputs, edge sources, edge destinations)");
+            "g.txt:2: file ends early: expected 4 header lines (node count, inputs, edge sources, edge "
+            "destinations)");
 }
 
 TEST(PaperFormat, CycleIsRejectedNamingAnOp) {
@@ -72,10 +73,14 @@ TEST(PaperFormat, CycleIsRejectedNamingAnOp) {
 
 TEST(TaskGraph, RejectsSelfLoopsUnknownIdsAndBadCosts) {
   TaskGraph g("t");
-  g.add_op({.name = "a"});
-  g.add_op({.name = "b"});
+  for (const char* name : {"a", "b"}) {
+    Op op;
+    op.name = name;
+    g.add_op(op);
+  }
   EXPECT_EQ(error_of([&] { g.add_edge(0, 0); }), "t: op 'a' depends on itself (self loop)");
-  EXPECT_EQ(error_of([&] { g.add_edge(0, 5); }), "t: edge 0->5 names an op that does not exist (graph has 2 ops)");
+  EXPECT_EQ(error_of([&] { g.add_edge(0, 5); }),
+            "t: edge 0->5 names an op that does not exist (graph has 2 ops)");
   g.op(1).flops = -1;
   EXPECT_EQ(error_of([&] { g.validate(); }),
             "t: op 'b' (id 1) has flops = -1.000000; costs must be finite and >= 0");
@@ -85,15 +90,17 @@ TEST(GraphYaml, RoundTripsAndNamesBadFields) {
   const TaskGraph g = parse_paper_graph(kDiamond, "diamond.txt");
   const TaskGraph back = parse_graph_yaml(graph_to_yaml(g, "diamond"), "diamond.yaml");
   EXPECT_EQ(back.fingerprint(), g.fingerprint());
-  EXPECT_EQ(error_of([] { parse_graph_yaml("ops:\n  - {name: a, cost: 1}\n  - {name: b, cots: 2}\n", "g.yaml"); }),
-            "g.yaml:3: op 'b': unknown field 'cots'");
+  EXPECT_EQ(
+      error_of([] { parse_graph_yaml("ops:\n  - {name: a, cost: 1}\n  - {name: b, cots: 2}\n", "g.yaml"); }),
+      "g.yaml:3: op 'b': unknown field 'cots'");
   EXPECT_EQ(error_of([] { parse_graph_yaml("ops:\n  - {name: a, cost: -1}\n", "g.yaml"); }),
             "g.yaml:2: op 'a': 'cost' must be >= 0, got -1");
   EXPECT_EQ(error_of([] { parse_graph_yaml("ops:\n  - {name: a}\nedges:\n  - [a, zz]\n", "g.yaml"); }),
             "g.yaml:4: edge names unknown op 'zz'");
   EXPECT_EQ(error_of([] { parse_graph_yaml("ops: [\n", "g.yaml"); }).rfind("g.yaml:", 0), 0u);
   EXPECT_EQ(error_of([] { load_graph("graph.csv"); }),
-            "graph.csv: unknown graph format '.csv' (expected .txt for the Doppler-paper format or .yaml/.yml/.json)");
+            "graph.csv: unknown graph format '.csv' (expected .txt for the Doppler-paper format or "
+            ".yaml/.yml/.json)");
 }
 
 TEST(MachineFile, ReadsShippedMachines) {
@@ -105,18 +112,24 @@ TEST(MachineFile, ReadsShippedMachines) {
     const Machine m = load_machine(dir + "h100-" + std::to_string(n) + ".yaml");
     EXPECT_EQ(m.num_devices(), static_cast<std::size_t>(n));
     EXPECT_DOUBLE_EQ(m.devices[0].flops, 989e12);
-    if (n > 1) EXPECT_DOUBLE_EQ(m.link(0, n - 1).bandwidth, 450e9);
+    if (n > 1) {
+      EXPECT_DOUBLE_EQ(m.link(0, n - 1).bandwidth, 450e9);
+    }
     EXPECT_DOUBLE_EQ(m.host_to_device[0].bandwidth, 64e9);
   }
 }
 
 TEST(MachineFile, ErrorsNameFileAndLine) {
-  EXPECT_EQ(error_of([] { parse_machine_yaml("devices:\n  - {flops: 0}\ninterconnect: {default: {bandwidth: 1}}\n", "m.yaml"); }),
+  EXPECT_EQ(error_of([] {
+              parse_machine_yaml("devices:\n  - {flops: 0}\ninterconnect: {default: {bandwidth: 1}}\n",
+                                 "m.yaml");
+            }),
             "m.yaml:2: device 0: 'flops' must be > 0, got 0");
   EXPECT_EQ(error_of([] { parse_machine_yaml("devices:\n  - {flops: 1}\n  - {flops: 1}\n", "m.yaml"); }),
             "m.yaml:1: missing 'interconnect' (at least 'default: {bandwidth, latency}')");
   EXPECT_EQ(error_of([] {
-              parse_machine_yaml("devices:\n  - {flops: 1}\n  - {flops: 1}\ninterconnect:\n  links: []\n", "m.yaml");
+              parse_machine_yaml("devices:\n  - {flops: 1}\n  - {flops: 1}\ninterconnect:\n  links: []\n",
+                                 "m.yaml");
             }),
             "m.yaml:5: no link from device 0 to device 1 (add interconnect.default or a link)");
   EXPECT_EQ(error_of([] { parse_machine_yaml("devices:\n  - {flops: fast}\n", "m.yaml"); }),
@@ -131,8 +144,9 @@ TEST(PlanFile, ValidatesAgainstGraphAndMachine) {
             "p.yaml: op 'op2' (index 2) is placed on device 2 but the machine has 2 devices (0..1)");
   EXPECT_EQ(error_of([&] { parse_plan("devices: [0, x]\n", "p.yaml"); }),
             "p.yaml:1: devices[1] = 'x' is not a device index");
-  EXPECT_EQ(error_of([&] { validate_plan(parse_plan("devices: [0,0,0,0]\ngraph_fingerprint: 0x1\n", "p.yaml"), g, 2); })
-                .rfind("p.yaml: plan was made for another graph (fingerprint 0x1, diamond.txt has 0x", 0),
+  EXPECT_EQ(error_of([&] {
+              validate_plan(parse_plan("devices: [0,0,0,0]\ngraph_fingerprint: 0x1\n", "p.yaml"), g, 2);
+            }).rfind("p.yaml: plan was made for another graph (fingerprint 0x1, diamond.txt has 0x", 0),
             0u);
   EXPECT_EQ(error_of([&] { parse_placement_line("0,1,,2", "list.txt", 7); }),
             "list.txt:7: placement entry 2 '' is not a device index");

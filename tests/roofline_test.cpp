@@ -10,7 +10,8 @@ namespace {
 
 Machine two_devices(int streams) {
   Machine m = parse_machine_yaml(
-      "name: t\ndevices:\n  count: 2\n  template: {flops: 10, memory_bandwidth: 100, streams: " + std::to_string(streams) +
+      "name: t\ndevices:\n  count: 2\n  template: {flops: 10, memory_bandwidth: 100, streams: " +
+          std::to_string(streams) +
           ", launch_overhead: 1}\ninterconnect:\n  default: {bandwidth: 4, latency: 2}\n",
       "t.yaml");
   return m;
@@ -26,8 +27,8 @@ Op op(double flops, double bytes_out, double bytes_read = 0) {
 
 TEST(Roofline, ComputeIsMaxOfFlopsAndBytesPlusLaunch) {
   TaskGraph g("g");
-  g.add_op(op(100, 0));          // 100/10 = 10, +1
-  g.add_op(op(10, 0, 5000));     // max(1, 5000/100 = 50) + 1
+  g.add_op(op(100, 0));       // 100/10 = 10, +1
+  g.add_op(op(10, 0, 5000));  // max(1, 5000/100 = 50) + 1
   g.add_edge(0, 1);
   sim::Simulator s(g, two_devices(1), sim::CostModelKind::roofline);
   EXPECT_DOUBLE_EQ(s.costs().compute(0, 0), 11);

@@ -53,8 +53,8 @@ TEST(Scheduler, PriorityOrdersReadyOpsLowerFirstThenArrival) {
   const std::vector<double> priority{0, 5, 1, 5, 9};
   s.start(device, priority);
   for (OpId v : {1, 3, 2}) s.make_ready(v);
-  EXPECT_EQ(s.next_op(0), 2u);  // priority 1
-  EXPECT_EQ(s.next_op(0), 1u);  // priority 5, ready before 3
+  EXPECT_EQ(s.next_op(0), 2u);     // priority 1
+  EXPECT_EQ(s.next_op(0), 1u);     // priority 5, ready before 3
   EXPECT_EQ(s.next_op(0), kNoOp);  // two streams taken
   EXPECT_FALSE(s.has_free_stream(0));
   s.op_finished(2);
@@ -71,7 +71,8 @@ TEST(Scheduler, OneTransferPerTensorAndDestinationInFirstConsumerOrder) {
   const auto of0 = s.transfers_of(0);
   ASSERT_EQ(of0.size(), 2u);  // to device 2 (ops 1 and 3) and to device 1 (op 2)
   EXPECT_EQ(s.transfer(of0[0]).dst, 2u);
-  EXPECT_EQ(std::vector<OpId>(s.consumers_of(of0[0]).begin(), s.consumers_of(of0[0]).end()), (std::vector<OpId>{1, 3}));
+  EXPECT_EQ(std::vector<OpId>(s.consumers_of(of0[0]).begin(), s.consumers_of(of0[0]).end()),
+            (std::vector<OpId>{1, 3}));
   EXPECT_EQ(s.transfer(of0[1]).dst, 1u);
   EXPECT_EQ(s.transfers_of(1).size(), 1u);  // 1 (dev 2) -> 4 (dev 0)
   EXPECT_EQ(s.transfers_of(3).size(), 0u);

@@ -60,10 +60,12 @@ std::string check_run(const TaskGraph& graph, const sim::SimResult& r, const Pla
     for (OpId u : graph.predecessors(v)) {
       if (!run[u]) return "predecessor never ran";
       const double t = plan.device[u] == plan.device[v] ? run[u]->end : arrival.at({u, plan.device[v]});
-      if (plan.device[u] != plan.device[v] && t + eps < run[u]->end) return "transfer ended before its producer";
+      if (plan.device[u] != plan.device[v] && t + eps < run[u]->end)
+        return "transfer ended before its producer";
       ready[v] = std::max(ready[v], t);
     }
-    if (run[v]->start + eps < ready[v]) return "op " + std::to_string(v) + " started before its inputs arrived";
+    if (run[v]->start + eps < ready[v])
+      return "op " + std::to_string(v) + " started before its inputs arrived";
   }
   // Work conservation and stream capacity: sweep each device's busy intervals.
   for (DeviceId d = 0; d < r.busy.size(); ++d) {
@@ -73,7 +75,7 @@ std::string check_run(const TaskGraph& graph, const sim::SimResult& r, const Pla
         edges.push_back({run[v]->start, +1});
         edges.push_back({run[v]->end, -1});
       }
-    std::sort(edges.begin(), edges.end());  // ends (-1) before starts (+1) at equal times
+    std::sort(edges.begin(), edges.end());            // ends (-1) before starts (+1) at equal times
     std::vector<std::pair<double, double>> not_full;  // intervals with a free stream
     int busy = 0;
     double last = 0;
@@ -130,7 +132,8 @@ TEST_P(SimProperties, HoldOnRandomGraphsAndPlans) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, SimProperties,
-                         ::testing::Values(Case{sim::CostModelKind::paper, 1}, Case{sim::CostModelKind::roofline, 1},
+                         ::testing::Values(Case{sim::CostModelKind::paper, 1},
+                                           Case{sim::CostModelKind::roofline, 1},
                                            Case{sim::CostModelKind::roofline, 2}));
 
 TEST(SimProperties, BusyTimeEqualsTotalWorkAndUtilisationIsAFraction) {

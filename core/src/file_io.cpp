@@ -1,12 +1,12 @@
 #include "doppler/file_io.hpp"
 
+#include <unistd.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 #include "doppler/error.hpp"
 

@@ -4,7 +4,8 @@
 
 namespace doppler {
 
-std::vector<double> bottom_levels(const ExecGraph& g, std::span<const double> compute, std::span<const double> comm) {
+std::vector<double> bottom_levels(const ExecGraph& g, std::span<const double> compute,
+                                  std::span<const double> comm) {
   std::vector<double> level(g.num_ops, 0.0);
   for (auto it = g.topo.rbegin(); it != g.topo.rend(); ++it) {
     const OpId u = *it;
@@ -16,11 +17,13 @@ std::vector<double> bottom_levels(const ExecGraph& g, std::span<const double> co
   return level;
 }
 
-std::vector<double> top_levels(const ExecGraph& g, std::span<const double> compute, std::span<const double> comm) {
+std::vector<double> top_levels(const ExecGraph& g, std::span<const double> compute,
+                               std::span<const double> comm) {
   std::vector<double> level(g.num_ops, 0.0);
   for (OpId v : g.topo) {
     double best = 0;
-    for (OpId u : g.predecessors(v)) best = std::max(best, level[u] + compute[u] + (comm.empty() ? 0.0 : comm[u]));
+    for (OpId u : g.predecessors(v))
+      best = std::max(best, level[u] + compute[u] + (comm.empty() ? 0.0 : comm[u]));
     level[v] = best;
   }
   return level;
@@ -40,7 +43,8 @@ GraphStats graph_stats(const ExecGraph& g, std::span<const double> compute, std:
     if (g.successors(v).empty()) ++s.sinks;
   }
   for (double b : bottom_levels(g, compute, {})) s.critical_path = std::max(s.critical_path, b);
-  for (double b : bottom_levels(g, compute, comm)) s.critical_path_with_comm = std::max(s.critical_path_with_comm, b);
+  for (double b : bottom_levels(g, compute, comm))
+    s.critical_path_with_comm = std::max(s.critical_path_with_comm, b);
   return s;
 }
 

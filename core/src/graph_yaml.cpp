@@ -16,7 +16,8 @@ namespace doppler {
 
 TaskGraph parse_graph_yaml(const std::string& text, const std::string& source_name) {
   const YAML::Node root = parse_yaml_document(text, source_name);
-  if (!root.IsMap()) throw_at(source_name, yaml_line(root), "a graph file must be a mapping with 'ops' and 'edges'");
+  if (!root.IsMap())
+    throw_at(source_name, yaml_line(root), "a graph file must be a mapping with 'ops' and 'edges'");
   const YAML::Node ops = root["ops"];
   if (!ops || !ops.IsSequence()) throw_at(source_name, yaml_line(root), "missing 'ops' list");
   TaskGraph graph(source_name);
@@ -31,10 +32,13 @@ TaskGraph parse_graph_yaml(const std::string& text, const std::string& source_na
     if (node["comm"]) op.comm_cost = yaml_non_negative(node, "comm", source_name, where);
     op.flops = node["flops"] ? yaml_non_negative(node, "flops", source_name, where) : 0.0;
     op.bytes_read = node["bytes_read"] ? yaml_non_negative(node, "bytes_read", source_name, where) : 0.0;
-    op.bytes_written = node["bytes_written"] ? yaml_non_negative(node, "bytes_written", source_name, where) : 0.0;
-    op.output_bytes = node["output_bytes"] ? yaml_non_negative(node, "output_bytes", source_name, where) : 0.0;
+    op.bytes_written =
+        node["bytes_written"] ? yaml_non_negative(node, "bytes_written", source_name, where) : 0.0;
+    op.output_bytes =
+        node["output_bytes"] ? yaml_non_negative(node, "output_bytes", source_name, where) : 0.0;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      static const char* known[] = {"name", "kind", "cost", "comm", "flops", "bytes_read", "bytes_written", "output_bytes"};
+      static const char* known[] = {"name",  "kind",       "cost",          "comm",
+                                    "flops", "bytes_read", "bytes_written", "output_bytes"};
       const auto key = it->first.as<std::string>();
       if (std::find(std::begin(known), std::end(known), key) == std::end(known)) {
         throw_at(source_name, yaml_line(it->first), where + ": unknown field '" + key + "'");
@@ -47,9 +51,11 @@ TaskGraph parse_graph_yaml(const std::string& text, const std::string& source_na
   }
   const YAML::Node edges = root["edges"];
   if (edges) {
-    if (!edges.IsSequence()) throw_at(source_name, yaml_line(edges), "'edges' must be a list of [src, dst] pairs");
+    if (!edges.IsSequence())
+      throw_at(source_name, yaml_line(edges), "'edges' must be a list of [src, dst] pairs");
     for (const YAML::Node& edge : edges) {
-      if (!edge.IsSequence() || edge.size() != 2) throw_at(source_name, yaml_line(edge), "an edge must be [src, dst]");
+      if (!edge.IsSequence() || edge.size() != 2)
+        throw_at(source_name, yaml_line(edge), "an edge must be [src, dst]");
       OpId ends[2];
       for (int k = 0; k < 2; ++k) {
         const auto ref = edge[k].as<std::string>();
@@ -64,7 +70,8 @@ TaskGraph parse_graph_yaml(const std::string& text, const std::string& source_na
           ends[k] = static_cast<OpId>(id);
         }
       }
-      if (ends[0] == ends[1]) throw_at(source_name, yaml_line(edge), "op '" + graph.op(ends[0]).name + "' depends on itself");
+      if (ends[0] == ends[1])
+        throw_at(source_name, yaml_line(edge), "op '" + graph.op(ends[0]).name + "' depends on itself");
       graph.add_edge(ends[0], ends[1]);
     }
   }

@@ -21,11 +21,13 @@ DeviceSpec read_device(const YAML::Node& node, const std::string& source, const 
   d.name = yaml_string(node, "name", source, "");
   d.kind = yaml_string(node, "kind", source, "device");
   d.flops = yaml_positive(node, "flops", source, where);
-  if (node["memory_bandwidth"]) d.memory_bandwidth = yaml_non_negative(node, "memory_bandwidth", source, where);
+  if (node["memory_bandwidth"])
+    d.memory_bandwidth = yaml_non_negative(node, "memory_bandwidth", source, where);
   if (node["memory"]) d.memory_capacity = yaml_non_negative(node, "memory", source, where);
   if (node["streams"]) {
     const long long streams = yaml_integer(node, "streams", source, where);
-    if (streams < 1 || streams > 64) throw_at(source, yaml_line(node["streams"]), where + ": 'streams' must be 1..64");
+    if (streams < 1 || streams > 64)
+      throw_at(source, yaml_line(node["streams"]), where + ": 'streams' must be 1..64");
     d.streams = static_cast<int>(streams);
   }
   if (node["launch_overhead"]) d.launch_overhead = yaml_non_negative(node, "launch_overhead", source, where);
@@ -47,7 +49,8 @@ Machine parse_machine_yaml(const std::string& text, const std::string& source) {
       m.devices.push_back(read_device(devices[i], source, "device " + std::to_string(i)));
   } else if (devices.IsMap() && devices["count"]) {
     const long long count = yaml_integer(devices, "count", source, "devices");
-    if (count < 1 || count > 4096) throw_at(source, yaml_line(devices["count"]), "devices: 'count' must be 1..4096");
+    if (count < 1 || count > 4096)
+      throw_at(source, yaml_line(devices["count"]), "devices: 'count' must be 1..4096");
     const DeviceSpec spec = read_device(devices["template"], source, "devices.template");
     for (long long i = 0; i < count; ++i) m.devices.push_back(spec);
   } else {
@@ -59,7 +62,8 @@ Machine parse_machine_yaml(const std::string& text, const std::string& source) {
     if (m.devices[i].name.empty()) m.devices[i].name = "dev" + std::to_string(i);
 
   const YAML::Node interconnect = root["interconnect"];
-  if (!interconnect) throw_at(source, yaml_line(root), "missing 'interconnect' (at least 'default: {bandwidth, latency}')");
+  if (!interconnect)
+    throw_at(source, yaml_line(root), "missing 'interconnect' (at least 'default: {bandwidth, latency}')");
   std::vector<bool> set(n * n, false);
   m.links.assign(n * n, LinkSpec{});
   if (interconnect["default"]) {
@@ -72,9 +76,11 @@ Machine parse_machine_yaml(const std::string& text, const std::string& source) {
     for (const YAML::Node& link : links) {
       const long long src = yaml_integer(link, "src", source, "link");
       const long long dst = yaml_integer(link, "dst", source, "link");
-      if (src < 0 || dst < 0 || src >= static_cast<long long>(n) || dst >= static_cast<long long>(n) || src == dst) {
-        throw_at(source, yaml_line(link), "link " + std::to_string(src) + "->" + std::to_string(dst) +
-                                              " must join two different devices in 0.." + std::to_string(n - 1));
+      if (src < 0 || dst < 0 || src >= static_cast<long long>(n) || dst >= static_cast<long long>(n) ||
+          src == dst) {
+        throw_at(source, yaml_line(link),
+                 "link " + std::to_string(src) + "->" + std::to_string(dst) +
+                     " must join two different devices in 0.." + std::to_string(n - 1));
       }
       const auto index = static_cast<std::size_t>(src) * n + static_cast<std::size_t>(dst);
       m.links[index] = read_link(link, source, "link " + std::to_string(src) + "->" + std::to_string(dst));
@@ -88,8 +94,9 @@ Machine parse_machine_yaml(const std::string& text, const std::string& source) {
   for (std::size_t s = 0; s < n; ++s)
     for (std::size_t d = 0; d < n; ++d)
       if (s != d && !set[s * n + d]) {
-        throw_at(source, yaml_line(interconnect), "no link from device " + std::to_string(s) + " to device " +
-                                                      std::to_string(d) + " (add interconnect.default or a link)");
+        throw_at(source, yaml_line(interconnect),
+                 "no link from device " + std::to_string(s) + " to device " + std::to_string(d) +
+                     " (add interconnect.default or a link)");
       }
 
   const YAML::Node host = root["host"];
@@ -104,7 +111,9 @@ Machine parse_machine_yaml(const std::string& text, const std::string& source) {
   return m;
 }
 
-Machine load_machine(const std::string& path) { return parse_machine_yaml(read_text_file(path), path); }
+Machine load_machine(const std::string& path) {
+  return parse_machine_yaml(read_text_file(path), path);
+}
 
 Machine abstract_machine(std::size_t num_devices) {
   if (num_devices < 1) throw Error("--devices must be at least 1");

@@ -47,7 +47,8 @@ struct Reader {
     if (ec != std::errc() || ptr != field.data() + field.size()) {
       fail(line, what + " '" + std::string(field) + "' is not a number");
     }
-    if (!(value >= 0) || value > 9e15) fail(line, what + " " + std::string(field) + " is out of range (0..9e15)");
+    if (!(value >= 0) || value > 9e15)
+      fail(line, what + " " + std::string(field) + " is out of range (0..9e15)");
     return value;
   }
 
@@ -70,7 +71,9 @@ TaskGraph parse_paper_graph(const std::string& text, const std::string& source_n
     rest.remove_prefix(end + 1);
   }
   while (!r.lines.empty() && split_fields(r.lines.back()).empty()) r.lines.pop_back();
-  if (r.lines.size() < 4) r.fail(r.lines.size() + 1, "file ends early: expected 4 header lines (node count, inputs, edge sources, edge destinations)");
+  if (r.lines.size() < 4)
+    r.fail(r.lines.size() + 1,
+           "file ends early: expected 4 header lines (node count, inputs, edge sources, edge destinations)");
 
   const auto header = split_fields(r.lines[0]);
   if (header.size() != 1) r.fail(1, "line 1 must hold exactly one integer, the total node count");
@@ -129,6 +132,8 @@ TaskGraph parse_paper_graph(const std::string& text, const std::string& source_n
   return graph;
 }
 
-TaskGraph read_paper_graph(const std::string& path) { return parse_paper_graph(read_text_file(path), path); }
+TaskGraph read_paper_graph(const std::string& path) {
+  return parse_paper_graph(read_text_file(path), path);
+}
 
 }  // namespace doppler

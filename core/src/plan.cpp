@@ -29,7 +29,8 @@ Plan parse_plan(const std::string& text, const std::string& source) {
   plan.source = source;
   plan.method = yaml_string(root, "method", source, "");
   const YAML::Node devices = root["devices"];
-  if (!devices || !devices.IsSequence()) throw_at(source, yaml_line(root), "missing 'devices' list (one device per op)");
+  if (!devices || !devices.IsSequence())
+    throw_at(source, yaml_line(root), "missing 'devices' list (one device per op)");
   plan.device.reserve(devices.size());
   for (std::size_t i = 0; i < devices.size(); ++i) {
     const YAML::Node& d = devices[i];
@@ -37,18 +38,21 @@ Plan parse_plan(const std::string& text, const std::string& source) {
     const std::string& s = d.IsScalar() ? d.Scalar() : std::string();
     auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
     if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || value < 0) {
-      throw_at(source, yaml_line(d), "devices[" + std::to_string(i) + "] = '" + s + "' is not a device index");
+      throw_at(source, yaml_line(d),
+               "devices[" + std::to_string(i) + "] = '" + s + "' is not a device index");
     }
     plan.device.push_back(static_cast<DeviceId>(value));
   }
   if (const YAML::Node priority = root["priority"]) {
-    if (!priority.IsSequence()) throw_at(source, yaml_line(priority), "'priority' must be a list (one number per op)");
+    if (!priority.IsSequence())
+      throw_at(source, yaml_line(priority), "'priority' must be a list (one number per op)");
     for (std::size_t i = 0; i < priority.size(); ++i) {
       const std::string& s = priority[i].IsScalar() ? priority[i].Scalar() : std::string();
       char* end = nullptr;
       const double value = s.empty() ? NAN : std::strtod(s.c_str(), &end);
       if (s.empty() || *end != '\0' || !std::isfinite(value)) {
-        throw_at(source, yaml_line(priority[i]), "priority[" + std::to_string(i) + "] = '" + s + "' is not a number");
+        throw_at(source, yaml_line(priority[i]),
+                 "priority[" + std::to_string(i) + "] = '" + s + "' is not a number");
       }
       plan.priority.push_back(value);
     }
@@ -57,13 +61,16 @@ Plan parse_plan(const std::string& text, const std::string& source) {
     const std::string s = fp.Scalar();
     char* end = nullptr;
     const unsigned long long value = std::strtoull(s.c_str(), &end, 0);
-    if (s.empty() || *end != '\0') throw_at(source, yaml_line(fp), "graph_fingerprint '" + s + "' is not a number");
+    if (s.empty() || *end != '\0')
+      throw_at(source, yaml_line(fp), "graph_fingerprint '" + s + "' is not a number");
     plan.graph_fingerprint = value;
   }
   return plan;
 }
 
-Plan load_plan(const std::string& path) { return parse_plan(read_text_file(path), path); }
+Plan load_plan(const std::string& path) {
+  return parse_plan(read_text_file(path), path);
+}
 
 std::string plan_to_yaml(const Plan& plan) {
   std::ostringstream out;
@@ -74,7 +81,8 @@ std::string plan_to_yaml(const Plan& plan) {
   out << "]\n";
   if (plan.has_priority()) {
     out << "priority: [";
-    for (std::size_t i = 0; i < plan.priority.size(); ++i) out << (i ? ", " : "") << format_number(plan.priority[i]);
+    for (std::size_t i = 0; i < plan.priority.size(); ++i)
+      out << (i ? ", " : "") << format_number(plan.priority[i]);
     out << "]\n";
   }
   return out.str();
@@ -109,8 +117,9 @@ Plan parse_placement_line(const std::string& line, const std::string& source, st
     long long value = -1;
     auto [ptr, ec] = std::from_chars(line.data() + i, line.data() + k, value);
     if (k == i || ec != std::errc() || ptr != line.data() + k || value < 0) {
-      throw_at(source, line_number, "placement entry " + std::to_string(plan.device.size()) + " '" +
-                                        line.substr(i, k - i) + "' is not a device index");
+      throw_at(source, line_number,
+               "placement entry " + std::to_string(plan.device.size()) + " '" + line.substr(i, k - i) +
+                   "' is not a device index");
     }
     plan.device.push_back(static_cast<DeviceId>(value));
     i = j + 1;
@@ -124,14 +133,16 @@ void validate_plan(const Plan& plan, const TaskGraph& graph, std::size_t num_dev
                 graph.source() + " has " + std::to_string(graph.num_ops()) + " (a plan for another graph?)");
   }
   if (plan.graph_fingerprint && *plan.graph_fingerprint != graph.fingerprint()) {
-    throw Error(plan.source + ": plan was made for another graph (fingerprint " + hex(*plan.graph_fingerprint) +
-                ", " + graph.source() + " has " + hex(graph.fingerprint()) + ")");
+    throw Error(plan.source + ": plan was made for another graph (fingerprint " +
+                hex(*plan.graph_fingerprint) + ", " + graph.source() + " has " + hex(graph.fingerprint()) +
+                ")");
   }
   for (std::size_t i = 0; i < plan.device.size(); ++i) {
     if (plan.device[i] >= num_devices) {
-      throw Error(plan.source + ": op '" + graph.op(static_cast<OpId>(i)).name + "' (index " + std::to_string(i) +
-                  ") is placed on device " + std::to_string(plan.device[i]) + " but the machine has " +
-                  std::to_string(num_devices) + " devices (0.." + std::to_string(num_devices - 1) + ")");
+      throw Error(plan.source + ": op '" + graph.op(static_cast<OpId>(i)).name + "' (index " +
+                  std::to_string(i) + ") is placed on device " + std::to_string(plan.device[i]) +
+                  " but the machine has " + std::to_string(num_devices) + " devices (0.." +
+                  std::to_string(num_devices - 1) + ")");
     }
   }
   if (plan.has_priority() && plan.priority.size() != graph.num_ops()) {

@@ -7,7 +7,8 @@ namespace doppler {
 
 TaskGraph random_dag(const RandomDagOptions& options) {
   std::mt19937_64 rng(options.seed);
-  TaskGraph graph("random-dag(seed=" + std::to_string(options.seed) + ",ops=" + std::to_string(options.num_ops) + ")");
+  TaskGraph graph("random-dag(seed=" + std::to_string(options.seed) +
+                  ",ops=" + std::to_string(options.num_ops) + ")");
   std::uniform_int_distribution<std::uint32_t> compute(1, std::max<std::uint32_t>(1, options.max_compute));
   std::uniform_int_distribution<std::uint32_t> comm(0, options.max_comm);
   for (std::size_t i = 0; i < options.num_ops; ++i) {

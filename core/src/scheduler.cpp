@@ -94,7 +94,6 @@ void Scheduler::build_transfers() {
       }
     }
   }
-
 }
 
 void Scheduler::push_by_priority(OpId op) {

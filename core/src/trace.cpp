@@ -45,8 +45,10 @@ std::string trace_to_chrome_json(const Trace& trace, const TaskGraph& graph) {
     if (tid >= 0) m["tid"] = tid;
     events.push_back(std::move(m));
   };
-  for (std::size_t d = 0; d < num_devices; ++d) meta("process_name", d, -1, trace.device_names[d] + " compute");
-  for (const auto& [key, unused] : streams) meta("thread_name", key.first, key.second, "stream " + std::to_string(key.second));
+  for (std::size_t d = 0; d < num_devices; ++d)
+    meta("process_name", d, -1, trace.device_names[d] + " compute");
+  for (const auto& [key, unused] : streams)
+    meta("thread_name", key.first, key.second, "stream " + std::to_string(key.second));
   for (const auto& [key, unused] : links) {
     meta("process_name", num_devices + key.first, -1, trace.device_names[key.first] + " links out");
     meta("thread_name", num_devices + key.first, key.second,
@@ -63,9 +65,10 @@ std::string trace_to_csv(const Trace& trace, const TaskGraph& graph) {
   out << "kind,op,name,device,src,stream,start,end,bytes\n";
   for (const TraceRecord& r : trace.records) {
     const bool compute = r.kind == TraceRecord::Kind::compute;
-    out << (compute ? "compute" : "transfer") << ',' << r.op << ',' << graph.op(r.op).name << ',' << r.device << ','
-        << (compute ? std::string() : std::to_string(r.src)) << ',' << (compute ? std::to_string(r.stream) : std::string())
-        << ',' << format_number(r.start) << ',' << format_number(r.end) << ',' << format_number(r.bytes) << '\n';
+    out << (compute ? "compute" : "transfer") << ',' << r.op << ',' << graph.op(r.op).name << ',' << r.device
+        << ',' << (compute ? std::string() : std::to_string(r.src)) << ','
+        << (compute ? std::to_string(r.stream) : std::string()) << ',' << format_number(r.start) << ','
+        << format_number(r.end) << ',' << format_number(r.bytes) << '\n';
   }
   return out.str();
 }

@@ -27,7 +27,8 @@ std::string yaml_string(const YAML::Node& map, const char* key, const std::strin
   return node.Scalar();
 }
 
-double yaml_number(const YAML::Node& map, const char* key, const std::string& source, const std::string& where) {
+double yaml_number(const YAML::Node& map, const char* key, const std::string& source,
+                   const std::string& where) {
   const YAML::Node node = map[key];
   if (!node) throw_at(source, yaml_line(map), where + ": missing '" + key + "'");
   const std::string text = node.IsScalar() ? node.Scalar() : std::string();
@@ -39,22 +40,28 @@ double yaml_number(const YAML::Node& map, const char* key, const std::string& so
   return value;
 }
 
-double yaml_non_negative(const YAML::Node& map, const char* key, const std::string& source, const std::string& where) {
+double yaml_non_negative(const YAML::Node& map, const char* key, const std::string& source,
+                         const std::string& where) {
   const double value = yaml_number(map, key, source, where);
-  if (value < 0) throw_at(source, yaml_line(map[key]), where + ": '" + key + "' must be >= 0, got " + map[key].Scalar());
+  if (value < 0)
+    throw_at(source, yaml_line(map[key]), where + ": '" + key + "' must be >= 0, got " + map[key].Scalar());
   return value;
 }
 
-double yaml_positive(const YAML::Node& map, const char* key, const std::string& source, const std::string& where) {
+double yaml_positive(const YAML::Node& map, const char* key, const std::string& source,
+                     const std::string& where) {
   const double value = yaml_number(map, key, source, where);
-  if (value <= 0) throw_at(source, yaml_line(map[key]), where + ": '" + key + "' must be > 0, got " + map[key].Scalar());
+  if (value <= 0)
+    throw_at(source, yaml_line(map[key]), where + ": '" + key + "' must be > 0, got " + map[key].Scalar());
   return value;
 }
 
-long long yaml_integer(const YAML::Node& map, const char* key, const std::string& source, const std::string& where) {
+long long yaml_integer(const YAML::Node& map, const char* key, const std::string& source,
+                       const std::string& where) {
   const double value = yaml_number(map, key, source, where);
   if (value != std::floor(value)) {
-    throw_at(source, yaml_line(map[key]), where + ": '" + key + "' must be an integer, got " + map[key].Scalar());
+    throw_at(source, yaml_line(map[key]),
+             where + ": '" + key + "' must be an integer, got " + map[key].Scalar());
   }
   return static_cast<long long>(value);
 }

@@ -12,7 +12,9 @@ CostModelKind parse_cost_model(const std::string& name) {
   throw Error("unknown cost model '" + name + "' (expected paper or roofline)");
 }
 
-const char* to_string(CostModelKind kind) { return kind == CostModelKind::paper ? "paper" : "roofline"; }
+const char* to_string(CostModelKind kind) {
+  return kind == CostModelKind::paper ? "paper" : "roofline";
+}
 
 namespace {
 
@@ -41,8 +43,9 @@ CostTable::CostTable(const TaskGraph& graph, const Machine& machine, CostModelKi
     bytes_[v] = op.output_bytes;
     if (per_op_comm_ && !op.comm_cost && d > 1) per_op_comm_ = false;
     for (DeviceId k = 0; k < d; ++k) {
-      compute_[v * d + k] = (kind == CostModelKind::paper && op.fixed_cost) ? *op.fixed_cost
-                                                                             : roofline_time(op, machine.devices[k]);
+      compute_[v * d + k] = (kind == CostModelKind::paper && op.fixed_cost)
+                                ? *op.fixed_cost
+                                : roofline_time(op, machine.devices[k]);
     }
     compute_estimate_[v] = *std::min_element(compute_.begin() + v * d, compute_.begin() + (v + 1) * d);
     if (compute_estimate_[v] <= 0) has_zero_compute_ = true;

@@ -10,11 +10,15 @@ constexpr std::uint32_t kPayloadBits = 29;
 constexpr std::uint32_t kPayloadMask = (1u << kPayloadBits) - 1;
 constexpr std::uint32_t kBatchBit = 1u << 31;  // timed entries: set = edge batch, clear = op done
 
-constexpr std::uint32_t encode(Kind kind, std::uint32_t payload) { return (kind << kPayloadBits) | payload; }
+constexpr std::uint32_t encode(Kind kind, std::uint32_t payload) {
+  return (kind << kPayloadBits) | payload;
+}
 
 }  // namespace
 
-void PaperEngine::push(Queued entry) { fifo_[tail_++] = entry; }
+void PaperEngine::push(Queued entry) {
+  fifo_[tail_++] = entry;
+}
 
 void PaperEngine::grant(Scheduler& s, DeviceId device, double now) {
   const OpId op = s.next_op(device);
@@ -44,8 +48,8 @@ void PaperEngine::ready(Scheduler& s, OpId op, double now) {
   grant(s, s.device_of(op), now);
 }
 
-void PaperEngine::release_finish(Scheduler& s, OpId op, std::uint32_t release_seq, double now, SimResult* detail,
-                                 bool direct) {
+void PaperEngine::release_finish(Scheduler& s, OpId op, std::uint32_t release_seq, double now,
+                                 SimResult* detail, bool direct) {
   const DeviceId d = s.device_of(op);
   grant(s, d, now);
   delays_.clear();
@@ -69,8 +73,8 @@ void PaperEngine::release_finish(Scheduler& s, OpId op, std::uint32_t release_se
       const double bytes = costs_.bytes(op);
       detail->transfer_bytes += bytes;
       ++detail->transfers;
-      detail->trace.records.push_back(
-          {TraceRecord::Kind::transfer, op, tr.dst, tr.src, 0, now, now + costs_.transfer(op, tr.src, tr.dst), bytes});
+      detail->trace.records.push_back({TraceRecord::Kind::transfer, op, tr.dst, tr.src, 0, now,
+                                       now + costs_.transfer(op, tr.src, tr.dst), bytes});
     }
   }
 }

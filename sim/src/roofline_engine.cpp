@@ -24,7 +24,8 @@ void RooflineEngine::launch_ops(Scheduler& s, DeviceId d, double now, SimResult*
   }
 }
 
-void RooflineEngine::launch_transfer(Scheduler& s, DeviceId src, DeviceId dst, double now, SimResult* detail) {
+void RooflineEngine::launch_transfer(Scheduler& s, DeviceId src, DeviceId dst, double now,
+                                     SimResult* detail) {
   const TransferId t = s.next_transfer(src, dst);
   if (t == kNoTransfer) return;
   const OpId producer = s.transfer(t).tensor;
@@ -33,7 +34,8 @@ void RooflineEngine::launch_transfer(Scheduler& s, DeviceId src, DeviceId dst, d
   if (detail) {
     detail->transfer_bytes += costs_.bytes(producer);
     ++detail->transfers;
-    detail->trace.records.push_back({TraceRecord::Kind::transfer, producer, dst, src, 0, now, end, costs_.bytes(producer)});
+    detail->trace.records.push_back(
+        {TraceRecord::Kind::transfer, producer, dst, src, 0, now, end, costs_.bytes(producer)});
   }
 }
 
@@ -66,7 +68,8 @@ double RooflineEngine::run(Scheduler& s, SimResult* detail) {
       makespan = std::max(makespan, now);
       if (detail) {
         detail->busy[d] += now - start_[u];
-        detail->trace.records.push_back({TraceRecord::Kind::compute, u, d, d, stream_of_[u], start_[u], now, 0});
+        detail->trace.records.push_back(
+            {TraceRecord::Kind::compute, u, d, d, stream_of_[u], start_[u], now, 0});
         free_stream_ids_[d].push_back(stream_of_[u]);
       }
       for (OpId v : g.successors(u))

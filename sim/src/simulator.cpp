@@ -9,7 +9,8 @@ namespace {
 
 std::vector<int> streams_of(const Machine& machine, CostModelKind model) {
   std::vector<int> streams;
-  for (const DeviceSpec& d : machine.devices) streams.push_back(model == CostModelKind::paper ? 1 : d.streams);
+  for (const DeviceSpec& d : machine.devices)
+    streams.push_back(model == CostModelKind::paper ? 1 : d.streams);
   return streams;
 }
 
@@ -57,7 +58,8 @@ double Simulator::makespan(std::span<const DeviceId> device, std::span<const dou
 
 double Simulator::lower_bound() const {
   std::size_t slots = 0;
-  for (DeviceId d = 0; d < machine_.num_devices(); ++d) slots += static_cast<std::size_t>(scheduler_.streams(d));
+  for (DeviceId d = 0; d < machine_.num_devices(); ++d)
+    slots += static_cast<std::size_t>(scheduler_.streams(d));
   return makespan_lower_bound(exec_, costs_.compute_estimate(), slots);
 }
 

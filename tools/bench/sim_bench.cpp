@@ -15,7 +15,8 @@ using doppler::DeviceId;
 
 const std::string kPaper = std::string(DOPPLER_SOURCE_DIR) + "/configs/workloads/doppler-paper/";
 
-std::vector<std::vector<DeviceId>> random_placements(std::size_t ops, std::size_t devices, std::size_t count) {
+std::vector<std::vector<DeviceId>> random_placements(std::size_t ops, std::size_t devices,
+                                                     std::size_t count) {
   std::mt19937_64 rng(42);
   std::uniform_int_distribution<DeviceId> pick(0, static_cast<DeviceId>(devices - 1));
   std::vector<std::vector<DeviceId>> placements(count, std::vector<DeviceId>(ops));

@@ -5,7 +5,8 @@
 //
 //   name: my-graph
 //   ops:
-//     - {name: a, kind: matmul, cost: 10, comm: 4, flops: 2e9, bytes_read: 0, bytes_written: 0, output_bytes: 4e6}
+//     - {name: a, kind: matmul, cost: 10, comm: 4, flops: 2e9, bytes_read: 0, bytes_written: 0, output_bytes:
+//     4e6}
 //   edges:
 //     - [a, b]          # by name, or by id: [0, 1]
 #include <string>

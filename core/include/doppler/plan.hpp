@@ -14,11 +14,11 @@
 namespace doppler {
 
 struct Plan {
-  std::vector<DeviceId> device;            // one per op
-  std::vector<double> priority;            // empty, or one per op
+  std::vector<DeviceId> device;                    // one per op
+  std::vector<double> priority;                    // empty, or one per op
   std::optional<std::uint64_t> graph_fingerprint;  // ties the plan to its graph when present
-  std::string method;                      // who made it (informational)
-  std::string source = "<plan>";           // file it came from, for messages
+  std::string method;                              // who made it (informational)
+  std::string source = "<plan>";                   // file it came from, for messages
 
   bool has_priority() const { return !priority.empty(); }
 };

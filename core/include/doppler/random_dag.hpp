@@ -9,8 +9,8 @@ namespace doppler {
 
 struct RandomDagOptions {
   std::size_t num_ops = 100;
-  double mean_fan_in = 2.0;      // average distinct predecessors of a non-source op
-  std::size_t window = 32;       // predecessors are drawn from the previous `window` ops (locality)
+  double mean_fan_in = 2.0;  // average distinct predecessors of a non-source op
+  std::size_t window = 32;   // predecessors are drawn from the previous `window` ops (locality)
   std::uint32_t max_compute = 100;
   std::uint32_t max_comm = 50;
   std::uint64_t seed = 1;

@@ -48,11 +48,13 @@ class Scheduler {
 
   // Transfers leaving `producer`, in the order of its first consumer on each destination device.
   std::span<const TransferId> transfers_of(OpId producer) const {
-    return {transfer_ids_.data() + transfer_begin_[producer], transfer_ids_.data() + transfer_begin_[producer + 1]};
+    return {transfer_ids_.data() + transfer_begin_[producer],
+            transfer_ids_.data() + transfer_begin_[producer + 1]};
   }
   const Transfer& transfer(TransferId t) const { return transfers_[t]; }
   std::span<const OpId> consumers_of(TransferId t) const {
-    return {transfer_consumers_.data() + consumer_begin_[t], transfer_consumers_.data() + consumer_begin_[t + 1]};
+    return {transfer_consumers_.data() + consumer_begin_[t],
+            transfer_consumers_.data() + consumer_begin_[t + 1]};
   }
   std::size_t num_transfers() const { return transfers_.size(); }
 

@@ -22,7 +22,7 @@ struct Op {
   double flops = 0;                  // roofline inputs
   double bytes_read = 0;
   double bytes_written = 0;
-  double output_bytes = 0;           // size of the produced tensor: what a transfer moves
+  double output_bytes = 0;  // size of the produced tensor: what a transfer moves
 };
 
 class TaskGraph {

@@ -21,7 +21,7 @@ struct TraceRecord {
   int stream = 0;       // compute stream index on its device
   double start = 0;
   double end = 0;
-  double bytes = 0;     // transfer: bytes moved
+  double bytes = 0;  // transfer: bytes moved
 };
 
 struct Trace {

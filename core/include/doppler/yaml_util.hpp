@@ -11,9 +11,13 @@ YAML::Node parse_yaml_document(const std::string& text, const std::string& sourc
 std::size_t yaml_line(const YAML::Node& node);
 std::string yaml_string(const YAML::Node& map, const char* key, const std::string& source,
                         const std::string& fallback);
-double yaml_number(const YAML::Node& map, const char* key, const std::string& source, const std::string& where);
-double yaml_non_negative(const YAML::Node& map, const char* key, const std::string& source, const std::string& where);
-double yaml_positive(const YAML::Node& map, const char* key, const std::string& source, const std::string& where);
-long long yaml_integer(const YAML::Node& map, const char* key, const std::string& source, const std::string& where);
+double yaml_number(const YAML::Node& map, const char* key, const std::string& source,
+                   const std::string& where);
+double yaml_non_negative(const YAML::Node& map, const char* key, const std::string& source,
+                         const std::string& where);
+double yaml_positive(const YAML::Node& map, const char* key, const std::string& source,
+                     const std::string& where);
+long long yaml_integer(const YAML::Node& map, const char* key, const std::string& source,
+                       const std::string& where);
 
 }  // namespace doppler

@@ -42,11 +42,12 @@ class PaperEngine final : public Engine {
   void ready(Scheduler& s, OpId op, double now);                      // op requests its device
   void finish(Scheduler& s, OpId op, double now, SimResult* detail);  // an op's completion
   // SimPy's Release (index release_seq) and Finish (release_seq + 1) of `op`.
-  void release_finish(Scheduler& s, OpId op, std::uint32_t release_seq, double now, SimResult* detail, bool direct);
+  void release_finish(Scheduler& s, OpId op, std::uint32_t release_seq, double now, SimResult* detail,
+                      bool direct);
   void arrive_batch(Scheduler& s, OpId producer, double now, bool direct);  // cross-device edges land
 
   const CostTable& costs_;
-  EventQueue timed_;  // tag = creator's seq, payload = op id | batch bit
+  EventQueue timed_;          // tag = creator's seq, payload = op id | batch bit
   std::vector<Queued> fifo_;  // events of the current instant: [head, tail_) still to run
   std::size_t tail_ = 0;
   std::vector<double> start_;

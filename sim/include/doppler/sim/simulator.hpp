@@ -25,8 +25,8 @@ struct SimResult {
   std::vector<double> utilisation;  // busy / (makespan * streams)
   double transfer_bytes = 0;
   std::size_t transfers = 0;
-  std::uint64_t events = 0;         // engine events processed
-  Trace trace;                      // filled when asked
+  std::uint64_t events = 0;  // engine events processed
+  Trace trace;               // filled when asked
 };
 
 class Engine {
