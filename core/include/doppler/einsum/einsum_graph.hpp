@@ -1,0 +1,92 @@
+#pragma once
+// Contract: a graph of named tensors and einsum ops. Tensors are inputs, parameters (both given
+// from outside), intermediates (produced by an op) or outputs (produced, marked by mark_output).
+// Every op produces exactly one new tensor of the same name; ops can only consume tensors that
+// already exist, so op ids are a topological order. Shapes are inferred from the inputs' dims per
+// index letter; bad input throws doppler::Error naming the op or tensor. Owns its data; a value type.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "doppler/einsum/einsum_op.hpp"
+
+namespace doppler::einsum {
+
+using TensorId = std::uint32_t;
+using EinsumOpId = std::uint32_t;
+inline constexpr EinsumOpId kNoProducer = static_cast<EinsumOpId>(-1);
+
+enum class DType { kF32, kF16, kBF16 };
+int dtype_bytes(DType dtype);
+std::string_view dtype_name(DType dtype);  // "f32", "f16", "bf16"
+DType parse_dtype(std::string_view name);  // throws on an unknown name
+
+enum class TensorKind { kInput, kParameter, kIntermediate, kOutput };
+std::string_view tensor_kind_name(TensorKind kind);
+
+struct Tensor {
+  std::string name;
+  std::vector<std::int64_t> dims;  // row-major, in the order of the producing op's output indices
+  DType dtype = DType::kF32;
+  TensorKind kind = TensorKind::kInput;
+  EinsumOpId producer = kNoProducer;
+
+  std::int64_t elements() const;
+  double bytes() const { return static_cast<double>(elements()) * dtype_bytes(dtype); }
+};
+
+struct EinsumOp {
+  std::string name;
+  EinsumSpec spec;
+  std::vector<TensorId> inputs;
+  TensorId output = 0;
+  IndexSizes sizes{};  // size of every index the op uses
+};
+
+class EinsumGraph {
+ public:
+  TensorId add_input(const std::string& name, std::vector<std::int64_t> dims, DType dtype = DType::kF32);
+  TensorId add_parameter(const std::string& name, std::vector<std::int64_t> dims, DType dtype = DType::kF32);
+  // Adds an op and its output tensor `name`; the output's dtype is the first input's (f32 without
+  // inputs). `output_dims` is required exactly when the spec has no inputs (a fill).
+  TensorId add_einsum(const std::string& name, const EinsumSpec& spec, const std::vector<TensorId>& inputs,
+                      std::vector<std::int64_t> output_dims = {});
+  TensorId add_einsum(const std::string& name, std::string_view spec_text,
+                      const std::vector<TensorId>& inputs, std::vector<std::int64_t> output_dims = {});
+  // Same with an explicit output dtype.
+  TensorId add_einsum_as(const std::string& name, const EinsumSpec& spec, const std::vector<TensorId>& inputs,
+                         DType dtype, std::vector<std::int64_t> output_dims = {});
+  void mark_output(TensorId id);
+
+  std::size_t num_tensors() const { return tensors_.size(); }
+  std::size_t num_ops() const { return ops_.size(); }
+  const Tensor& tensor(TensorId id) const { return tensors_.at(id); }
+  const EinsumOp& op(EinsumOpId id) const { return ops_.at(id); }
+  const std::vector<Tensor>& tensors() const { return tensors_; }
+  const std::vector<EinsumOp>& ops() const { return ops_; }
+  // Throws an Error naming `name` when there is no such tensor.
+  TensorId find_tensor(std::string_view name) const;
+  bool has_tensor(std::string_view name) const { return by_name_.count(std::string(name)) > 0; }
+  // Ops consuming the tensor, in op order.
+  std::vector<EinsumOpId> consumers(TensorId id) const;
+
+  // Kahn order of the ops (ids are already topological; kept as the stable API).
+  std::vector<EinsumOpId> topological_order() const;
+  // Re-checks every op: spec, producer links, shapes. Throws an Error naming the op.
+  void validate() const;
+
+  // Product of all index sizes x join cost (at least 1).
+  double flops(EinsumOpId id) const;
+  double bytes_read(EinsumOpId id) const;
+  double bytes_written(EinsumOpId id) const { return tensor(op(id).output).bytes(); }
+
+ private:
+  TensorId add_tensor(Tensor tensor);
+  std::vector<Tensor> tensors_;
+  std::vector<EinsumOp> ops_;
+  std::unordered_map<std::string, TensorId> by_name_;
+};
+
+}  // namespace doppler::einsum
