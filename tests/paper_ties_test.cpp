@@ -102,8 +102,16 @@ TEST(PaperTies, GoldenVectorsExactly) {
   EXPECT_EQ(totals.mismatches, 0u);
 }
 
+// No free ops (comp >= 1): exercises the engine's direct path for instants with one timed event.
+TEST(PaperTies, GoldenVectorsWithPositiveComputeExactly) {
+  const Totals totals = check_directory(kSourceDir / "tests/golden/paper-ties-positive");
+  EXPECT_EQ(totals.files, 100u);
+  EXPECT_EQ(totals.vectors, 3220u);
+  EXPECT_EQ(totals.mismatches, 0u);
+}
+
 // Fresh graphs every run (seed printed; DOPPLER_TIES_SEED=S repeats one), referenced by SimPy live.
-TEST(PaperTies, LiveSimPyOnFreshGraphs) {
+void check_live(const std::string& options, std::size_t graphs) {
   if (std::system((kPython + " -c 'import simpy, networkx' >/dev/null 2>&1").c_str()) != 0) {
     GTEST_SKIP() << kPython << " cannot import simpy and networkx (Debian: python3-simpy3 python3-networkx)";
   }
@@ -112,16 +120,24 @@ TEST(PaperTies, LiveSimPyOnFreshGraphs) {
   ASSERT_NE(mkdtemp(pattern.data()), nullptr) << "cannot create a temporary directory";
   const fs::path dir = pattern;
   const std::string command = kPython + " '" + (kSourceDir / "tools/scripts/make_tie_vectors.py").string() +
-                              "' --out '" + dir.string() + "' --seed " + std::to_string(seed) +
-                              " --graphs 12 --placements 25 --ndev 1,2,3,4,8 >'" + (dir / "log").string() +
-                              "' 2>&1";
+                              "' --out '" + dir.string() + "' --seed " + std::to_string(seed) + " --graphs " +
+                              std::to_string(graphs) + " --placements 25 --ndev 1,2,3,4,8 " + options +
+                              " >'" + (dir / "log").string() + "' 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << command << " failed; see " << (dir / "log");
   const Totals totals = check_directory(dir);
   std::cout << "seed " << seed << ": " << totals.vectors << " live vectors, " << totals.mismatches
             << " mismatches\n";
-  EXPECT_EQ(totals.files, 60u);
+  EXPECT_EQ(totals.files, 5 * graphs);
   EXPECT_EQ(totals.mismatches, 0u) << "seed " << seed << "; vectors kept in " << dir;
   if (totals.mismatches == 0) fs::remove_all(dir);
+}
+
+TEST(PaperTies, LiveSimPyOnFreshGraphs) {
+  check_live("", 12);
+}
+
+TEST(PaperTies, LiveSimPyOnFreshGraphsWithPositiveCompute) {
+  check_live("--positive-compute", 8);
 }
 
 }  // namespace

@@ -26,6 +26,8 @@ tests/paper_ties_test.cpp checks every such file; its live test calls this scrip
 usage:
     tools/scripts/make_tie_vectors.py                      # regenerate tests/golden/paper-ties/
     tools/scripts/make_tie_vectors.py --out DIR --seed S [--graphs N] [--placements K] [--ndev 2,3]
+    tools/scripts/make_tie_vectors.py --positive-compute --out tests/golden/paper-ties-positive \
+        --graphs 20 --placements 40 --ndev 1,2,3,4,8   # no free ops: regenerates that folder
 Deterministic: the same arguments give byte-identical files (default seed 2024, 30 graphs,
 50 placements, NDEV 1,2,3,4,8).
 """
@@ -54,9 +56,18 @@ PALETTES = [
     ([0, 1, 2, 3, 4], [0, 1, 2, 3]),
     ([1], [1]),                          # uniform: completions and arrivals all tie
 ]
+# --positive-compute: no op is free, so the engine's direct path (an instant with a single timed
+# event runs its cascade at once) is exercised; ties still abound.
+POSITIVE_PALETTES = [
+    ([1, 2], [0, 1]),
+    ([1, 1, 2], [0, 0, 1, 2]),
+    ([1, 2, 3], [1, 2]),
+    ([2], [0, 2]),
+    ([1], [0, 1]),
+]
 
 
-def tie_graph(rng, n, style):
+def tie_graph(rng, n, style, palettes):
     """Edges (in file order, topological positions 0..n-1) and per-op costs of one graph."""
     edges = []
     if style == "layered":  # wide layers: many ops ready at once compete for few devices
@@ -92,7 +103,7 @@ def tie_graph(rng, n, style):
             edges.insert(rng.randrange(len(edges) + 1), rng.choice(edges))
         if rng.random() < 0.6:
             rng.shuffle(edges)
-    comp_choices, comm_choices = rng.choice(PALETTES)
+    comp_choices, comm_choices = rng.choice(palettes)
     costs = [(rng.choice(comp_choices), rng.choice(comm_choices)) for _ in range(n)]
     return edges, costs
 
@@ -129,6 +140,7 @@ def main():
     parser.add_argument("--placements", type=int, default=50)
     parser.add_argument("--ndev", default="1,2,3,4,8")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--positive-compute", action="store_true", help="every op takes time (comp >= 1)")
     args = parser.parse_args()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -142,7 +154,7 @@ def main():
         tier = (5, 20) if i % 3 == 0 else (20, 60) if i % 3 == 1 else (60, 120)
         n = rng.randint(*tier)
         style = "edgeless" if i == 0 else "dag" if i % 3 == 0 else "layered"
-        edges, costs = tie_graph(rng, n, style)
+        edges, costs = tie_graph(rng, n, style, POSITIVE_PALETTES if args.positive_compute else PALETTES)
         path = out / f"ties_{i:02d}.txt"
         path.write_text(graph_text(rng, n, edges, costs))
         for ndev in map(int, args.ndev.split(",")):
