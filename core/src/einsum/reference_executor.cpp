@@ -1,0 +1,248 @@
+#include "doppler/einsum/reference_executor.hpp"
+
+#include <random>
+#include <string>
+
+#include "doppler/error.hpp"
+
+namespace doppler::einsum {
+namespace {
+
+// The join flattened to postfix code, run on a preallocated stack.
+template <typename T>
+class JoinProgram {
+ public:
+  explicit JoinProgram(const Expr& e) {
+    int depth = 0;
+    compile(e, depth);
+    stack_.resize(static_cast<std::size_t>(max_depth_) + 1);
+  }
+  T run(const T* vals) {
+    std::size_t sp = 0;
+    for (const Instr& in : code_) {
+      switch (in.arity) {
+        case 0:
+          stack_[sp++] = in.kind == ExprKind::kConst ? T(in.value) : vals[in.input];
+          break;
+        case 1:
+          stack_[sp - 1] = apply_expr_op(in.kind, stack_[sp - 1], T(0), in.value);
+          break;
+        default:
+          stack_[sp - 2] = apply_expr_op(in.kind, stack_[sp - 2], stack_[sp - 1], in.value);
+          --sp;
+      }
+    }
+    return stack_[0];
+  }
+
+ private:
+  struct Instr {
+    ExprKind kind;
+    int arity;
+    double value;
+    std::size_t input;
+  };
+  void compile(const Expr& e, int& depth) {
+    const int arity = expr_arity(e.kind());
+    for (int i = 0; i < arity; ++i) compile(e.arg(i), depth);
+    depth += 1 - arity;
+    max_depth_ = std::max(max_depth_, depth);
+    code_.push_back(Instr{e.kind(), arity, e.value(),
+                          e.kind() == ExprKind::kInput ? static_cast<std::size_t>(e.input_index()) : 0});
+  }
+  std::vector<Instr> code_;
+  std::vector<T> stack_;
+  int max_depth_ = 0;
+};
+
+template <typename T, Agg A>
+inline T combine(T x, T y) {
+  if constexpr (A == Agg::kSum) return x + y;
+  if constexpr (A == Agg::kProd) return x * y;
+  if constexpr (A == Agg::kMax) return y > x ? y : x;
+  if constexpr (A == Agg::kMin) return y < x ? y : x;
+}
+
+// Loop nest over the op's indices: output indices, then aggregated ones. The last index is the
+// innermost loop; it is an aggregated index exactly when there is aggregation.
+template <typename T>
+struct LoopNest {
+  std::vector<std::int64_t> n;                     // size per loop dim
+  std::vector<std::vector<std::int64_t>> strides;  // [operand][dim]; operand K is the output
+  std::vector<const T*> in;
+  T* out = nullptr;
+  bool aggregates = false;
+};
+
+template <typename T, Agg A, typename Join>
+void run_nest(const LoopNest<T>& nest, Join&& join) {
+  const std::size_t dims = nest.n.size();
+  const std::size_t operands = nest.strides.size();  // inputs + output
+  const std::size_t k_out = operands - 1;
+  std::vector<std::int64_t> off(operands, 0);
+  if (dims == 0) {
+    nest.out[0] = join(off.data(), std::int64_t{0}, nullptr);
+    return;
+  }
+  std::vector<std::int64_t> inner(operands);
+  for (std::size_t k = 0; k < operands; ++k) inner[k] = nest.strides[k][dims - 1];
+  const std::int64_t len = nest.n[dims - 1];
+  std::vector<std::int64_t> counter(dims - 1, 0);
+  while (true) {
+    if (nest.aggregates) {
+      T acc = join(off.data(), std::int64_t{0}, inner.data());
+      for (std::int64_t t = 1; t < len; ++t) acc = combine<T, A>(acc, join(off.data(), t, inner.data()));
+      T& cell = nest.out[off[k_out]];
+      cell = combine<T, A>(cell, acc);
+    } else {
+      for (std::int64_t t = 0; t < len; ++t)
+        nest.out[off[k_out] + t * inner[k_out]] = join(off.data(), t, inner.data());
+    }
+    std::size_t d = dims - 1;
+    while (d > 0) {
+      --d;
+      for (std::size_t k = 0; k < operands; ++k) off[k] += nest.strides[k][d];
+      if (++counter[d] < nest.n[d]) break;
+      for (std::size_t k = 0; k < operands; ++k) off[k] -= nest.strides[k][d] * nest.n[d];
+      counter[d] = 0;
+      if (d == 0) return;
+    }
+    if (dims == 1) return;
+  }
+}
+
+template <typename T, Agg A>
+void run_with_join(const EinsumSpec& spec, const LoopNest<T>& nest) {
+  const std::size_t k_inputs = spec.inputs.size();
+  const T* const* in = nest.in.data();
+  if (spec.join_is_product() && k_inputs == 2) {
+    run_nest<T, A>(nest, [in](const std::int64_t* off, std::int64_t t, const std::int64_t* s) {
+      return s ? in[0][off[0] + t * s[0]] * in[1][off[1] + t * s[1]] : in[0][off[0]] * in[1][off[1]];
+    });
+  } else if (spec.join_is_product() && k_inputs == 1) {
+    run_nest<T, A>(nest, [in](const std::int64_t* off, std::int64_t t, const std::int64_t* s) {
+      return s ? in[0][off[0] + t * s[0]] : in[0][off[0]];
+    });
+  } else {
+    JoinProgram<T> program(spec.join);
+    std::vector<T> vals(k_inputs + 1);
+    run_nest<T, A>(nest, [&](const std::int64_t* off, std::int64_t t, const std::int64_t* s) {
+      for (std::size_t k = 0; k < k_inputs; ++k) vals[k] = in[k][off[k] + (s ? t * s[k] : 0)];
+      return program.run(vals.data());
+    });
+  }
+}
+
+std::vector<std::int64_t> loop_strides(std::string_view operand, const std::string& loop_indices,
+                                       const IndexSizes& sizes) {
+  std::vector<std::int64_t> strides(loop_indices.size(), 0);
+  std::int64_t stride = 1;
+  for (std::size_t d = operand.size(); d-- > 0;) {
+    strides[loop_indices.find(operand[d])] = stride;
+    stride *= index_size(sizes, operand[d]);
+  }
+  return strides;
+}
+
+std::int64_t element_count(std::string_view indices, const IndexSizes& sizes) {
+  std::int64_t n = 1;
+  for (const char c : indices) n *= index_size(sizes, c);
+  return n;
+}
+
+}  // namespace
+
+template <typename T>
+std::vector<T> evaluate_einsum(const EinsumSpec& spec, const IndexSizes& sizes,
+                               std::span<const std::vector<T>> inputs) {
+  const std::string loop = spec.all_indices();
+  if (inputs.size() != spec.inputs.size()) {
+    throw Error("einsum '" + spec.to_string() + "': " + std::to_string(inputs.size()) + " buffers for " +
+                std::to_string(spec.inputs.size()) + " inputs");
+  }
+  for (const char c : loop) {
+    if (index_size(sizes, c) <= 0) {
+      throw Error("einsum '" + spec.to_string() + "': no size for index " + std::string(1, c));
+    }
+  }
+  LoopNest<T> nest;
+  for (const char c : loop) nest.n.push_back(index_size(sizes, c));
+  for (std::size_t k = 0; k < spec.inputs.size(); ++k) {
+    const std::int64_t expected = element_count(spec.inputs[k], sizes);
+    if (static_cast<std::int64_t>(inputs[k].size()) != expected) {
+      throw Error("einsum '" + spec.to_string() + "': input " + std::to_string(k) + " has " +
+                  std::to_string(inputs[k].size()) + " elements, expected " + std::to_string(expected));
+    }
+    nest.strides.push_back(loop_strides(spec.inputs[k], loop, sizes));
+    nest.in.push_back(inputs[k].data());
+  }
+  nest.strides.push_back(loop_strides(spec.output, loop, sizes));
+  nest.aggregates = !spec.aggregated_indices().empty();
+  std::vector<T> out(static_cast<std::size_t>(element_count(spec.output, sizes)),
+                     nest.aggregates ? static_cast<T>(agg_identity(spec.agg)) : T(0));
+  nest.out = out.data();
+  switch (spec.agg) {
+    case Agg::kSum:
+      run_with_join<T, Agg::kSum>(spec, nest);
+      break;
+    case Agg::kMax:
+      run_with_join<T, Agg::kMax>(spec, nest);
+      break;
+    case Agg::kMin:
+      run_with_join<T, Agg::kMin>(spec, nest);
+      break;
+    case Agg::kProd:
+      run_with_join<T, Agg::kProd>(spec, nest);
+      break;
+  }
+  return out;
+}
+
+std::vector<double> random_tensor_values(std::uint64_t seed, TensorId tensor, std::int64_t count, double low,
+                                         double high) {
+  std::mt19937_64 rng(seed ^ (0x9E3779B97F4A7C15ULL * (static_cast<std::uint64_t>(tensor) + 1)));
+  std::vector<double> values(static_cast<std::size_t>(count));
+  for (double& v : values) {
+    const double unit = static_cast<double>(rng() >> 11) * 0x1.0p-53;  // [0, 1), portable
+    v = low + (high - low) * unit;
+  }
+  return values;
+}
+
+template <typename T>
+std::vector<std::vector<T>> run_reference(const EinsumGraph& graph, const ReferenceOptions& options) {
+  std::vector<std::vector<T>> values(graph.num_tensors());
+  for (TensorId t = 0; t < graph.num_tensors(); ++t) {
+    const Tensor& tensor = graph.tensor(t);
+    if (tensor.producer != kNoProducer) continue;
+    const auto given = options.given.find(t);
+    std::vector<double> v;
+    if (given != options.given.end()) {
+      if (static_cast<std::int64_t>(given->second.size()) != tensor.elements()) {
+        throw Error("tensor '" + tensor.name + "': given " + std::to_string(given->second.size()) +
+                    " values, expected " + std::to_string(tensor.elements()));
+      }
+      v = given->second;
+    } else {
+      v = random_tensor_values(options.seed, t, tensor.elements(), options.low, options.high);
+    }
+    values[t].assign(v.begin(), v.end());
+  }
+  for (const EinsumOpId o : graph.topological_order()) {
+    const EinsumOp& op = graph.op(o);
+    std::vector<std::vector<T>> inputs;
+    inputs.reserve(op.inputs.size());
+    for (const TensorId t : op.inputs) inputs.push_back(values[t]);
+    values[op.output] = evaluate_einsum<T>(op.spec, op.sizes, inputs);
+  }
+  return values;
+}
+
+template std::vector<double> evaluate_einsum<double>(const EinsumSpec&, const IndexSizes&,
+                                                     std::span<const std::vector<double>>);
+template std::vector<float> evaluate_einsum<float>(const EinsumSpec&, const IndexSizes&,
+                                                   std::span<const std::vector<float>>);
+template std::vector<std::vector<double>> run_reference<double>(const EinsumGraph&, const ReferenceOptions&);
+template std::vector<std::vector<float>> run_reference<float>(const EinsumGraph&, const ReferenceOptions&);
+
+}  // namespace doppler::einsum
