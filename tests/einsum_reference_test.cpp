@@ -132,7 +132,7 @@ TEST(Reference, Contraction256IsFast) {
   const auto start = std::chrono::steady_clock::now();
   const auto values = run_reference<double>(g);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_LT(seconds, 2.0);
+  EXPECT_LT(seconds, 5.0);  // about 0.2 s in Release; the bound leaves room for sanitizer builds
   double direct = 0, direct_max = 0;
   for (int j = 0; j < 256; ++j) {
     direct += values[a][5 * 256 + j] * values[b][j * 256 + 7];
