@@ -9,18 +9,12 @@
 #include "doppler/einsum/einsum_op.hpp"
 #include "doppler/einsum/expr.hpp"
 #include "doppler/error.hpp"
+#include "error_of.hpp"
 
 namespace doppler::einsum {
 namespace {
 
-std::string error_of(const auto& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using doppler::test_support::error_of;
 
 double eval2(const Expr& e, double a, double b) {
   const std::vector<double> in{a, b};

@@ -5,18 +5,12 @@
 #include "doppler/einsum/einsum_builder.hpp"
 #include "doppler/einsum/einsum_graph.hpp"
 #include "doppler/error.hpp"
+#include "error_of.hpp"
 
 namespace doppler::einsum {
 namespace {
 
-std::string error_of(const auto& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using doppler::test_support::error_of;
 
 TEST(EinsumGraph, InfersShapesAndCosts) {
   EinsumGraph g;

@@ -7,18 +7,12 @@
 #include "doppler/machine.hpp"
 #include "doppler/paper_graph_format.hpp"
 #include "doppler/plan.hpp"
+#include "error_of.hpp"
 
 namespace doppler {
 namespace {
 
-std::string error_of(const auto& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using doppler::test_support::error_of;
 
 const char* kDiamond =
     "6\n"
