@@ -135,6 +135,36 @@ TEST(Autodiff, DefaultsToAllParametersAndZeroForUnusedOnes) {
   EXPECT_EQ(back.tensor(back.find_tensor("grad.w")).kind, TensorKind::kOutput);
 }
 
+TEST(Autodiff, GradientsOfMatmulArePlainEinsums) {
+  EinsumGraph g;
+  const TensorId a = g.add_parameter("a", {2, 3});
+  const TensorId b = g.add_parameter("b", {3, 4});
+  const TensorId loss = g.add_einsum("loss", "ik->", {matmul(g, "c", a, b)});
+  const EinsumGraph back = gradient_graph(g, loss);
+  back.validate();
+  for (TensorId id = 0; id < g.num_tensors(); ++id) EXPECT_EQ(back.tensor(id).name, g.tensor(id).name);
+  const EinsumOp& da = back.op(back.tensor(back.find_tensor("grad.a")).producer);
+  const EinsumOp& db = back.op(back.tensor(back.find_tensor("grad.b")).producer);
+  EXPECT_EQ(da.spec.to_string(), "ik,jk->ij");
+  EXPECT_EQ(db.spec.to_string(), "ik,ij->jk");
+}
+
+TEST(Autodiff, IntermediateAndRepeatedOperand) {
+  EinsumGraph g;
+  g.add_parameter("w", {3});
+  const TensorId h = elementwise(g, "h", "tanh(a)", {g.find_tensor("w")});
+  const TensorId y = g.add_einsum("y", "i,i->i", {h, h});  // h reaches y through two operands
+  const TensorId loss = weighted_sum(g, y);
+  expect_gradients_match(g, loss, {"w"});
+  const EinsumGraph back = gradient_graph(g, loss, {{"h"}, false});
+  EXPECT_TRUE(back.has_tensor("grad.h.0") && back.has_tensor("grad.h.1"));
+  const auto values = run_reference<double>(back);
+  const auto& grad = values[back.find_tensor("grad.h")];
+  for (std::size_t i = 0; i < grad.size(); ++i) {
+    EXPECT_DOUBLE_EQ(grad[i], 2 * values[h][i] * values[g.find_tensor("r")][i]);
+  }
+}
+
 TEST(Autodiff, SgdStepIsParamMinusLrTimesGrad) {
   EinsumGraph g;
   const TensorId x = g.add_input("x", {3, 2});

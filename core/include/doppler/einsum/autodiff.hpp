@@ -5,11 +5,11 @@
 //   max/min aggregation: the same with the factor step(f - out) (max) or step(out - f) (min), so the
 //                        gradient flows to the arg-max/arg-min; ALL tied extrema receive it.
 //   prod aggregation:    unsupported (throws an Error naming the op).
-// Ops without inputs (fills) get no gradient. Contributions from several consumers are summed by one
-// add op. The result graph keeps the forward tensors at the same TensorIds (so given values carry
-// over), then a seed `grad.LOSS` (a fill of ones) and the backward ops; each requested tensor X gets
-// an output tensor `grad.X` (a zero fill when X does not reach the loss). Bad input throws a
-// one-line doppler::Error starting with "autodiff: ".
+// Ops without inputs (fills) get no gradient. Several contributions (grad.X.0, grad.X.1, ...) are summed by
+// one add op. The result graph keeps the forward tensors at the same TensorIds (so given values carry over),
+// then a seed `grad.LOSS` (a fill of ones) and the backward ops; each requested tensor X gets an output
+// tensor `grad.X` (a zero fill when X does not reach the loss). Bad input throws a one-line doppler::Error
+// starting with "autodiff: ".
 #include <string>
 #include <variant>
 #include <vector>
