@@ -1,5 +1,5 @@
 // Lowering partitioned einsum graphs to task graphs: the lowered CPU run equals the whole-graph
-// reference for random partitions of several models, task counts and roles for known cases,
+// reference for random partitions of several models (float64; float32 too), task counts and roles for
 // partition errors, simulation of the task graph, and the speed of a 100,000-task lowering.
 #include <gtest/gtest.h>
 
@@ -127,6 +127,16 @@ EinsumGraph max_and_prod() {
   return g;
 }
 
+// A fill, a transpose and a reduction to a scalar.
+EinsumGraph fill_transpose_total() {
+  EinsumGraph g;
+  const TensorId x = g.add_input("x", {5, 6});
+  const TensorId c = fill(g, "c", {5, 6}, 0.5);
+  const TensorId t = transpose(g, "t", add(g, "s", x, c), {1, 0});
+  g.mark_output(g.add_einsum("total", "ij->", {t}));
+  return g;
+}
+
 TEST(Lowering, RandomPartitionsMatchReference) {
   const std::vector<std::pair<const char*, std::function<EinsumGraph()>>> graphs{
       {"matmul_chain", matmul_chain},
@@ -134,7 +144,8 @@ TEST(Lowering, RandomPartitionsMatchReference) {
       {"softmax", softmax_graph},
       {"rms_norm", rms_norm_graph},
       {"mlp", mlp},
-      {"max_and_prod", max_and_prod}};
+      {"max_and_prod", max_and_prod},
+      {"fill_transpose_total", fill_transpose_total}};
   std::mt19937_64 rng(7);
   std::size_t repartitions = 0;
   for (const auto& [name, build] : graphs) {
@@ -145,6 +156,16 @@ TEST(Lowering, RandomPartitionsMatchReference) {
       repartitions += expect_matches_reference(g, random_partitions(g, rng));
   }
   EXPECT_GT(repartitions, 0u);  // the random partitions do disagree somewhere
+}
+
+TEST(Lowering, Float32MatchesReference) {
+  const EinsumGraph g = mlp();
+  const LoweredGraph lowered = lower(g, uniform_partitions(g, 2));
+  const auto want = run_reference<float>(g);
+  const auto got = run_lowered<float>(g, lowered);
+  const TensorId y = g.find_tensor("y");
+  ASSERT_EQ(got[y].size(), want[y].size());
+  for (std::size_t e = 0; e < want[y].size(); ++e) EXPECT_NEAR(got[y][e], want[y][e], 1e-4);
 }
 
 TEST(Lowering, MatmulTwoByTwoByTwo) {
