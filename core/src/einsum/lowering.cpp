@@ -34,6 +34,17 @@ std::string tensor_letters(const EinsumGraph& graph, TensorId t) {
   return index_letters(tensor.dims.size());
 }
 
+Op task_op(std::string name, std::string kind, double flops, double read, double written, double output) {
+  Op op;
+  op.name = std::move(name);
+  op.kind = std::move(kind);
+  op.flops = flops;
+  op.bytes_read = read;
+  op.bytes_written = written;
+  op.output_bytes = output;
+  return op;
+}
+
 class Lowerer {
  public:
   Lowerer(const EinsumGraph& graph, const std::vector<Partition>& partitions)
@@ -77,10 +88,10 @@ class Lowerer {
     const bool load = tensor.producer == kNoProducer;
     const std::string name = tensor.name + (load ? ".load." : ".repart.") + grid_label(grid) +
                              block_label(tensor_letters(graph_, t), tuple);
-    if (load) return add_task(Op{name, "load", {}, {}, 0, 0, 0, bytes}, std::move(info));
+    if (load) return add_task(task_op(name, "load", 0, 0, 0, bytes), std::move(info));
     info.role = TaskRole::kRepartition;
     info.inputs = overlapping_blocks(t, info.ranges);
-    return add_task(Op{name, "repartition", {}, {}, 0, bytes, bytes, bytes}, std::move(info));
+    return add_task(task_op(name, "repartition", 0, bytes, bytes, bytes), std::move(info));
   }
 
   // The producer's final blocks of `t` that overlap `ranges`.
@@ -157,7 +168,7 @@ class Lowerer {
     for (std::size_t d = 0; d < op.spec.output.size(); ++d) out_elements *= info.ranges[d].size();
     const double flops = static_cast<double>(elements_of(info.ranges)) * std::max(1, op.spec.join.cost());
     const double written = bytes_of(op.output, out_elements);
-    return add_task(Op{op.name + block_label(all, tuple), "join", {}, {}, flops, read, written, written},
+    return add_task(task_op(op.name + block_label(all, tuple), "join", flops, read, written, written),
                     std::move(info));
   }
 
@@ -175,9 +186,8 @@ class Lowerer {
     const double bytes = bytes_of(op.output, elements);
     const double k = static_cast<double>(partials.size());
     const std::string name = op.name + ".agg" + block_label(op.spec.output, info.block);
-    return add_task(
-        Op{name, "aggregate", {}, {}, static_cast<double>(elements) * (k - 1), k * bytes, bytes, bytes},
-        std::move(info));
+    const double flops = static_cast<double>(elements) * (k - 1);
+    return add_task(task_op(name, "aggregate", flops, k * bytes, bytes, bytes), std::move(info));
   }
 
   const EinsumGraph& graph_;
