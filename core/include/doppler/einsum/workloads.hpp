@@ -1,0 +1,59 @@
+#pragma once
+// Contract: built-in workload generators, each returning a validated EinsumGraph whose final
+// tensors are marked as outputs. Sizes come in a small options struct per generator; `dtype` is the
+// dtype of every input and parameter (default bf16; f32 allowed), intermediates inherit it.
+//   chain_mm        `length` independent n x n inputs m0.. multiplied pairwise in a balanced tree
+//                   (products of one level run in parallel); output `y` [n, n].
+//   ffnn            per layer l: h{l} = relu(h{l-1} @ w{l} + b{l}), the last layer without relu;
+//                   input `x` [batch, in], output `y` [batch, out]. `layers` >= 1.
+//   llama_block     attention: RMSNorm, Q/K/V projections `bsh,hnd->bsnd` (heads n, head dim
+//                   d = hidden / heads), scores `bsnd,btnd->bnst` scaled by 1/sqrt(d), softmax over
+//                   t, context `bnst,btnd->bsnd`, projection `bsnd,ndh->bsh`, residual add. Input `x`
+//                   [batch, seq, hidden], output `y`. NO rotary embedding and no causal mask (the
+//                   builder has neither yet).
+//   llama_layer     llama_block, then RMSNorm, SwiGLU MLP silu(gate) * up with `ffn` columns,
+//                   down projection and residual add; output `y` [batch, seq, hidden].
+//   *_training_step the forward graph plus `loss` = sum(y * loss.weight) (an einsum to a scalar,
+//                   loss.weight an input shaped like y), then training_step_graph with the optimizer.
+// Bad sizes (zero, hidden not divisible by heads) throw doppler::Error naming the generator.
+#include <cstdint>
+
+#include "doppler/einsum/autodiff.hpp"
+#include "doppler/einsum/einsum_graph.hpp"
+
+namespace doppler::einsum {
+
+struct ChainMmOptions {
+  std::int64_t n = 1024;
+  int length = 8;
+  DType dtype = DType::kBF16;
+};
+EinsumGraph chain_mm(const ChainMmOptions& options);
+
+struct FfnnOptions {
+  std::int64_t batch = 64;
+  std::int64_t in = 256;
+  std::int64_t hidden = 512;
+  std::int64_t out = 128;
+  int layers = 3;
+  DType dtype = DType::kBF16;
+};
+EinsumGraph ffnn(const FfnnOptions& options);
+
+struct LlamaOptions {
+  std::int64_t batch = 4;
+  std::int64_t seq = 512;
+  std::int64_t hidden = 1024;
+  std::int64_t heads = 8;
+  std::int64_t ffn = 0;  // llama_layer's MLP width; 0 = 4 * hidden
+  DType dtype = DType::kBF16;
+};
+EinsumGraph llama_block(const LlamaOptions& options);
+EinsumGraph llama_layer(const LlamaOptions& options);
+
+// ffnn + loss + training step.
+EinsumGraph mlp_training_step(const FfnnOptions& options, const Optimizer& optimizer = Sgd{});
+// llama_layer + loss + training step.
+EinsumGraph llama_layer_training_step(const LlamaOptions& options, const Optimizer& optimizer = Sgd{});
+
+}  // namespace doppler::einsum

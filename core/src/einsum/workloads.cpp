@@ -1,0 +1,175 @@
+#include "doppler/einsum/workloads.hpp"
+
+#include <cmath>
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "doppler/einsum/einsum_builder.hpp"
+#include "doppler/error.hpp"
+
+namespace doppler::einsum {
+namespace {
+
+using NamedSize = std::pair<const char*, std::int64_t>;
+
+void require_positive(const char* generator, std::initializer_list<NamedSize> sizes) {
+  for (const auto& [what, value] : sizes) {
+    if (value <= 0) {
+      throw Error(std::string(generator) + ": " + what + " must be positive, got " + std::to_string(value));
+    }
+  }
+}
+
+EinsumGraph finished(EinsumGraph graph, TensorId output) {
+  graph.mark_output(output);
+  graph.validate();
+  return graph;
+}
+
+// x [rows, in] -> relu?(x @ w + b) [rows, out], parameters w{l}, b{l}; the result is named `name`.
+TensorId dense_layer(EinsumGraph& g, int layer, TensorId x, std::int64_t out, bool with_relu, DType dtype,
+                     const std::string& name) {
+  const std::string l = std::to_string(layer);
+  const std::int64_t in = g.tensor(x).dims.back();
+  const TensorId w = g.add_parameter("w" + l, {in, out}, dtype);
+  const TensorId b = g.add_parameter("b" + l, {out}, dtype);
+  const TensorId z = matmul(g, "z" + l, x, w);
+  const TensorId biased = g.add_einsum(with_relu ? "a" + l : name, "ij,j->ij | join=a+b", {z, b});
+  return with_relu ? relu(g, name, biased) : biased;
+}
+
+TensorId ffnn_into(EinsumGraph& g, const FfnnOptions& o) {
+  require_positive(
+      "ffnn", {{"batch", o.batch}, {"in", o.in}, {"hidden", o.hidden}, {"out", o.out}, {"layers", o.layers}});
+  TensorId h = g.add_input("x", {o.batch, o.in}, o.dtype);
+  for (int l = 0; l < o.layers; ++l) {
+    const bool last = l + 1 == o.layers;
+    h = dense_layer(g, l, h, last ? o.out : o.hidden, !last, o.dtype, last ? "y" : "h" + std::to_string(l));
+  }
+  return h;
+}
+
+std::int64_t head_dim(const char* generator, const LlamaOptions& o) {
+  require_positive(generator, {{"batch", o.batch}, {"seq", o.seq}, {"hidden", o.hidden}, {"heads", o.heads}});
+  if (o.hidden % o.heads != 0) {
+    throw Error(std::string(generator) + ": hidden " + std::to_string(o.hidden) +
+                " is not divisible by heads " + std::to_string(o.heads));
+  }
+  return o.hidden / o.heads;
+}
+
+TensorId head_projection(EinsumGraph& g, const std::string& name, TensorId x, const LlamaOptions& o,
+                         std::int64_t d) {
+  const TensorId w = g.add_parameter("w" + name, {o.hidden, o.heads, d}, o.dtype);
+  return g.add_einsum(name, "bsh,hnd->bsnd", {x, w});
+}
+
+// The attention block on x [b, s, h]; returns `name` = x + attention(rms_norm(x)).
+TensorId attention_into(EinsumGraph& g, TensorId x, const LlamaOptions& o, std::int64_t d,
+                        const std::string& name) {
+  const TensorId norm_w = g.add_parameter("attn_norm.w", {o.hidden}, o.dtype);
+  const TensorId xn = rms_norm(g, "attn_norm", x, norm_w, 2);
+  const TensorId q = head_projection(g, "q", xn, o, d);
+  const TensorId k = head_projection(g, "k", xn, o, d);
+  const TensorId v = head_projection(g, "v", xn, o, d);
+  const TensorId raw = g.add_einsum("scores.raw", "bsnd,btnd->bnst", {q, k});
+  const TensorId scores = scale(g, "scores", raw, 1.0 / std::sqrt(static_cast<double>(d)));
+  const TensorId probs = softmax(g, "probs", scores, 3);
+  const TensorId context = g.add_einsum("context", "bnst,btnd->bsnd", {probs, v});
+  const TensorId wo = g.add_parameter("wo", {o.heads, d, o.hidden}, o.dtype);
+  const TensorId projected = g.add_einsum("attn", "bsnd,ndh->bsh", {context, wo});
+  return add(g, name, x, projected);
+}
+
+// SwiGLU MLP on x [b, s, h]; returns `y` = x + down(silu(x' @ gate) * (x' @ up)), x' = rms_norm(x).
+TensorId mlp_into(EinsumGraph& g, TensorId x, const LlamaOptions& o) {
+  const std::int64_t f = o.ffn == 0 ? 4 * o.hidden : o.ffn;
+  require_positive("llama_layer", {{"ffn", f}});
+  const TensorId norm_w = g.add_parameter("mlp_norm.w", {o.hidden}, o.dtype);
+  const TensorId xn = rms_norm(g, "mlp_norm", x, norm_w, 2);
+  const TensorId gate =
+      g.add_einsum("gate", "bsh,hf->bsf", {xn, g.add_parameter("wgate", {o.hidden, f}, o.dtype)});
+  const TensorId up = g.add_einsum("up", "bsh,hf->bsf", {xn, g.add_parameter("wup", {o.hidden, f}, o.dtype)});
+  const TensorId act = elementwise(g, "swiglu", "silu(a)*b", {gate, up});
+  const TensorId down =
+      g.add_einsum("down", "bsf,fh->bsh", {act, g.add_parameter("wdown", {f, o.hidden}, o.dtype)});
+  return add(g, "y", x, down);
+}
+
+TensorId llama_layer_into(EinsumGraph& g, const LlamaOptions& o) {
+  const std::int64_t d = head_dim("llama_layer", o);
+  const TensorId x = g.add_input("x", {o.batch, o.seq, o.hidden}, o.dtype);
+  return mlp_into(g, attention_into(g, x, o, d, "h"), o);
+}
+
+// Adds `loss` = sum(y * loss.weight) and returns the training-step graph.
+EinsumGraph with_training_step(EinsumGraph forward, TensorId y, const Optimizer& optimizer) {
+  const Tensor& out = forward.tensor(y);
+  const TensorId weight = forward.add_input("loss.weight", out.dims, out.dtype);
+  const std::string letters = index_letters(out.dims.size());
+  const TensorId loss = forward.add_einsum(std::string("loss"), letters + "," + letters + "->", {y, weight});
+  forward.mark_output(y);
+  forward.mark_output(loss);
+  EinsumGraph step = training_step_graph(forward, loss, optimizer);
+  step.validate();
+  return step;
+}
+
+}  // namespace
+
+EinsumGraph chain_mm(const ChainMmOptions& o) {
+  require_positive("chain_mm", {{"n", o.n}, {"length", o.length}});
+  EinsumGraph g;
+  std::vector<TensorId> level;
+  for (int i = 0; i < o.length; ++i)
+    level.push_back(g.add_input("m" + std::to_string(i), {o.n, o.n}, o.dtype));
+  int product = 0;
+  while (level.size() > 1) {
+    std::vector<TensorId> next;
+    for (std::size_t i = 0; i + 1 < level.size(); i += 2) {
+      const bool final_product = level.size() == 2;
+      const std::string name = final_product ? "y" : "p" + std::to_string(product++);
+      next.push_back(matmul(g, name, level[i], level[i + 1]));
+    }
+    if (level.size() % 2 == 1) next.push_back(level.back());
+    level = std::move(next);
+  }
+  const TensorId y = g.tensor(level[0]).producer == kNoProducer ? scale(g, "y", level[0], 1.0) : level[0];
+  return finished(std::move(g), y);
+}
+
+EinsumGraph ffnn(const FfnnOptions& o) {
+  EinsumGraph g;
+  const TensorId h = ffnn_into(g, o);
+  return finished(std::move(g), h);
+}
+
+EinsumGraph llama_block(const LlamaOptions& o) {
+  const std::int64_t d = head_dim("llama_block", o);
+  EinsumGraph g;
+  const TensorId x = g.add_input("x", {o.batch, o.seq, o.hidden}, o.dtype);
+  const TensorId y = attention_into(g, x, o, d, "y");
+  return finished(std::move(g), y);
+}
+
+EinsumGraph llama_layer(const LlamaOptions& o) {
+  EinsumGraph g;
+  const TensorId y = llama_layer_into(g, o);
+  return finished(std::move(g), y);
+}
+
+EinsumGraph mlp_training_step(const FfnnOptions& o, const Optimizer& optimizer) {
+  EinsumGraph g;
+  const TensorId y = ffnn_into(g, o);
+  return with_training_step(std::move(g), y, optimizer);
+}
+
+EinsumGraph llama_layer_training_step(const LlamaOptions& o, const Optimizer& optimizer) {
+  EinsumGraph g;
+  const TensorId y = llama_layer_into(g, o);
+  return with_training_step(std::move(g), y, optimizer);
+}
+
+}  // namespace doppler::einsum

@@ -1,0 +1,197 @@
+// Built-in workload generators: every graph validates, output shapes follow the sizes, the float64
+// reference gives finite values, attention softmax rows sum to 1, lowering with batch-split
+// partitions equals the reference, and task counts at paper-like and scaled-up sizes (printed).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "doppler/einsum/lowering.hpp"
+#include "doppler/einsum/reference_executor.hpp"
+#include "doppler/einsum/workloads.hpp"
+#include "error_of.hpp"
+
+namespace doppler::einsum {
+namespace {
+
+using test_support::error_of;
+
+ChainMmOptions small_chain() {
+  return {.n = 6, .length = 5, .dtype = DType::kF32};
+}
+FfnnOptions small_ffnn() {
+  return {.batch = 4, .in = 5, .hidden = 7, .out = 3, .layers = 3};
+}
+LlamaOptions small_llama() {
+  return {.batch = 2, .seq = 4, .hidden = 6, .heads = 2, .ffn = 8};
+}
+
+struct Named {
+  std::string name;
+  EinsumGraph graph;
+};
+
+std::vector<Named> small_workloads() {
+  std::vector<Named> all;
+  all.push_back({"chain_mm", chain_mm(small_chain())});
+  all.push_back({"ffnn", ffnn(small_ffnn())});
+  all.push_back({"llama_block", llama_block(small_llama())});
+  all.push_back({"llama_layer", llama_layer(small_llama())});
+  all.push_back({"mlp_sgd", mlp_training_step(small_ffnn())});
+  all.push_back({"mlp_adam", mlp_training_step(small_ffnn(), Adam{})});
+  all.push_back({"llama_sgd", llama_layer_training_step(small_llama())});
+  all.push_back({"llama_adam", llama_layer_training_step(small_llama(), Adam{})});
+  return all;
+}
+
+// `blocks` blocks on the letter `split` of every op that has it (when its size allows), 1 elsewhere.
+std::vector<Partition> split_on(const EinsumGraph& g, char split, int blocks) {
+  std::vector<Partition> parts(g.num_ops());
+  for (EinsumOpId o = 0; o < g.num_ops(); ++o) {
+    const EinsumOp& op = g.op(o);
+    if (op.spec.all_indices().find(split) == std::string::npos) continue;
+    if (index_size(op.sizes, split) >= blocks) parts[o].set(split, blocks);
+  }
+  return parts;
+}
+
+// The letter the generators use for the batch: `i` in matmul-builder graphs, `b` in llama graphs.
+char batch_letter(const std::string& name) {
+  return name.rfind("llama", 0) == 0 ? 'b' : 'i';
+}
+
+// Seeded values, with Adam's second-moment states `v.P` made non-negative (as they are in training).
+ReferenceOptions reference_options(const EinsumGraph& g) {
+  ReferenceOptions options;
+  for (TensorId t = 0; t < g.num_tensors(); ++t) {
+    const Tensor& tensor = g.tensor(t);
+    if (tensor.kind != TensorKind::kParameter || tensor.name.rfind("v.", 0) != 0) continue;
+    std::vector<double> values = random_tensor_values(options.seed, t, tensor.elements(), 0, 1);
+    options.given.emplace(t, std::move(values));
+  }
+  return options;
+}
+
+double max_relative_error(const std::vector<double>& got, const std::vector<double>& want) {
+  double scale = 1e-300, diff = 0;
+  for (std::size_t e = 0; e < want.size(); ++e) {
+    scale = std::max(scale, std::abs(want[e]));
+    diff = std::max(diff, std::abs(got[e] - want[e]));
+  }
+  return diff / scale;
+}
+
+TEST(Workloads, GraphsValidate) {
+  for (const Named& w : small_workloads()) {
+    EXPECT_NO_THROW(w.graph.validate()) << w.name;
+    EXPECT_GT(w.graph.num_ops(), 0u) << w.name;
+  }
+}
+
+TEST(Workloads, OutputShapesFollowSizes) {
+  using Dims = std::vector<std::int64_t>;
+  const auto dims_of_y = [](const EinsumGraph& g) { return g.tensor(g.find_tensor("y")).dims; };
+  EXPECT_EQ(dims_of_y(chain_mm(small_chain())), (Dims{6, 6}));
+  EXPECT_EQ(dims_of_y(ffnn(small_ffnn())), (Dims{4, 3}));
+  EXPECT_EQ(dims_of_y(llama_block(small_llama())), (Dims{2, 4, 6}));
+  EXPECT_EQ(dims_of_y(llama_layer(small_llama())), (Dims{2, 4, 6}));
+  const EinsumGraph block = llama_block(small_llama());
+  EXPECT_EQ(block.tensor(block.find_tensor("probs")).dims, (Dims{2, 2, 4, 4}));
+  EXPECT_EQ(block.tensor(block.find_tensor("q")).dims, (Dims{2, 4, 2, 3}));
+  EXPECT_EQ(block.tensor(block.find_tensor("x")).dtype, DType::kBF16);
+  const EinsumGraph step = llama_layer_training_step(small_llama(), Adam{});
+  EXPECT_TRUE(step.tensor(step.find_tensor("loss")).dims.empty());
+  EXPECT_EQ(step.tensor(step.find_tensor("new.wq")).dims, (Dims{6, 2, 3}));
+  EXPECT_EQ(step.tensor(step.find_tensor("new.m.wdown")).dims, (Dims{8, 6}));
+  EXPECT_EQ(step.tensor(step.find_tensor("new.wo")).kind, TensorKind::kOutput);
+  EXPECT_EQ(mlp_training_step(small_ffnn()).tensor(0).dtype, DType::kBF16);
+}
+
+TEST(Workloads, ChainMmIsABalancedTree) {
+  const EinsumGraph g = chain_mm({.n = 4, .length = 8});
+  EXPECT_EQ(g.num_ops(), 7u);
+  for (const char* leaf : {"p0", "p1", "p2", "p3"}) {
+    for (const TensorId in : g.op(g.tensor(g.find_tensor(leaf)).producer).inputs) {
+      EXPECT_EQ(g.tensor(in).kind, TensorKind::kInput) << leaf;
+    }
+  }
+}
+
+TEST(Workloads, ReferenceValuesAreFinite) {
+  for (const Named& w : small_workloads()) {
+    const auto values = run_reference<double>(w.graph, reference_options(w.graph));
+    for (TensorId t = 0; t < w.graph.num_tensors(); ++t) {
+      for (const double v : values[t])
+        ASSERT_TRUE(std::isfinite(v)) << w.name << " " << w.graph.tensor(t).name;
+    }
+  }
+}
+
+TEST(Workloads, AttentionSoftmaxRowsSumToOne) {
+  const EinsumGraph g = llama_block(small_llama());
+  const auto values = run_reference<double>(g);
+  const std::vector<double>& probs = values[g.find_tensor("probs")];
+  const std::size_t t = 4;
+  ASSERT_EQ(probs.size() % t, 0u);
+  for (std::size_t row = 0; row < probs.size() / t; ++row) {
+    double sum = 0;
+    for (std::size_t j = 0; j < t; ++j) sum += probs[row * t + j];
+    EXPECT_NEAR(sum, 1.0, 1e-12) << row;
+  }
+}
+
+TEST(Workloads, LoweredBatchSplitEqualsReference) {
+  for (const Named& w : small_workloads()) {
+    const LoweredGraph lowered = lower(w.graph, split_on(w.graph, batch_letter(w.name), 2));
+    EXPECT_NO_THROW(lowered.graph.validate()) << w.name;
+    const auto want = run_reference<double>(w.graph, reference_options(w.graph));
+    const auto got = run_lowered<double>(w.graph, lowered, reference_options(w.graph));
+    for (TensorId t = 0; t < w.graph.num_tensors(); ++t) {
+      ASSERT_EQ(got[t].size(), want[t].size()) << w.name << " " << w.graph.tensor(t).name;
+      EXPECT_LT(max_relative_error(got[t], want[t]), 1e-10) << w.name << " " << w.graph.tensor(t).name;
+    }
+  }
+}
+
+TEST(Workloads, PaperSizesLowerToHundredsOfTasks) {
+  const LlamaOptions llama{.batch = 8, .seq = 2048, .hidden = 4096, .heads = 32};
+  std::vector<Named> paper;
+  paper.push_back({"chain_mm", chain_mm({.n = 10000, .length = 8})});
+  paper.push_back({"ffnn", ffnn({.batch = 1024, .in = 4096, .hidden = 8192, .out = 4096, .layers = 4})});
+  paper.push_back({"llama_block", llama_block(llama)});
+  paper.push_back({"llama_layer", llama_layer(llama)});
+  paper.push_back({"mlp_sgd", mlp_training_step({.batch = 1024, .in = 4096, .hidden = 8192, .out = 4096})});
+  paper.push_back({"llama_sgd", llama_layer_training_step(llama)});
+  for (const Named& w : paper) {
+    const LoweredGraph lowered = lower(w.graph, split_on(w.graph, batch_letter(w.name), 4));
+    std::printf("%-12s %3zu einsum ops -> %4zu tasks (4 blocks on %c)\n", w.name.c_str(), w.graph.num_ops(),
+                lowered.graph.num_ops(), batch_letter(w.name));
+    EXPECT_GE(lowered.graph.num_ops(), 45u) << w.name;
+    EXPECT_LE(lowered.graph.num_ops(), 600u) << w.name;
+  }
+}
+
+TEST(Workloads, ScaledUpChainLowersToOverHundredThousandTasks) {
+  const EinsumGraph g = chain_mm({.n = 4096, .length = 32});
+  std::vector<Partition> parts(g.num_ops());
+  for (Partition& p : parts) p.set('i', 16).set('j', 16).set('k', 16);
+  const auto start = std::chrono::steady_clock::now();
+  const LoweredGraph lowered = lower(g, parts);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("chain_mm n=4096 length=32, 16 blocks per index: %zu tasks in %.2f s\n",
+              lowered.graph.num_ops(), seconds);
+  EXPECT_GE(lowered.graph.num_ops(), 100000u);
+}
+
+TEST(Workloads, BadSizesAreRejected) {
+  EXPECT_NE(error_of([] { chain_mm({.n = 0}); }).find("chain_mm: n must be positive"), std::string::npos);
+  EXPECT_NE(error_of([] { ffnn({.layers = 0}); }).find("ffnn: layers"), std::string::npos);
+  EXPECT_NE(error_of([] { llama_block({.hidden = 10, .heads = 4}); }).find("not divisible"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace doppler::einsum
