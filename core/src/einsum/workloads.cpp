@@ -106,7 +106,7 @@ TensorId llama_layer_into(EinsumGraph& g, const LlamaOptions& o) {
 
 // Adds `loss` = sum(y * loss.weight) and returns the training-step graph.
 EinsumGraph with_training_step(EinsumGraph forward, TensorId y, const Optimizer& optimizer) {
-  const Tensor& out = forward.tensor(y);
+  const Tensor out = forward.tensor(y);  // a copy: adding a tensor may move the graph's tensors
   const TensorId weight = forward.add_input("loss.weight", out.dims, out.dtype);
   const std::string letters = index_letters(out.dims.size());
   const TensorId loss = forward.add_einsum(std::string("loss"), letters + "," + letters + "->", {y, weight});

@@ -3,7 +3,8 @@
 // tensors are marked as outputs. Sizes come in a small options struct per generator; `dtype` is the
 // dtype of every input and parameter (default bf16; f32 allowed), intermediates inherit it.
 //   chain_mm        `length` independent n x n inputs m0.. multiplied pairwise in a balanced tree
-//                   (products of one level run in parallel); output `y` [n, n].
+//                   (products of one level run in parallel; an odd one out joins the next level);
+//                   products p0, p1, ..., output `y` [n, n] (length 1: y = m0 by a copy op).
 //   ffnn            per layer l: h{l} = relu(h{l-1} @ w{l} + b{l}), the last layer without relu;
 //                   input `x` [batch, in], output `y` [batch, out]. `layers` >= 1.
 //   llama_block     attention: RMSNorm, Q/K/V projections `bsh,hnd->bsnd` (heads n, head dim
