@@ -120,6 +120,17 @@ TEST(Workloads, ChainMmIsABalancedTree) {
   }
 }
 
+TEST(Workloads, ChainMmOddLengthsAndDtype) {
+  EXPECT_EQ(chain_mm({.n = 3, .length = 5}).num_ops(), 4u);
+  const EinsumGraph one = chain_mm({.n = 3, .length = 1});
+  EXPECT_EQ(one.num_ops(), 1u);
+  const auto values = run_reference<double>(one);
+  EXPECT_EQ(values[one.find_tensor("y")], values[one.find_tensor("m0")]);
+  const EinsumGraph f32 = llama_layer({.batch = 1, .seq = 2, .hidden = 4, .heads = 2, .dtype = DType::kF32});
+  EXPECT_EQ(f32.tensor(f32.find_tensor("wgate")).dims, (std::vector<std::int64_t>{4, 16}));
+  EXPECT_EQ(f32.tensor(f32.find_tensor("y")).dtype, DType::kF32);
+}
+
 TEST(Workloads, ReferenceValuesAreFinite) {
   for (const Named& w : small_workloads()) {
     const auto values = run_reference<double>(w.graph, reference_options(w.graph));
