@@ -17,6 +17,7 @@
 #include "doppler/plan.hpp"
 #include "doppler/sim/simulator.hpp"
 #include "error_of.hpp"
+#include "max_relative_error.hpp"
 
 namespace doppler::einsum {
 namespace {
@@ -48,14 +49,7 @@ std::vector<Partition> uniform_partitions(const EinsumGraph& g, int k) {
   return parts;
 }
 
-double max_relative_error(const std::vector<double>& got, const std::vector<double>& want) {
-  double scale = 1e-300, diff = 0;
-  for (std::size_t e = 0; e < want.size(); ++e) {
-    scale = std::max(scale, std::abs(want[e]));
-    diff = std::max(diff, std::abs(got[e] - want[e]));
-  }
-  return diff / scale;
-}
+using doppler::test_support::max_relative_error;
 
 // Returns the number of repartition tasks of the lowered graph.
 std::size_t expect_matches_reference(const EinsumGraph& g, const std::vector<Partition>& parts) {

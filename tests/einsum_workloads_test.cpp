@@ -13,6 +13,7 @@
 #include "doppler/einsum/reference_executor.hpp"
 #include "doppler/einsum/workloads.hpp"
 #include "error_of.hpp"
+#include "max_relative_error.hpp"
 
 namespace doppler::einsum {
 namespace {
@@ -75,14 +76,7 @@ ReferenceOptions reference_options(const EinsumGraph& g) {
   return options;
 }
 
-double max_relative_error(const std::vector<double>& got, const std::vector<double>& want) {
-  double scale = 1e-300, diff = 0;
-  for (std::size_t e = 0; e < want.size(); ++e) {
-    scale = std::max(scale, std::abs(want[e]));
-    diff = std::max(diff, std::abs(got[e] - want[e]));
-  }
-  return diff / scale;
-}
+using doppler::test_support::max_relative_error;
 
 TEST(Workloads, GraphsValidate) {
   for (const Named& w : small_workloads()) {
