@@ -39,7 +39,8 @@ void PaperEngine::finish(Scheduler& s, OpId op, double now, SimResult* detail) {
   finish_[op] = now;
   if (detail) {
     detail->busy[d] += now - start_[op];
-    detail->trace.records.push_back({TraceRecord::Kind::compute, op, d, d, 0, start_[op], now, 0});
+    if (record_)
+      detail->trace.records.push_back({TraceRecord::Kind::compute, op, d, d, 0, start_[op], now, 0});
   }
 }
 
@@ -73,8 +74,9 @@ void PaperEngine::release_finish(Scheduler& s, OpId op, std::uint32_t release_se
       const double bytes = costs_.bytes(op);
       detail->transfer_bytes += bytes;
       ++detail->transfers;
-      detail->trace.records.push_back({TraceRecord::Kind::transfer, op, tr.dst, tr.src, 0, now,
-                                       now + costs_.transfer(op, tr.src, tr.dst), bytes});
+      if (record_)
+        detail->trace.records.push_back({TraceRecord::Kind::transfer, op, tr.dst, tr.src, 0, now,
+                                         now + costs_.transfer(op, tr.src, tr.dst), bytes});
     }
   }
 }
@@ -98,7 +100,8 @@ void PaperEngine::arrive_batch(Scheduler& s, OpId producer, double now, bool dir
   }
 }
 
-double PaperEngine::run(Scheduler& s, SimResult* detail) {
+double PaperEngine::run(Scheduler& s, SimResult* detail, bool record_trace) {
+  record_ = detail && record_trace;
   const ExecGraph& g = s.graph();
   if (detail) s.build_transfers();
   timed_.clear();

@@ -13,10 +13,10 @@ void RooflineEngine::push(double time, std::uint32_t payload) {
   timed_.push(time, EventQueue::tag(sequence_++, payload));
 }
 
-void RooflineEngine::launch_ops(Scheduler& s, DeviceId d, double now, SimResult* detail) {
+void RooflineEngine::launch_ops(Scheduler& s, DeviceId d, double now) {
   for (OpId op = s.next_op(d); op != kNoOp; op = s.next_op(d)) {
     start_[op] = now;
-    if (detail) {
+    if (record_) {
       stream_of_[op] = free_stream_ids_[d].back();
       free_stream_ids_[d].pop_back();
     }
@@ -34,12 +34,14 @@ void RooflineEngine::launch_transfer(Scheduler& s, DeviceId src, DeviceId dst, d
   if (detail) {
     detail->transfer_bytes += costs_.bytes(producer);
     ++detail->transfers;
-    detail->trace.records.push_back(
-        {TraceRecord::Kind::transfer, producer, dst, src, 0, now, end, costs_.bytes(producer)});
+    if (record_)
+      detail->trace.records.push_back(
+          {TraceRecord::Kind::transfer, producer, dst, src, 0, now, end, costs_.bytes(producer)});
   }
 }
 
-double RooflineEngine::run(Scheduler& s, SimResult* detail) {
+double RooflineEngine::run(Scheduler& s, SimResult* detail, bool record_trace) {
+  record_ = detail && record_trace;
   const ExecGraph& g = s.graph();
   const std::size_t n = s.num_devices();
   s.build_transfers();
@@ -47,14 +49,14 @@ double RooflineEngine::run(Scheduler& s, SimResult* detail) {
   start_.resize(g.num_ops);
   sequence_ = 0;
   events_ = 0;
-  if (detail) {
+  if (record_) {
     stream_of_.assign(g.num_ops, 0);
     free_stream_ids_.assign(n, {});
     for (DeviceId d = 0; d < n; ++d)
       for (int k = s.streams(d) - 1; k >= 0; --k) free_stream_ids_[d].push_back(k);
   }
   for (OpId v : s.sources()) s.make_ready(v);
-  for (DeviceId d = 0; d < n; ++d) launch_ops(s, d, 0.0, detail);
+  for (DeviceId d = 0; d < n; ++d) launch_ops(s, d, 0.0);
 
   double makespan = 0;
   while (!timed_.empty()) {
@@ -68,6 +70,8 @@ double RooflineEngine::run(Scheduler& s, SimResult* detail) {
       makespan = std::max(makespan, now);
       if (detail) {
         detail->busy[d] += now - start_[u];
+      }
+      if (record_) {
         detail->trace.records.push_back(
             {TraceRecord::Kind::compute, u, d, d, stream_of_[u], start_[u], now, 0});
         free_stream_ids_[d].push_back(stream_of_[u]);
@@ -78,14 +82,14 @@ double RooflineEngine::run(Scheduler& s, SimResult* detail) {
         s.transfer_ready(t);
         launch_transfer(s, d, s.transfer(t).dst, now, detail);
       }
-      launch_ops(s, d, now, detail);
+      launch_ops(s, d, now);
     } else {
       const TransferId t = event.payload() & ~kTransferBit;
       const Transfer tr = s.transfer(t);
       s.transfer_finished(t);
       for (OpId v : s.consumers_of(t))
         if (s.input_arrived(v)) s.make_ready(v);
-      launch_ops(s, tr.dst, now, detail);
+      launch_ops(s, tr.dst, now);
       launch_transfer(s, tr.src, tr.dst, now, detail);
     }
   }

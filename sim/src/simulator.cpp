@@ -36,7 +36,7 @@ SimResult Simulator::run(const Plan& plan, bool record_trace) {
   scheduler_.start(plan.device, plan.priority);
   SimResult result;
   result.busy.assign(machine_.num_devices(), 0.0);
-  result.makespan = engine_->run(scheduler_, &result);
+  result.makespan = engine_->run(scheduler_, &result, record_trace);
   result.events = engine_->events();
   for (std::size_t d = 0; d < machine_.num_devices(); ++d) {
     const double capacity = result.makespan * scheduler_.streams(static_cast<DeviceId>(d));
@@ -45,15 +45,13 @@ SimResult Simulator::run(const Plan& plan, bool record_trace) {
   if (record_trace) {
     result.trace.time_unit = machine_.time_unit;
     for (const DeviceSpec& d : machine_.devices) result.trace.device_names.push_back(d.name);
-  } else {
-    result.trace.records.clear();
   }
   return result;
 }
 
 double Simulator::makespan(std::span<const DeviceId> device, std::span<const double> priority) {
   scheduler_.start(device, priority);
-  return engine_->run(scheduler_, nullptr);
+  return engine_->run(scheduler_, nullptr, false);
 }
 
 double Simulator::lower_bound() const {

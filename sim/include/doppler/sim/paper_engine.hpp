@@ -29,7 +29,7 @@ namespace doppler::sim {
 class PaperEngine final : public Engine {
  public:
   explicit PaperEngine(const CostTable& costs) : costs_(costs) {}
-  double run(Scheduler& scheduler, SimResult* detail) override;
+  double run(Scheduler& scheduler, SimResult* detail, bool record_trace) override;
   std::uint64_t events() const override { return events_; }
 
  private:
@@ -55,6 +55,7 @@ class PaperEngine final : public Engine {
   std::vector<double> delays_;  // distinct cross-device delays of the op being finished
   std::uint32_t seq_ = 0;
   std::uint64_t events_ = 0;
+  bool record_ = false;  // append trace records this run
 };
 
 }  // namespace doppler::sim

@@ -14,11 +14,11 @@ namespace doppler::sim {
 class RooflineEngine final : public Engine {
  public:
   explicit RooflineEngine(const CostTable& costs) : costs_(costs) {}
-  double run(Scheduler& scheduler, SimResult* detail) override;
+  double run(Scheduler& scheduler, SimResult* detail, bool record_trace) override;
   std::uint64_t events() const override { return events_; }
 
  private:
-  void launch_ops(Scheduler& s, DeviceId d, double now, SimResult* detail);
+  void launch_ops(Scheduler& s, DeviceId d, double now);
   void launch_transfer(Scheduler& s, DeviceId src, DeviceId dst, double now, SimResult* detail);
   void push(double time, std::uint32_t payload);
 
@@ -29,6 +29,7 @@ class RooflineEngine final : public Engine {
   std::vector<std::vector<int>> free_stream_ids_;
   std::uint32_t sequence_ = 0;
   std::uint64_t events_ = 0;
+  bool record_ = false;  // append trace records this run
 };
 
 }  // namespace doppler::sim

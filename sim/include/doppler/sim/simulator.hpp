@@ -32,8 +32,9 @@ struct SimResult {
 class Engine {
  public:
   virtual ~Engine() = default;
-  // Runs the scheduler's bound plan to completion. `trace` may be null.
-  virtual double run(Scheduler& scheduler, SimResult* detail) = 0;
+  // Runs the scheduler's bound plan to completion. With `detail`, fills busy time and transfer
+  // totals, and the trace's records when `record_trace` is set.
+  virtual double run(Scheduler& scheduler, SimResult* detail, bool record_trace) = 0;
   virtual std::uint64_t events() const = 0;
 };
 
