@@ -50,6 +50,10 @@ Range block_range(std::int64_t n, int blocks, int b) {
   return Range{std::min(n, b * size), std::min(n, (b + 1) * size)};
 }
 
+std::string splittable_indices(const EinsumGraph& graph, EinsumOpId id) {
+  return graph.op(id).spec.all_indices();
+}
+
 void validate_partition(const EinsumGraph& graph, EinsumOpId id, const Partition& partition) {
   const EinsumOp& op = graph.op(id);
   const std::string letters = op.spec.all_indices();
