@@ -50,8 +50,7 @@ EinsumGraph copy_forward(const EinsumGraph& forward) {
       graph.add_parameter(t.name, t.dims, t.dtype);
     } else {
       const EinsumOp& op = forward.op(t.producer);
-      const auto fill_dims = op.inputs.empty() ? t.dims : std::vector<std::int64_t>{};
-      const TensorId id = graph.add_einsum_as(op.name, op.spec, op.inputs, t.dtype, fill_dims);
+      const TensorId id = graph.add_op_as(op, op.inputs, t.dtype, t.dims);
       if (t.kind == TensorKind::kOutput) graph.mark_output(id);
     }
   }
@@ -65,24 +64,47 @@ struct BackwardEinsum {
   EinsumSpec spec;
 };
 
-// Operand list [g, (out), inputs...] and the join g * [extremum indicator] * df/dk over it.
-BackwardEinsum full_backward(const EinsumOp& op, int k) {
-  const bool extremum = !op.spec.aggregated_indices().empty() && op.spec.agg != Agg::kSum;
-  if (extremum && op.spec.agg == Agg::kProd) {
-    fail("op '" + op.name + "' (" + op.spec.to_string() + "): aggregation prod is not supported");
-  }
-  const int shift = extremum ? 2 : 1;
+// 1 if x == 0 else 0.
+Expr is_zero(const Expr& x) {
+  return Expr::unary(ExprKind::kStep, x) * Expr::unary(ExprKind::kStep, -x);
+}
+
+// The product over the aggregated tuples OTHER than the current one, for a prod aggregation:
+// from the count of zero factors z and the product of the non-zero ones p, with f the current
+// factor: f != 0: p / f if z == 0, else 0; f == 0: p if z == 1, else 0. Exact with zeros.
+Expr product_of_others(const Expr& f, const Expr& zeros, const Expr& nonzero_product) {
+  const Expr fz = is_zero(f);
+  const Expr no_zero = Expr::unary(ExprKind::kStep, -zeros);
+  const Expr one_zero = is_zero(zeros - Expr::constant(1));
+  const Expr others_if_nonzero = (Expr::constant(1) - fz) * no_zero / (f + fz);
+  return nonzero_product * (fz * one_zero + others_if_nonzero);
+}
+
+// Operand list [g, extras..., inputs...] and the join g * factor * df/dk over it, where the extras
+// (tensors with the output's indices) are: max/min the output, for the tied-extremum indicator
+// step(f - out) or step(out - f); prod the zero count and the non-zero product (product_of_others).
+BackwardEinsum full_backward(const EinsumOp& op, int k, const std::vector<TensorId>& prod_extras) {
+  const bool aggregates = !op.spec.aggregated_indices().empty() && op.spec.agg != Agg::kSum;
+  std::vector<TensorId> extras;
+  if (aggregates) extras = op.spec.agg == Agg::kProd ? prod_extras : std::vector<TensorId>{op.output};
+  const int shift = 1 + static_cast<int>(extras.size());
   std::vector<int> shifted(op.inputs.size());
   for (std::size_t i = 0; i < shifted.size(); ++i) shifted[i] = static_cast<int>(i) + shift;
   Expr join = Expr::input(0) * remap_inputs(op.spec.join.derivative(k), shifted);
   BackwardEinsum b{{kGradSlot}, {}};
   std::vector<std::string> indices{op.spec.output};
-  if (extremum) {
+  if (aggregates) {
     const Expr f = remap_inputs(op.spec.join, shifted);
-    const Expr gap = op.spec.agg == Agg::kMax ? f - Expr::input(1) : Expr::input(1) - f;
-    join = join * Expr::unary(ExprKind::kStep, gap);
-    b.operands.push_back(op.output);
-    indices.push_back(op.spec.output);
+    if (op.spec.agg == Agg::kProd) {
+      join = join * product_of_others(f, Expr::input(1), Expr::input(2));
+    } else {
+      const Expr gap = op.spec.agg == Agg::kMax ? f - Expr::input(1) : Expr::input(1) - f;
+      join = join * Expr::unary(ExprKind::kStep, gap);
+    }
+    for (const TensorId e : extras) {
+      b.operands.push_back(e);
+      indices.push_back(op.spec.output);
+    }
   }
   for (std::size_t i = 0; i < op.inputs.size(); ++i) {
     b.operands.push_back(op.inputs[i]);
@@ -92,6 +114,16 @@ BackwardEinsum full_backward(const EinsumOp& op, int k) {
   b.spec.inputs = std::move(indices);
   b.spec.join = join;
   return b;
+}
+
+// `count` letters absent from `used`, from z down (away from the letters builders start with).
+std::string fresh_letters(const std::string& used, std::size_t count) {
+  std::string letters;
+  for (char c = 'z'; c >= 'a' && letters.size() < count; --c) {
+    if (used.find(c) == std::string::npos) letters += c;
+  }
+  if (letters.size() < count) fail("no free index letters for a structural gradient");
+  return letters;
 }
 
 // Drops the operands the join does not read, unless one is needed to keep an index of the
@@ -193,16 +225,73 @@ class Backward {
     if (!any) return;
     const TensorId g = finish(op.output);
     const std::string space = op.spec.all_indices();
+    const std::vector<TensorId> prod_extras = prod_helpers(op);
     for (std::size_t k = 0; k < op.inputs.size(); ++k) {
       const TensorId in = op.inputs[k];
       if (!needs_[in]) continue;
-      BackwardEinsum b = prune(full_backward(op, static_cast<int>(k)), space);
-      for (TensorId& operand : b.operands) operand = operand == kGradSlot ? g : operand;
       const Tensor& t = forward_.tensor(in);
       std::string name = "grad." + t.name;
       if (count_[in] > 1) name += "." + std::to_string(parts_[in].size());
+      if (op.is_structural()) {
+        parts_[in].push_back(structural_gradient(op, k, g, name, t.dtype));
+        continue;
+      }
+      BackwardEinsum b = prune(full_backward(op, static_cast<int>(k), prod_extras), space);
+      for (TensorId& operand : b.operands) operand = operand == kGradSlot ? g : operand;
       parts_[in].push_back(graph_.add_einsum_as(name, b.spec, b.operands, t.dtype));
     }
+  }
+
+  // A prod-aggregating op's zero count `grad.OUT.zeros` and non-zero product `grad.OUT.nonzero`
+  // (over the aggregated indices); none for other ops.
+  std::vector<TensorId> prod_helpers(const EinsumOp& op) {
+    if (op.is_structural() || op.spec.agg != Agg::kProd || op.spec.aggregated_indices().empty()) return {};
+    const Tensor& out = forward_.tensor(op.output);
+    EinsumSpec zeros = op.spec;
+    zeros.join = is_zero(op.spec.join);
+    zeros.agg = Agg::kSum;
+    EinsumSpec nonzero = op.spec;
+    nonzero.join = op.spec.join + is_zero(op.spec.join);
+    return {graph_.add_einsum_as("grad." + out.name + ".zeros", zeros, op.inputs, out.dtype),
+            graph_.add_einsum_as("grad." + out.name + ".nonzero", nonzero, op.inputs, out.dtype)};
+  }
+
+  // Input k's gradient `name` through a structural op, from the output's gradient g: reshape g
+  // back; slice: g padded with zero fills NAME.pad_lo and NAME.pad_hi by a concat; concat: the
+  // slice of g that input k was.
+  TensorId structural_gradient(const EinsumOp& op, std::size_t k, TensorId g, const std::string& name,
+                               DType dtype) {
+    const std::string& in = op.spec.inputs[k];
+    const std::string& out = op.spec.output;
+    const std::vector<std::int64_t>& dims = forward_.tensor(op.inputs[k]).dims;
+    EinsumOp like{name, parse_indices(out + "->" + in), {}, 0, {}, op.kind};
+    if (op.kind == OpKind::kReshape) return graph_.add_op_as(like, {g}, dtype, dims);
+    const auto axis = static_cast<std::size_t>(op.axis);
+    if (op.kind == OpKind::kConcat) {
+      like.kind = OpKind::kSlice;
+      for (std::size_t i = 0; i < k; ++i) like.begin += forward_.tensor(op.inputs[i]).dims[axis];
+      like.end = like.begin + dims[axis];
+      return graph_.add_op_as(like, {g}, dtype);
+    }
+    const std::string fresh = fresh_letters(in + out, 2);
+    std::vector<TensorId> pieces;
+    std::string text;
+    const auto pad = [&](const std::string& suffix, char letter, std::int64_t size) {
+      if (size == 0) return;
+      std::string letters = in;
+      letters[axis] = letter;
+      std::vector<std::int64_t> pad_dims = dims;
+      pad_dims[axis] = size;
+      const EinsumSpec zeros = make_einsum(letters, {}, Expr::constant(0));
+      pieces.push_back(graph_.add_einsum_as(name + suffix, zeros, {}, dtype, pad_dims));
+      text += (text.empty() ? "" : ",") + letters;
+    };
+    pad(".pad_lo", fresh[0], op.begin);
+    pieces.push_back(g);
+    text += (text.empty() ? "" : ",") + out;
+    pad(".pad_hi", fresh[1], dims[axis] - op.end);
+    return graph_.add_op_as(EinsumOp{name, parse_indices(text + "->" + in), {}, 0, {}, OpKind::kConcat},
+                            pieces, dtype);
   }
 
   const EinsumGraph& forward_;

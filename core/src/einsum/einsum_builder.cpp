@@ -1,6 +1,8 @@
 #include "doppler/einsum/einsum_builder.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 
 #include "doppler/error.hpp"
 
@@ -27,6 +29,12 @@ std::string without(std::string letters, std::size_t position) {
 TensorId unary(EinsumGraph& graph, const std::string& name, TensorId x, ExprKind kind) {
   const std::string all = index_letters(rank_of(graph, x));
   return graph.add_einsum(name, make_einsum(all, {all}, Expr::unary(kind, Expr::input(0))), {x});
+}
+
+std::string dims_text(const std::vector<std::int64_t>& dims) {
+  std::string text = "[";
+  for (std::size_t d = 0; d < dims.size(); ++d) text += (d ? ", " : "") + std::to_string(dims[d]);
+  return text + "]";
 }
 
 }  // namespace
@@ -111,6 +119,104 @@ TensorId fill(EinsumGraph& graph, const std::string& name, std::vector<std::int6
               DType dtype) {
   const std::string all = index_letters(dims.size());
   return graph.add_einsum_as(name, make_einsum(all, {}, Expr::constant(value)), {}, dtype, std::move(dims));
+}
+
+TensorId reshape(EinsumGraph& graph, const std::string& name, TensorId x, std::vector<std::int64_t> dims) {
+  const std::vector<std::int64_t>& in = graph.tensor(x).dims;
+  std::size_t prefix = 0, suffix = 0;
+  while (prefix < in.size() && prefix < dims.size() && in[prefix] == dims[prefix]) ++prefix;
+  while (suffix + prefix < in.size() && suffix + prefix < dims.size() &&
+         in[in.size() - 1 - suffix] == dims[dims.size() - 1 - suffix]) {
+    ++suffix;
+  }
+  const std::size_t middle = dims.size() - prefix - suffix;
+  const std::string letters = index_letters(in.size() + middle);
+  const std::string in_letters = letters.substr(0, in.size());
+  const std::string out_letters = in_letters.substr(0, prefix) + letters.substr(in.size(), middle) +
+                                  in_letters.substr(in.size() - suffix);
+  return graph.add_reshape(name, in_letters + "->" + out_letters, x, std::move(dims));
+}
+
+TensorId slice(EinsumGraph& graph, const std::string& name, TensorId x, int axis, std::int64_t begin,
+               std::int64_t end) {
+  const std::size_t ax = checked_axis(graph, name, x, axis);
+  const std::string letters = index_letters(rank_of(graph, x) + 1);
+  std::string out = letters.substr(0, letters.size() - 1);
+  const std::string in = out;
+  out[ax] = letters.back();
+  return graph.add_slice(name, in + "->" + out, x, begin, end);
+}
+
+TensorId concat(EinsumGraph& graph, const std::string& name, const std::vector<TensorId>& inputs, int axis) {
+  if (inputs.empty()) throw Error("op '" + name + "': concat needs at least one input");
+  const std::size_t ax = checked_axis(graph, name, inputs[0], axis);
+  const std::size_t rank = rank_of(graph, inputs[0]);
+  // One axis letter per distinct axis size (a letter shared by inputs must have one size).
+  std::map<std::int64_t, char> letter_of_size;
+  for (const TensorId t : inputs) {
+    if (rank_of(graph, t) != rank) {
+      throw Error("op '" + name + "': concat of '" + graph.tensor(inputs[0]).name + "' " +
+                  dims_text(graph.tensor(inputs[0]).dims) + " and '" + graph.tensor(t).name + "' " +
+                  dims_text(graph.tensor(t).dims) + " (ranks differ)");
+    }
+    letter_of_size.emplace(graph.tensor(t).dims[ax], ' ');
+  }
+  const std::string letters = index_letters(rank + 1 + letter_of_size.size());
+  std::size_t next = rank + 1;
+  for (auto& [size, letter] : letter_of_size) letter = letters[next++];
+  const std::string out = letters.substr(0, rank);
+  std::string text;
+  for (const TensorId t : inputs) {
+    std::string in = out;
+    in[ax] = letter_of_size.at(graph.tensor(t).dims[ax]);
+    text += (text.empty() ? "" : ",") + in;
+  }
+  std::string out_letters = out;
+  out_letters[ax] = letters[rank];
+  return graph.add_concat(name, text + "->" + out_letters, inputs);
+}
+
+TensorId rotary(EinsumGraph& graph, const std::string& name, TensorId x, TensorId cos, TensorId sin,
+                int seq_axis, int head_axis) {
+  const std::size_t s_ax = checked_axis(graph, name, x, seq_axis);
+  const std::size_t h_ax = checked_axis(graph, name, x, head_axis);
+  const std::vector<std::int64_t> dims = graph.tensor(x).dims;
+  if (s_ax == h_ax) throw Error("op '" + name + "': rotary needs different seq and head axes");
+  const std::int64_t d = dims[h_ax];
+  if (d % 2 != 0) throw Error("op '" + name + "': rotary head dim " + std::to_string(d) + " is odd");
+  const std::vector<std::int64_t> table{dims[s_ax], d};
+  for (const TensorId t : {cos, sin}) {
+    if (graph.tensor(t).dims != table) {
+      throw Error("op '" + name + "': rotary table '" + graph.tensor(t).name + "' has dims " +
+                  dims_text(graph.tensor(t).dims) + ", expected " + dims_text(table));
+    }
+  }
+  const TensorId lo = slice(graph, name + ".lo", x, head_axis, 0, d / 2);
+  const TensorId hi = slice(graph, name + ".hi", x, head_axis, d / 2, d);
+  const TensorId neg = elementwise(graph, name + ".neg", "-a", {hi});
+  const TensorId rot = concat(graph, name + ".rot", {neg, lo}, head_axis);
+  const std::string all = index_letters(dims.size());
+  const std::string tab{all[s_ax], all[h_ax]};
+  const Expr join = Expr::input(0) * Expr::input(2) + Expr::input(1) * Expr::input(3);
+  return graph.add_einsum(name, make_einsum(all, {all, all, tab, tab}, join), {x, rot, cos, sin});
+}
+
+RotaryTables rotary_tables(std::int64_t seq, std::int64_t head_dim, double base) {
+  if (seq <= 0 || head_dim <= 0 || head_dim % 2 != 0) {
+    throw Error("rotary tables: need seq > 0 and an even head dim > 0, got seq " + std::to_string(seq) +
+                " and head dim " + std::to_string(head_dim));
+  }
+  RotaryTables tables;
+  const std::int64_t half = head_dim / 2;
+  for (std::int64_t s = 0; s < seq; ++s) {
+    for (std::int64_t j = 0; j < head_dim; ++j) {
+      const double i = static_cast<double>(j % half);
+      const double angle = static_cast<double>(s) * std::pow(base, -2 * i / static_cast<double>(head_dim));
+      tables.cos.push_back(std::cos(angle));
+      tables.sin.push_back(std::sin(angle));
+    }
+  }
+  return tables;
 }
 
 TensorId softmax(EinsumGraph& graph, const std::string& name, TensorId x, int axis) {

@@ -20,6 +20,136 @@ void check_dims(const std::string& where, const std::vector<std::int64_t>& dims)
   }
 }
 
+std::string dims_text(const std::vector<std::int64_t>& dims) {
+  std::string text = "[";
+  for (std::size_t d = 0; d < dims.size(); ++d) text += (d ? ", " : "") + std::to_string(dims[d]);
+  return text + "]";
+}
+
+std::int64_t product(const std::vector<std::int64_t>& dims, std::size_t count) {
+  std::int64_t n = 1;
+  for (std::size_t d = 0; d < count; ++d) n *= dims[d];
+  return n;
+}
+
+std::vector<std::vector<std::int64_t>> dims_of_inputs(const std::vector<Tensor>& tensors,
+                                                      const std::vector<TensorId>& inputs,
+                                                      const std::string& where) {
+  std::vector<std::vector<std::int64_t>> dims;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i] >= tensors.size()) {
+      throw Error(where + ": input " + std::to_string(i) + " is tensor id " + std::to_string(inputs[i]) +
+                  ", which does not exist");
+    }
+    dims.push_back(tensors[inputs[i]].dims);
+  }
+  return dims;
+}
+
+// A reshape keeps each shared letter's dim: the same size and the same element count before it.
+void check_reshape(const EinsumOp& op, IndexSizes& sizes, const std::vector<std::int64_t>& in_dims,
+                   const std::vector<std::int64_t>& out_dims, const std::string& where) {
+  const std::string& in = op.spec.inputs[0];
+  const std::string& out = op.spec.output;
+  if (out_dims.size() != out.size()) {
+    throw Error(where + ": reshape '" + op.spec.to_string() + "' has " + std::to_string(out.size()) +
+                " output letters but " + std::to_string(out_dims.size()) + " output dims");
+  }
+  check_dims(where + " output", out_dims);
+  const std::int64_t n_in = product(in_dims, in_dims.size()), n_out = product(out_dims, out_dims.size());
+  if (n_in != n_out) {
+    throw Error(where + ": reshape of " + dims_text(in_dims) + " (" + std::to_string(n_in) +
+                " elements) into " + dims_text(out_dims) + " (" + std::to_string(n_out) + " elements)");
+  }
+  for (std::size_t d = 0; d < out.size(); ++d) {
+    const std::size_t pos = in.find(out[d]);
+    const std::string index = "index " + std::string(1, out[d]);
+    if (pos == std::string::npos) {
+      index_size(sizes, out[d]) = out_dims[d];
+    } else if (in_dims[pos] != out_dims[d]) {
+      throw Error(where + ": reshape keeps " + index + " but its size changes from " +
+                  std::to_string(in_dims[pos]) + " to " + std::to_string(out_dims[d]));
+    } else if (product(in_dims, pos) != product(out_dims, d)) {
+      throw Error(where + ": reshape keeps " + index + " but not as the same dim (" +
+                  std::to_string(product(in_dims, pos)) + " elements before it in the input, " +
+                  std::to_string(product(out_dims, d)) + " in the output)");
+    }
+  }
+}
+
+// The axis of a slice or concat: the one output letter absent from every input. Every other
+// position keeps its letter in every input; an input's axis letter is absent from the output.
+int structural_axis(const EinsumOp& op, const std::string& where) {
+  const EinsumSpec& spec = op.spec;
+  const std::string what = where + ": " + std::string(op_kind_name(op.kind)) + " '" + spec.to_string() + "'";
+  int axis = -1;
+  for (std::size_t d = 0; d < spec.output.size(); ++d) {
+    bool found = false;
+    for (const std::string& in : spec.inputs) found = found || in.find(spec.output[d]) != std::string::npos;
+    if (found) continue;
+    if (axis >= 0) throw Error(what + " has more than one output letter absent from the inputs");
+    axis = static_cast<int>(d);
+  }
+  if (axis < 0) throw Error(what + " has no output letter absent from the inputs (the axis)");
+  const auto a = static_cast<std::size_t>(axis);
+  for (std::size_t k = 0; k < spec.inputs.size(); ++k) {
+    const std::string& in = spec.inputs[k];
+    bool same = in.size() == spec.output.size() && spec.output.find(in[a]) == std::string::npos;
+    for (std::size_t d = 0; same && d < in.size(); ++d) same = d == a || in[d] == spec.output[d];
+    if (!same) {
+      throw Error(what + ": input " + std::to_string(k) + " must have the output's letters except at axis " +
+                  std::to_string(axis));
+    }
+  }
+  return axis;
+}
+
+// Checks a structural op against its inputs' dims (and a reshape's output dims), sets its axis and
+// returns every index size.
+IndexSizes structural_sizes(EinsumOp& op, const std::vector<std::vector<std::int64_t>>& input_dims,
+                            const std::vector<std::int64_t>& output_dims, const std::string& where) {
+  try {
+    op.spec.validate_indices();
+  } catch (const Error& e) {
+    throw Error(where + ": " + e.what());
+  }
+  const std::string kind(op_kind_name(op.kind));
+  const bool single = op.kind != OpKind::kConcat;
+  if (op.inputs.empty() || (single && op.inputs.size() != 1)) {
+    throw Error(where + ": " + kind + " takes " + (single ? "1 input" : "at least 1 input") + ", got " +
+                std::to_string(op.inputs.size()));
+  }
+  IndexSizes sizes = infer_index_sizes(op.spec, input_dims, where);
+  if (op.kind == OpKind::kReshape) {
+    op.axis = -1;
+    check_reshape(op, sizes, input_dims[0], output_dims, where);
+    return sizes;
+  }
+  op.axis = structural_axis(op, where);
+  const auto a = static_cast<std::size_t>(op.axis);
+  std::int64_t& out_size = index_size(sizes, op.spec.output[a]);
+  if (op.kind == OpKind::kSlice) {
+    const std::int64_t n = input_dims[0][a];
+    if (op.begin < 0 || op.begin >= op.end || op.end > n) {
+      throw Error(where + ": slice [" + std::to_string(op.begin) + ", " + std::to_string(op.end) +
+                  ") is out of range for axis " + std::to_string(op.axis) + " of size " + std::to_string(n));
+    }
+    out_size = op.end - op.begin;
+  } else {
+    out_size = 0;
+    for (const auto& dims : input_dims) out_size += dims[a];
+  }
+  return sizes;
+}
+
+EinsumSpec indices_of(const std::string& name, std::string_view text) {
+  try {
+    return parse_indices(text);
+  } catch (const Error& e) {
+    throw Error(quoted_op(name) + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 int dtype_bytes(DType dtype) {
@@ -110,14 +240,7 @@ TensorId EinsumGraph::add_einsum_as(const std::string& name, const EinsumSpec& s
   } catch (const Error& e) {
     throw Error(where + ": " + e.what());
   }
-  std::vector<std::vector<std::int64_t>> input_dims;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i] >= tensors_.size()) {
-      throw Error(where + ": input " + std::to_string(i) + " is tensor id " + std::to_string(inputs[i]) +
-                  ", which does not exist");
-    }
-    input_dims.push_back(tensors_[inputs[i]].dims);
-  }
+  const std::vector<std::vector<std::int64_t>> input_dims = dims_of_inputs(tensors_, inputs, where);
   IndexSizes sizes = infer_index_sizes(spec, input_dims, where);
   if (spec.inputs.empty()) {
     if (output_dims.size() != spec.output.size()) {
@@ -134,6 +257,47 @@ TensorId EinsumGraph::add_einsum_as(const std::string& name, const EinsumSpec& s
       add_tensor(Tensor{name, dims_of(spec.output, sizes), dtype, TensorKind::kIntermediate, op_id});
   ops_.push_back(EinsumOp{name, spec, inputs, out, sizes});
   return out;
+}
+
+TensorId EinsumGraph::add_structural(EinsumOp op, DType dtype, const std::vector<std::int64_t>& output_dims) {
+  const std::string where = quoted_op(op.name);
+  op.sizes = structural_sizes(op, dims_of_inputs(tensors_, op.inputs, where), output_dims, where);
+  const auto op_id = static_cast<EinsumOpId>(ops_.size());
+  op.output =
+      add_tensor(Tensor{op.name, dims_of(op.spec.output, op.sizes), dtype, TensorKind::kIntermediate, op_id});
+  ops_.push_back(std::move(op));
+  return ops_.back().output;
+}
+
+TensorId EinsumGraph::add_reshape(const std::string& name, std::string_view indices, TensorId x,
+                                  std::vector<std::int64_t> output_dims) {
+  EinsumOp op{name, indices_of(name, indices), {x}, 0, {}, OpKind::kReshape};
+  return add_op_as(op, {x}, x < tensors_.size() ? tensors_[x].dtype : DType::kF32, std::move(output_dims));
+}
+
+TensorId EinsumGraph::add_slice(const std::string& name, std::string_view indices, TensorId x,
+                                std::int64_t begin, std::int64_t end) {
+  EinsumOp op{name, indices_of(name, indices), {x}, 0, {}, OpKind::kSlice, -1, begin, end};
+  return add_op_as(op, {x}, x < tensors_.size() ? tensors_[x].dtype : DType::kF32);
+}
+
+TensorId EinsumGraph::add_concat(const std::string& name, std::string_view indices,
+                                 const std::vector<TensorId>& inputs) {
+  EinsumOp op{name, indices_of(name, indices), inputs, 0, {}, OpKind::kConcat};
+  const DType dtype =
+      !inputs.empty() && inputs[0] < tensors_.size() ? tensors_[inputs[0]].dtype : DType::kF32;
+  return add_op_as(op, inputs, dtype);
+}
+
+TensorId EinsumGraph::add_op_as(const EinsumOp& like, const std::vector<TensorId>& inputs, DType dtype,
+                                std::vector<std::int64_t> output_dims) {
+  if (!like.is_structural()) {
+    if (!like.spec.inputs.empty()) output_dims.clear();
+    return add_einsum_as(like.name, like.spec, inputs, dtype, std::move(output_dims));
+  }
+  EinsumOp op{like.name, like.spec, inputs, 0, {}, like.kind, -1, like.begin, like.end};
+  if (like.kind != OpKind::kReshape) output_dims.clear();
+  return add_structural(std::move(op), dtype, output_dims);
 }
 
 void EinsumGraph::mark_output(TensorId id) {
@@ -191,10 +355,12 @@ void EinsumGraph::validate() const {
   for (EinsumOpId o = 0; o < ops_.size(); ++o) {
     const EinsumOp& op = ops_[o];
     const std::string where = quoted_op(op.name);
-    try {
-      op.spec.validate();
-    } catch (const Error& e) {
-      throw Error(where + ": " + e.what());
+    if (!op.is_structural()) {
+      try {
+        op.spec.validate();
+      } catch (const Error& e) {
+        throw Error(where + ": " + e.what());
+      }
     }
     std::vector<std::vector<std::int64_t>> input_dims;
     for (const TensorId t : op.inputs) {
@@ -204,11 +370,15 @@ void EinsumGraph::validate() const {
       }
       input_dims.push_back(tensors_[t].dims);
     }
-    const IndexSizes sizes = infer_index_sizes(op.spec, input_dims, where);
     if (op.output >= tensors_.size() || tensors_[op.output].producer != o) {
       throw Error(where + ": output tensor is not linked to the op");
     }
-    if (!op.spec.inputs.empty() && dims_of(op.spec.output, sizes) != tensors_[op.output].dims) {
+    EinsumOp checked = op;
+    const IndexSizes sizes = op.is_structural()
+                                 ? structural_sizes(checked, input_dims, tensors_[op.output].dims, where)
+                                 : infer_index_sizes(op.spec, input_dims, where);
+    if (checked.axis != op.axis ||
+        (!op.spec.inputs.empty() && dims_of(op.spec.output, sizes) != tensors_[op.output].dims)) {
       throw Error(where + ": output dims do not match the inferred shape");
     }
   }
@@ -217,12 +387,14 @@ void EinsumGraph::validate() const {
 
 double EinsumGraph::flops(EinsumOpId id) const {
   const EinsumOp& o = op(id);
+  if (o.is_structural()) return 0;
   double n = 1;
   for (const char c : o.spec.all_indices()) n *= static_cast<double>(index_size(o.sizes, c));
   return n * std::max(1, o.spec.join.cost());
 }
 
 double EinsumGraph::bytes_read(EinsumOpId id) const {
+  if (op(id).is_structural()) return bytes_written(id);
   double b = 0;
   for (const TensorId t : op(id).inputs) b += tensor(t).bytes();
   return b;

@@ -39,6 +39,28 @@ Agg parse_agg(std::string_view text, std::string_view value) {
   fail(text, "unknown aggregation '" + std::string(value) + "' (expected sum, max, min or prod)");
 }
 
+// "IN,IN->OUT" of `text`: the operands, and the join the product of the inputs.
+EinsumSpec parse_head(std::string_view text, std::string_view head) {
+  const std::size_t arrow = head.find("->");
+  if (arrow == std::string_view::npos) fail(text, "missing '->'");
+  if (head.find("->", arrow + 2) != std::string_view::npos) fail(text, "more than one '->'");
+  EinsumSpec spec;
+  spec.output = std::string(trim(head.substr(arrow + 2)));
+  const std::string_view lhs = trim(head.substr(0, arrow));
+  if (!lhs.empty()) {
+    std::size_t start = 0;
+    while (true) {
+      const std::size_t comma = lhs.find(',', start);
+      spec.inputs.emplace_back(
+          trim(lhs.substr(start, comma == std::string_view::npos ? comma : comma - start)));
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+  }
+  spec.join = product_of_inputs(static_cast<int>(spec.inputs.size()));
+  return spec;
+}
+
 }  // namespace
 
 std::string_view agg_name(Agg agg) {
@@ -55,6 +77,20 @@ std::string_view agg_name(Agg agg) {
   return "sum";
 }
 
+std::string_view op_kind_name(OpKind kind) {
+  switch (kind) {
+    case OpKind::kEinsum:
+      return "einsum";
+    case OpKind::kReshape:
+      return "reshape";
+    case OpKind::kSlice:
+      return "slice";
+    case OpKind::kConcat:
+      return "concat";
+  }
+  return "einsum";
+}
+
 double agg_identity(Agg agg) {
   switch (agg) {
     case Agg::kSum:
@@ -69,10 +105,15 @@ double agg_identity(Agg agg) {
   return 0;
 }
 
-void EinsumSpec::validate() const {
+void EinsumSpec::validate_indices() const {
   const std::string text = to_string();
   for (std::size_t i = 0; i < inputs.size(); ++i) check_operand(text, operand_name(i), inputs[i]);
   check_operand(text, "output", output);
+}
+
+void EinsumSpec::validate() const {
+  const std::string text = to_string();
+  validate_indices();
   if (!inputs.empty()) {
     for (const char c : output) {
       bool found = false;
@@ -114,24 +155,7 @@ EinsumSpec make_einsum(std::string output, std::vector<std::string> inputs, Expr
 
 EinsumSpec parse_einsum(std::string_view text) {
   const std::size_t bar = text.find('|');
-  const std::string_view head = trim(text.substr(0, bar));
-  const std::size_t arrow = head.find("->");
-  if (arrow == std::string_view::npos) fail(text, "missing '->'");
-  if (head.find("->", arrow + 2) != std::string_view::npos) fail(text, "more than one '->'");
-  EinsumSpec spec;
-  spec.output = std::string(trim(head.substr(arrow + 2)));
-  const std::string_view lhs = trim(head.substr(0, arrow));
-  if (!lhs.empty()) {
-    std::size_t start = 0;
-    while (true) {
-      const std::size_t comma = lhs.find(',', start);
-      spec.inputs.emplace_back(
-          trim(lhs.substr(start, comma == std::string_view::npos ? comma : comma - start)));
-      if (comma == std::string_view::npos) break;
-      start = comma + 1;
-    }
-  }
-  spec.join = product_of_inputs(static_cast<int>(spec.inputs.size()));
+  EinsumSpec spec = parse_head(text, trim(text.substr(0, bar)));
   bool have_join = false;
   bool have_agg = false;
   std::size_t pos = bar;
@@ -164,6 +188,20 @@ EinsumSpec parse_einsum(std::string_view text) {
     spec.validate();
   } catch (const Error& e) {
     // Report the user's text rather than the normalised one.
+    const std::string what = e.what();
+    const std::size_t sep = what.find("': ");
+    fail(text, sep == std::string::npos ? what : what.substr(sep + 3));
+  }
+  return spec;
+}
+
+EinsumSpec parse_indices(std::string_view text) {
+  if (text.find('|') != std::string_view::npos) fail(text, "index letters take no options");
+  EinsumSpec spec = parse_head(text, trim(text));
+  if (spec.inputs.empty()) fail(text, "no inputs");
+  try {
+    spec.validate_indices();
+  } catch (const Error& e) {
     const std::string what = e.what();
     const std::size_t sep = what.find("': ");
     fail(text, sep == std::string::npos ? what : what.substr(sep + 3));

@@ -137,7 +137,7 @@ class LoweredRunner {
     std::vector<std::vector<T>> inputs;
     inputs.reserve(task.inputs.size());
     for (const OpId in : task.inputs) inputs.push_back(blocks_[in]);
-    return evaluate_einsum<T>(op.spec, sizes, inputs);
+    return evaluate_op<T>(op, sizes, inputs);
   }
 
   std::vector<T> aggregate(const TaskInfo& task) const {

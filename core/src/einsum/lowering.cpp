@@ -166,10 +166,14 @@ class Lowerer {
     }
     std::int64_t out_elements = 1;
     for (std::size_t d = 0; d < op.spec.output.size(); ++d) out_elements *= info.ranges[d].size();
-    const double flops = static_cast<double>(elements_of(info.ranges)) * std::max(1, op.spec.join.cost());
     const double written = bytes_of(op.output, out_elements);
-    return add_task(task_op(op.name + block_label(all, tuple), "join", flops, read, written, written),
-                    std::move(info));
+    const std::string name = op.name + block_label(all, tuple);
+    if (op.is_structural()) {
+      return add_task(task_op(name, std::string(op_kind_name(op.kind)), 0, written, written, written),
+                      std::move(info));
+    }
+    const double flops = static_cast<double>(elements_of(info.ranges)) * std::max(1, op.spec.join.cost());
+    return add_task(task_op(name, "join", flops, read, written, written), std::move(info));
   }
 
   OpId add_aggregate(EinsumOpId o, const std::vector<OpId>& partials) {

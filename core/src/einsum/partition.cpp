@@ -51,15 +51,30 @@ Range block_range(std::int64_t n, int blocks, int b) {
 }
 
 std::string splittable_indices(const EinsumGraph& graph, EinsumOpId id) {
-  return graph.op(id).spec.all_indices();
+  const EinsumOp& op = graph.op(id);
+  if (!op.is_structural()) return op.spec.all_indices();
+  std::string shared;
+  for (const char c : op.spec.output) {
+    bool everywhere = true;
+    for (const std::string& in : op.spec.inputs) everywhere = everywhere && in.find(c) != std::string::npos;
+    if (everywhere) shared += c;
+  }
+  return shared;
 }
 
 void validate_partition(const EinsumGraph& graph, EinsumOpId id, const Partition& partition) {
   const EinsumOp& op = graph.op(id);
   const std::string letters = op.spec.all_indices();
+  const std::string splittable = splittable_indices(graph, id);
   for (int i = 0; i < 26; ++i) {
     const int k = partition.blocks[static_cast<std::size_t>(i)];
-    if (k != 0) check_letter(op, letters, static_cast<char>('a' + i), k);
+    const char c = static_cast<char>('a' + i);
+    if (k == 0) continue;
+    check_letter(op, letters, c, k);
+    if (k > 1 && splittable.find(c) == std::string::npos) {
+      throw Error("op '" + op.name + "': a " + std::string(op_kind_name(op.kind)) + " cannot split index " +
+                  std::string(1, c) + " (it is on one side only: " + op.spec.to_string() + ")");
+    }
   }
 }
 

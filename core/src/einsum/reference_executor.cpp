@@ -1,7 +1,9 @@
 #include "doppler/einsum/reference_executor.hpp"
 
+#include <algorithm>
 #include <random>
 #include <string>
+#include <utility>
 
 #include "doppler/error.hpp"
 
@@ -150,7 +152,74 @@ std::int64_t element_count(std::string_view indices, const IndexSizes& sizes) {
   return n;
 }
 
+void check_buffer(const EinsumOp& op, const std::string& operand, std::size_t got, std::int64_t expected) {
+  if (static_cast<std::int64_t>(got) != expected) {
+    throw Error("op '" + op.name + "' (" + std::string(op_kind_name(op.kind)) + "): " + operand + " has " +
+                std::to_string(got) + " elements, expected " + std::to_string(expected));
+  }
+}
+
+// The elements of `dims` before and after `axis`.
+std::pair<std::int64_t, std::int64_t> outer_inner(const std::vector<std::int64_t>& dims, std::size_t axis) {
+  std::int64_t outer = 1, inner = 1;
+  for (std::size_t d = 0; d < dims.size(); ++d) {
+    if (d < axis) outer *= dims[d];
+    if (d > axis) inner *= dims[d];
+  }
+  return {outer, inner};
+}
+
+template <typename T>
+std::vector<T> evaluate_structural(const EinsumOp& op, const IndexSizes& sizes,
+                                   std::span<const std::vector<T>> inputs) {
+  if (inputs.size() != op.spec.inputs.size()) {
+    throw Error("op '" + op.name + "': " + std::to_string(inputs.size()) + " buffers for " +
+                std::to_string(op.spec.inputs.size()) + " inputs");
+  }
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    check_buffer(op, "input " + std::to_string(k), inputs[k].size(), element_count(op.spec.inputs[k], sizes));
+  }
+  const std::int64_t total = element_count(op.spec.output, sizes);
+  if (op.kind == OpKind::kReshape) {
+    check_buffer(op, "output", inputs[0].size(), total);
+    return inputs[0];
+  }
+  const auto axis = static_cast<std::size_t>(op.axis);
+  const auto [outer, inner] = outer_inner(dims_of(op.spec.output, sizes), axis);
+  std::vector<T> out(static_cast<std::size_t>(total));
+  T* dst = out.data();
+  if (op.kind == OpKind::kSlice) {
+    const std::int64_t n = index_size(sizes, op.spec.inputs[0][axis]);
+    if (op.end > n || index_size(sizes, op.spec.output[axis]) != op.end - op.begin) {
+      throw Error("op '" + op.name + "' (slice): sizes do not fit the range [" + std::to_string(op.begin) +
+                  ", " + std::to_string(op.end) + ")");
+    }
+    for (std::int64_t o = 0; o < outer; ++o) {
+      const T* src = inputs[0].data() + (o * n + op.begin) * inner;
+      dst = std::copy_n(src, (op.end - op.begin) * inner, dst);
+    }
+    return out;
+  }
+  std::int64_t joined = 0;
+  for (const std::string& in : op.spec.inputs) joined += index_size(sizes, in[axis]);
+  check_buffer(op, "output axis", static_cast<std::size_t>(joined), index_size(sizes, op.spec.output[axis]));
+  for (std::int64_t o = 0; o < outer; ++o) {
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      const std::int64_t run = index_size(sizes, op.spec.inputs[k][axis]) * inner;
+      dst = std::copy_n(inputs[k].data() + o * run, run, dst);
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+template <typename T>
+std::vector<T> evaluate_op(const EinsumOp& op, const IndexSizes& sizes,
+                           std::span<const std::vector<T>> inputs) {
+  if (!op.is_structural()) return evaluate_einsum<T>(op.spec, sizes, inputs);
+  return evaluate_structural<T>(op, sizes, inputs);
+}
 
 template <typename T>
 std::vector<T> evaluate_einsum(const EinsumSpec& spec, const IndexSizes& sizes,
@@ -233,7 +302,7 @@ std::vector<std::vector<T>> run_reference(const EinsumGraph& graph, const Refere
     std::vector<std::vector<T>> inputs;
     inputs.reserve(op.inputs.size());
     for (const TensorId t : op.inputs) inputs.push_back(values[t]);
-    values[op.output] = evaluate_einsum<T>(op.spec, op.sizes, inputs);
+    values[op.output] = evaluate_op<T>(op, op.sizes, inputs);
   }
   return values;
 }
@@ -242,6 +311,10 @@ template std::vector<double> evaluate_einsum<double>(const EinsumSpec&, const In
                                                      std::span<const std::vector<double>>);
 template std::vector<float> evaluate_einsum<float>(const EinsumSpec&, const IndexSizes&,
                                                    std::span<const std::vector<float>>);
+template std::vector<double> evaluate_op<double>(const EinsumOp&, const IndexSizes&,
+                                                 std::span<const std::vector<double>>);
+template std::vector<float> evaluate_op<float>(const EinsumOp&, const IndexSizes&,
+                                               std::span<const std::vector<float>>);
 template std::vector<std::vector<double>> run_reference<double>(const EinsumGraph&, const ReferenceOptions&);
 template std::vector<std::vector<float>> run_reference<float>(const EinsumGraph&, const ReferenceOptions&);
 

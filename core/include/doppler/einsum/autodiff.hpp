@@ -4,7 +4,13 @@
 //   sum aggregation:     grad.in_k[I_k] = sum over indices not in I_k of  g[O] * df/dk(inputs)
 //   max/min aggregation: the same with the factor step(f - out) (max) or step(out - f) (min), so the
 //                        gradient flows to the arg-max/arg-min; ALL tied extrema receive it.
-//   prod aggregation:    unsupported (throws an Error naming the op).
+//   prod aggregation:    the same with the factor "product of the other factors" of the aggregated
+//                        tuple, exact with zeros: from helper einsums grad.OUT.zeros (count of zero
+//                        factors z) and grad.OUT.nonzero (product p of the non-zero ones): p / f
+//                        where f != 0 and z == 0, p where f == 0 and z == 1, else 0.
+//   structural ops:      reshape: g reshaped back; concat: input k's slice of g; slice: g padded
+//                        back by a concat with zero fills NAME.pad_lo / NAME.pad_hi (NAME = grad.X
+//                        or grad.X.N), their axis letters taken from z downwards.
 // Ops without inputs (fills) get no gradient. Several contributions (grad.X.0, grad.X.1, ...) are summed by
 // one add op. The result graph keeps the forward tensors at the same TensorIds (so given values carry over),
 // then a seed `grad.LOSS` (a fill of ones) and the backward ops; each requested tensor X gets an output

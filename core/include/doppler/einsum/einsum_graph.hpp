@@ -4,6 +4,10 @@
 // Every op produces exactly one new tensor of the same name; ops can only consume tensors that
 // already exist, so op ids are a topological order. Shapes are inferred from the inputs' dims per
 // index letter; bad input throws doppler::Error naming the op or tensor. Owns its data; a value type.
+// STRUCTURAL ops (reshape, slice, concat) are ops too, with index letters: a letter shared by the
+// output and every input names the same dim (same size; a partition may split it); a letter on one
+// side only (the sliced or concatenated axis, the axes a reshape merges or splits) must stay whole.
+// They do no arithmetic: zero flops, bytes read = bytes written = the output's bytes.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -43,6 +47,12 @@ struct EinsumOp {
   std::vector<TensorId> inputs;
   TensorId output = 0;
   IndexSizes sizes{};  // size of every index the op uses
+  OpKind kind = OpKind::kEinsum;
+  int axis = -1;           // slice, concat: the axis' position (the same in the output and inputs)
+  std::int64_t begin = 0;  // slice: the input's range [begin, end) along the axis
+  std::int64_t end = 0;
+
+  bool is_structural() const { return kind != OpKind::kEinsum; }
 };
 
 class EinsumGraph {
@@ -58,6 +68,21 @@ class EinsumGraph {
   // Same with an explicit output dtype.
   TensorId add_einsum_as(const std::string& name, const EinsumSpec& spec, const std::vector<TensorId>& inputs,
                          DType dtype, std::vector<std::int64_t> output_dims = {});
+  // Structural ops; `indices` holds index letters only and the output's dtype is input 0's.
+  // reshape "abc->abde": the same elements in row-major order, the output's dims given; a shared
+  // letter must be the same dim on both sides (same size, same element count before it).
+  TensorId add_reshape(const std::string& name, std::string_view indices, TensorId x,
+                       std::vector<std::int64_t> output_dims);
+  // slice "abc->abd": output = x[begin, end) along the axis where the letters differ (every other
+  // position keeps its letter); needs 0 <= begin < end <= the axis size.
+  TensorId add_slice(const std::string& name, std::string_view indices, TensorId x, std::int64_t begin,
+                     std::int64_t end);
+  // concat "abc,abd->abe": the inputs one after another along the axis where the letters differ.
+  TensorId add_concat(const std::string& name, std::string_view indices, const std::vector<TensorId>& inputs);
+  // A copy of `like` (name, kind, spec, slice range) reading `inputs`, its output of `dtype`.
+  // `output_dims` is used by fills and reshapes (which cannot infer it) and ignored otherwise.
+  TensorId add_op_as(const EinsumOp& like, const std::vector<TensorId>& inputs, DType dtype,
+                     std::vector<std::int64_t> output_dims = {});
   void mark_output(TensorId id);
 
   std::size_t num_tensors() const { return tensors_.size(); }
@@ -77,13 +102,17 @@ class EinsumGraph {
   // Re-checks every op: spec, producer links, shapes. Throws an Error naming the op.
   void validate() const;
 
-  // Product of all index sizes x join cost (at least 1).
+  // Product of all index sizes x join cost (at least 1); 0 for a structural op.
   double flops(EinsumOpId id) const;
+  // The inputs' bytes; for a structural op, the bytes it copies (= bytes_written).
   double bytes_read(EinsumOpId id) const;
   double bytes_written(EinsumOpId id) const { return tensor(op(id).output).bytes(); }
 
  private:
   TensorId add_tensor(Tensor tensor);
+  // Checks `op` (kind, spec, inputs, slice range set; reshape: `output_dims`), sets its sizes and
+  // axis, adds it and its output tensor.
+  TensorId add_structural(EinsumOp op, DType dtype, const std::vector<std::int64_t>& output_dims);
   std::vector<Tensor> tensors_;
   std::vector<EinsumOp> ops_;
   std::unordered_map<std::string, TensorId> by_name_;

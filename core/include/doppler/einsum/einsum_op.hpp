@@ -4,7 +4,9 @@
 // and an aggregation over the indices absent from the output (default: sum). Text form:
 //   "bij,bjk->bik", "ij->i | agg=max", "ij,ij->ij | join=a*b+1", "->ij | join=0.5" (constant fill).
 // parse_einsum() and validate() throw doppler::Error with one line "einsum 'TEXT': WHAT".
-// to_string() round-trips through parse_einsum().
+// to_string() round-trips through parse_einsum(). A STRUCTURAL op (OpKind other than kEinsum) uses
+// a spec for its index letters only ("abc->abd", parse_indices): validate_indices() holds; its join
+// and aggregation are unused.
 #include <array>
 #include <cstdint>
 #include <span>
@@ -21,6 +23,11 @@ std::string_view agg_name(Agg agg);  // "sum", "max", "min", "prod"
 // The identity of the aggregation (0, -inf, +inf, 1).
 double agg_identity(Agg agg);
 
+// What an op does. kEinsum: the extended einsum of its spec. The structural kinds move elements
+// without arithmetic (see einsum_graph.hpp): reshape, slice along one axis, concat along one axis.
+enum class OpKind { kEinsum, kReshape, kSlice, kConcat };
+std::string_view op_kind_name(OpKind kind);  // "einsum", "reshape", "slice", "concat"
+
 struct EinsumSpec {
   std::string output;
   std::vector<std::string> inputs;
@@ -29,6 +36,8 @@ struct EinsumSpec {
 
   // Throws an Error naming the spec on any rule violation.
   void validate() const;
+  // Only the index rules (single lowercase letters, none repeated inside one operand).
+  void validate_indices() const;
   // Indices that appear in some input but not in the output, in order of first appearance.
   std::string aggregated_indices() const;
   // Output indices followed by aggregated indices.
@@ -40,6 +49,9 @@ struct EinsumSpec {
 // Builds and validates a spec; an empty `join` text means the product of the inputs.
 EinsumSpec make_einsum(std::string output, std::vector<std::string> inputs, Expr join, Agg agg = Agg::kSum);
 EinsumSpec parse_einsum(std::string_view text);
+// Index letters only, "abc,abd->abe" (no options, output letters need not appear in an input): the
+// spec of a structural op (its join, the product of the inputs, and its aggregation are unused).
+EinsumSpec parse_indices(std::string_view text);
 
 // Size of each index letter 'a'..'z' (0 = not used).
 using IndexSizes = std::array<std::int64_t, 26>;

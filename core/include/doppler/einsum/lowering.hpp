@@ -5,7 +5,10 @@
 //              output_bytes = the block (so a transfer of it has a size). One per distinct
 //              (tensor, grid, block) that consumers need. Named "x.load.2x1[i0,j0]".
 //  join        the op's einsum on one block tuple of ALL its indices; depends on the blocks of its
-//              operands. flops = block elements x join cost. Named "mm[i0,j1,k0]".
+//              operands. flops = block elements x join cost. Named "mm[i0,j1,k0]". For a
+//              structural op (only shared letters split, see partition.hpp) the task copies its
+//              output block from the matching input block(s): Op kind "reshape", "slice" or
+//              "concat", zero flops, bytes read = bytes written = the output block.
 //  aggregate   one k-input task combining the k partial outputs of joins that differ only in
 //              aggregated-index blocks, with the op's aggregation: flops = elements x (k - 1).
 //              Only when some aggregated index has more than one block. Named "mm.agg[i0,j1]".
