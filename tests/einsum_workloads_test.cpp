@@ -1,6 +1,6 @@
 // Built-in workload generators: every graph validates, output shapes follow the sizes, the float64
-// reference gives finite values, attention softmax rows sum to 1, lowering with batch-split
-// partitions equals the reference, and task counts at paper-like and scaled-up sizes (printed).
+// reference gives finite values, attention softmax rows sum to 1, rotary with the real tables, lowering with
+// batch-split partitions equals the reference, and task counts at paper-like and scaled-up sizes (printed).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "doppler/einsum/einsum_builder.hpp"
 #include "doppler/einsum/lowering.hpp"
 #include "doppler/einsum/reference_executor.hpp"
 #include "doppler/einsum/workloads.hpp"
@@ -27,7 +28,7 @@ FfnnOptions small_ffnn() {
   return {.batch = 4, .in = 5, .hidden = 7, .out = 3, .layers = 3};
 }
 LlamaOptions small_llama() {
-  return {.batch = 2, .seq = 4, .hidden = 6, .heads = 2, .ffn = 8};
+  return {.batch = 2, .seq = 4, .hidden = 8, .heads = 2, .ffn = 8};
 }
 
 struct Named {
@@ -90,16 +91,19 @@ TEST(Workloads, OutputShapesFollowSizes) {
   const auto dims_of_y = [](const EinsumGraph& g) { return g.tensor(g.find_tensor("y")).dims; };
   EXPECT_EQ(dims_of_y(chain_mm(small_chain())), (Dims{6, 6}));
   EXPECT_EQ(dims_of_y(ffnn(small_ffnn())), (Dims{4, 3}));
-  EXPECT_EQ(dims_of_y(llama_block(small_llama())), (Dims{2, 4, 6}));
-  EXPECT_EQ(dims_of_y(llama_layer(small_llama())), (Dims{2, 4, 6}));
+  EXPECT_EQ(dims_of_y(llama_block(small_llama())), (Dims{2, 4, 8}));
+  EXPECT_EQ(dims_of_y(llama_layer(small_llama())), (Dims{2, 4, 8}));
   const EinsumGraph block = llama_block(small_llama());
   EXPECT_EQ(block.tensor(block.find_tensor("probs")).dims, (Dims{2, 2, 4, 4}));
-  EXPECT_EQ(block.tensor(block.find_tensor("q")).dims, (Dims{2, 4, 2, 3}));
+  EXPECT_EQ(block.tensor(block.find_tensor("q")).dims, (Dims{2, 4, 2, 4}));
+  EXPECT_EQ(block.tensor(block.find_tensor("q.rope")).dims, (Dims{2, 4, 2, 4}));
+  EXPECT_EQ(block.tensor(block.find_tensor("rope.cos")).dims, (Dims{4, 4}));
+  EXPECT_EQ(block.tensor(block.find_tensor("rope.sin")).kind, TensorKind::kInput);
   EXPECT_EQ(block.tensor(block.find_tensor("x")).dtype, DType::kBF16);
   const EinsumGraph step = llama_layer_training_step(small_llama(), Adam{});
   EXPECT_TRUE(step.tensor(step.find_tensor("loss")).dims.empty());
-  EXPECT_EQ(step.tensor(step.find_tensor("new.wq")).dims, (Dims{6, 2, 3}));
-  EXPECT_EQ(step.tensor(step.find_tensor("new.m.wdown")).dims, (Dims{8, 6}));
+  EXPECT_EQ(step.tensor(step.find_tensor("new.wq")).dims, (Dims{8, 2, 4}));
+  EXPECT_EQ(step.tensor(step.find_tensor("new.m.wdown")).dims, (Dims{8, 8}));
   EXPECT_EQ(step.tensor(step.find_tensor("new.wo")).kind, TensorKind::kOutput);
   EXPECT_EQ(mlp_training_step(small_ffnn()).tensor(0).dtype, DType::kBF16);
 }
@@ -145,6 +149,29 @@ TEST(Workloads, AttentionSoftmaxRowsSumToOne) {
     double sum = 0;
     for (std::size_t j = 0; j < t; ++j) sum += probs[row * t + j];
     EXPECT_NEAR(sum, 1.0, 1e-12) << row;
+  }
+}
+
+// With the real rotary tables, q.rope equals q at position 0 (angle 0) and differs elsewhere.
+TEST(Workloads, RotaryWithRealTablesRotatesQAndK) {
+  const LlamaOptions o = small_llama();
+  const EinsumGraph g = llama_block(o);
+  const RotaryTables tables = rotary_tables(o.seq, o.hidden / o.heads);
+  ReferenceOptions options;
+  options.given[g.find_tensor("rope.cos")] = tables.cos;
+  options.given[g.find_tensor("rope.sin")] = tables.sin;
+  const auto values = run_reference<double>(g, options);
+  for (const char* name : {"q", "k"}) {
+    const std::vector<double>& raw = values[g.find_tensor(name)];
+    const std::vector<double>& rotated = values[g.find_tensor(std::string(name) + ".rope")];
+    const std::size_t per_position = static_cast<std::size_t>(o.hidden);  // heads x head dim
+    for (std::size_t e = 0; e < raw.size(); ++e) {
+      const std::size_t position = e / per_position % static_cast<std::size_t>(o.seq);
+      if (position == 0) {
+        EXPECT_NEAR(rotated[e], raw[e], 1e-15) << name << " " << e;
+      }
+    }
+    EXPECT_GT(max_relative_error(rotated, raw), 1e-3) << name;
   }
 }
 
@@ -196,6 +223,8 @@ TEST(Workloads, BadSizesAreRejected) {
   EXPECT_NE(error_of([] { ffnn({.layers = 0}); }).find("ffnn: layers"), std::string::npos);
   EXPECT_NE(error_of([] { llama_block({.hidden = 10, .heads = 4}); }).find("not divisible"),
             std::string::npos);
+  EXPECT_EQ(error_of([] { llama_layer({.hidden = 6, .heads = 2}); }),
+            "llama_layer: head dim 3 is odd (rotary needs it even)");
 }
 
 }  // namespace

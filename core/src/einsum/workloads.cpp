@@ -57,6 +57,10 @@ std::int64_t head_dim(const char* generator, const LlamaOptions& o) {
     throw Error(std::string(generator) + ": hidden " + std::to_string(o.hidden) +
                 " is not divisible by heads " + std::to_string(o.heads));
   }
+  if ((o.hidden / o.heads) % 2 != 0) {
+    throw Error(std::string(generator) + ": head dim " + std::to_string(o.hidden / o.heads) +
+                " is odd (rotary needs it even)");
+  }
   return o.hidden / o.heads;
 }
 
@@ -71,8 +75,10 @@ TensorId attention_into(EinsumGraph& g, TensorId x, const LlamaOptions& o, std::
                         const std::string& name) {
   const TensorId norm_w = g.add_parameter("attn_norm.w", {o.hidden}, o.dtype);
   const TensorId xn = rms_norm(g, "attn_norm", x, norm_w, 2);
-  const TensorId q = head_projection(g, "q", xn, o, d);
-  const TensorId k = head_projection(g, "k", xn, o, d);
+  const TensorId cos = g.add_input("rope.cos", {o.seq, d}, o.dtype);
+  const TensorId sin = g.add_input("rope.sin", {o.seq, d}, o.dtype);
+  const TensorId q = rotary(g, "q.rope", head_projection(g, "q", xn, o, d), cos, sin, 1, 3);
+  const TensorId k = rotary(g, "k.rope", head_projection(g, "k", xn, o, d), cos, sin, 1, 3);
   const TensorId v = head_projection(g, "v", xn, o, d);
   const TensorId raw = g.add_einsum("scores.raw", "bsnd,btnd->bnst", {q, k});
   const TensorId scores = scale(g, "scores", raw, 1.0 / std::sqrt(static_cast<double>(d)));

@@ -8,15 +8,17 @@
 //   ffnn            per layer l: h{l} = relu(h{l-1} @ w{l} + b{l}), the last layer without relu;
 //                   input `x` [batch, in], output `y` [batch, out]. `layers` >= 1.
 //   llama_block     attention: RMSNorm, Q/K/V projections `bsh,hnd->bsnd` (heads n, head dim
-//                   d = hidden / heads), scores `bsnd,btnd->bnst` scaled by 1/sqrt(d), softmax over
-//                   t, context `bnst,btnd->bsnd`, projection `bsnd,ndh->bsh`, residual add. Input `x`
-//                   [batch, seq, hidden], output `y`. NO rotary embedding and no causal mask (the
-//                   builder has neither yet).
+//                   d = hidden / heads, even), rotary embedding of q and k (`q.rope`, `k.rope`;
+//                   tables: inputs `rope.cos`, `rope.sin` [seq, d], real values from
+//                   rotary_tables), scores `bsnd,btnd->bnst` scaled by 1/sqrt(d), softmax over t,
+//                   context `bnst,btnd->bsnd`, projection `bsnd,ndh->bsh`, residual add. Input `x`
+//                   [batch, seq, hidden], output `y`. No causal mask.
 //   llama_layer     llama_block, then RMSNorm, SwiGLU MLP silu(gate) * up with `ffn` columns,
 //                   down projection and residual add; output `y` [batch, seq, hidden].
 //   *_training_step the forward graph plus `loss` = sum(y * loss.weight) (an einsum to a scalar,
 //                   loss.weight an input shaped like y), then training_step_graph with the optimizer.
-// Bad sizes (zero, hidden not divisible by heads) throw doppler::Error naming the generator.
+// Bad sizes (zero, hidden not divisible by heads, an odd head dim) throw doppler::Error naming the
+// generator.
 #include <cstdint>
 
 #include "doppler/einsum/autodiff.hpp"
