@@ -257,41 +257,46 @@ class Backward {
   }
 
   // Input k's gradient `name` through a structural op, from the output's gradient g: reshape g
-  // back; slice: g padded with zero fills NAME.pad_lo and NAME.pad_hi by a concat; concat: the
-  // slice of g that input k was.
+  // back; concat: the slice of g that input k was; slice: g padded back (padded_back).
   TensorId structural_gradient(const EinsumOp& op, std::size_t k, TensorId g, const std::string& name,
                                DType dtype) {
-    const std::string& in = op.spec.inputs[k];
-    const std::string& out = op.spec.output;
     const std::vector<std::int64_t>& dims = forward_.tensor(op.inputs[k]).dims;
-    EinsumOp like{name, parse_indices(out + "->" + in), {}, 0, {}, op.kind};
-    if (op.kind == OpKind::kReshape) return graph_.add_op_as(like, {g}, dtype, dims);
-    const auto axis = static_cast<std::size_t>(op.axis);
-    if (op.kind == OpKind::kConcat) {
-      like.kind = OpKind::kSlice;
-      for (std::size_t i = 0; i < k; ++i) like.begin += forward_.tensor(op.inputs[i]).dims[axis];
-      like.end = like.begin + dims[axis];
-      return graph_.add_op_as(like, {g}, dtype);
+    const EinsumSpec back = parse_indices(op.spec.output + "->" + op.spec.inputs[k]);
+    if (op.kind == OpKind::kReshape) {
+      return graph_.add_op_as(EinsumOp{name, back, {}, 0, {}, OpKind::kReshape}, {g}, dtype, dims);
     }
-    const std::string fresh = fresh_letters(in + out, 2);
+    if (op.kind == OpKind::kSlice) return padded_back(op, g, name, dtype, dims);
+    const auto axis = static_cast<std::size_t>(op.axis);
+    std::int64_t begin = 0;
+    for (std::size_t i = 0; i < k; ++i) begin += forward_.tensor(op.inputs[i]).dims[axis];
+    const EinsumOp slice{name, back, {}, 0, {}, OpKind::kSlice, -1, begin, begin + dims[axis]};
+    return graph_.add_op_as(slice, {g}, dtype);
+  }
+
+  // A slice's input gradient: the concat of zero fills NAME.pad_lo, g and NAME.pad_hi along the axis
+  // (a fill only where the slice left elements out).
+  TensorId padded_back(const EinsumOp& op, TensorId g, const std::string& name, DType dtype,
+                       const std::vector<std::int64_t>& dims) {
+    const std::string& in = op.spec.inputs[0];
+    const auto axis = static_cast<std::size_t>(op.axis);
+    const std::string fresh = fresh_letters(in + op.spec.output, 2);
     std::vector<TensorId> pieces;
-    std::string text;
+    std::vector<std::string> letters;
     const auto pad = [&](const std::string& suffix, char letter, std::int64_t size) {
       if (size == 0) return;
-      std::string letters = in;
-      letters[axis] = letter;
+      letters.push_back(in);
+      letters.back()[axis] = letter;
       std::vector<std::int64_t> pad_dims = dims;
       pad_dims[axis] = size;
-      const EinsumSpec zeros = make_einsum(letters, {}, Expr::constant(0));
+      const EinsumSpec zeros = make_einsum(letters.back(), {}, Expr::constant(0));
       pieces.push_back(graph_.add_einsum_as(name + suffix, zeros, {}, dtype, pad_dims));
-      text += (text.empty() ? "" : ",") + letters;
     };
     pad(".pad_lo", fresh[0], op.begin);
     pieces.push_back(g);
-    text += (text.empty() ? "" : ",") + out;
+    letters.push_back(op.spec.output);
     pad(".pad_hi", fresh[1], dims[axis] - op.end);
-    return graph_.add_op_as(EinsumOp{name, parse_indices(text + "->" + in), {}, 0, {}, OpKind::kConcat},
-                            pieces, dtype);
+    const EinsumSpec spec{in, letters, product_of_inputs(static_cast<int>(letters.size()))};
+    return graph_.add_op_as(EinsumOp{name, spec, {}, 0, {}, OpKind::kConcat}, pieces, dtype);
   }
 
   const EinsumGraph& forward_;
