@@ -11,5 +11,6 @@ Plan place_critical_path(const PlacementContext& context);
 Plan place_heft(const PlacementContext& context);
 Plan place_etf(const PlacementContext& context);
 Plan place_metis(const PlacementContext& context);
+Plan place_eindecomp(const PlacementContext& context);
 
 }  // namespace doppler::policies

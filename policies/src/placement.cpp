@@ -14,23 +14,32 @@ struct Heuristic {
   Plan (*run)(const PlacementContext&);
 };
 
-constexpr std::array<Heuristic, 6> kHeuristics{{
+constexpr std::size_t kDefaultHeuristics = 6;  // the first ones: heuristic_names()
+constexpr std::array<Heuristic, 7> kHeuristics{{
     {"random", place_random},
     {"round_robin", place_round_robin},
     {"critical_path", place_critical_path},
     {"heft", place_heft},
     {"etf", place_etf},
     {"metis", place_metis},
+    {"eindecomp", place_eindecomp},
 }};
+
+std::vector<std::string> names_of(std::size_t count) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < count; ++i) names.emplace_back(kHeuristics[i].name);
+  return names;
+}
 
 }  // namespace
 
 const std::vector<std::string>& heuristic_names() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> all;
-    for (const Heuristic& heuristic : kHeuristics) all.emplace_back(heuristic.name);
-    return all;
-  }();
+  static const std::vector<std::string> names = names_of(kDefaultHeuristics);
+  return names;
+}
+
+const std::vector<std::string>& placement_names() {
+  static const std::vector<std::string> names = names_of(kHeuristics.size());
   return names;
 }
 
@@ -38,7 +47,7 @@ Plan place(const std::string& method, const PlacementContext& context) {
   for (const Heuristic& heuristic : kHeuristics)
     if (method == heuristic.name) return heuristic.run(context);
   std::string known;
-  for (const std::string& name : heuristic_names()) known += (known.empty() ? "" : ", ") + name;
+  for (const std::string& name : placement_names()) known += (known.empty() ? "" : ", ") + name;
   throw Error("unknown placement method '" + method + "' (known: " + known + ")");
 }
 

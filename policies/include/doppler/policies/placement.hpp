@@ -16,16 +16,21 @@ namespace doppler::policies {
 struct PlacementContext {
   const sim::Simulator& simulator;  // graph, exec graph, machine and cost table
   std::uint64_t seed = 1;
+  double comm_weight = 1.0;  // eindecomp: weight of transfer time against compute load
 };
 
-// Names: random, round_robin, critical_path, heft, etf, metis.
+// heuristic_names(): random, round_robin, critical_path, heft, etf, metis (the set tools compare
+// by default); placement_names(): those and eindecomp, every method place() accepts.
 //  random         uniform device per op (mt19937_64 seeded by the seed); no priority
 //  round_robin    op i -> device i mod D; no priority
 //  critical_path  ready op with the largest b-level -> device where it starts earliest (Doppler's teacher)
 //  heft           upward rank (mean costs) -> device with the earliest finish, insertion into idle gaps
 //  etf            the (ready op, device) pair that starts earliest; ties by larger b-level
 //  metis          METIS k-way partition balancing compute and cutting communication; b-level priority
+//  eindecomp      ready op with the largest b-level -> device minimising its compute load after the op
+//                 + comm_weight x transfer time of the op's inputs from other devices (EinDecomp's placer)
 const std::vector<std::string>& heuristic_names();
+const std::vector<std::string>& placement_names();
 Plan place(const std::string& method, const PlacementContext& context);
 
 // False when doppler was built without METIS; place("metis", ...) then throws an Error.
