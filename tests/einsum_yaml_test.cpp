@@ -123,6 +123,29 @@ outputs: [y]
   EXPECT_EQ(g.tensor(g.find_tensor("y")).dtype, DType::kBF16);
 }
 
+TEST(EinsumYaml, EmptySectionsAndBlockStyleOps) {
+  const EinsumGraph g = parse(R"yaml(einsum_graph: e
+inputs:
+  x: {dims: [2, 3], dtype: f16}
+parameters:
+ops:
+  - r:
+      relu: x
+  - s:
+      einsum: "ij->j"
+      inputs: [r]
+outputs: [s]
+)yaml");
+  EXPECT_EQ(g.num_ops(), 2u);
+  EXPECT_EQ(g.tensor(g.find_tensor("s")).dtype, DType::kF16);
+  EXPECT_EQ(parse_error("einsum_graph: e\ninputs: {x: [2, 3]}\nops:\n  - s:\n      einsum: \"ij,j->j\"\n"
+                        "      inputs: [x, x]\noutputs: [s]\n"),
+            "g.yaml:4: op 's': input 1 has 2 dims but 'j' has 1");  // the op's line
+  EXPECT_EQ(parse_error("einsum_graph: e\ninputs: {x: [2, 3]}\nops:\n  - s:\n      einsum: \"ij->q\"\n"
+                        "      inputs: [x]\noutputs: [s]\n"),
+            "g.yaml:5: op 's': einsum 'ij->q': output index q appears in no input");  // the text's line
+}
+
 // The attention block of a Llama layer (RMSNorm, per-head Q/K/V, scaled scores, softmax,
 // context, output projection, residual), built with the builder in C++; with `loss`, the tensor
 // loss = sum(y * loss.weight) is added and marked too.

@@ -185,7 +185,7 @@ void Reader::claim(const YAML::Node& key, const std::string& name) {
 }
 
 void Reader::read_tensors(const YAML::Node& section, const char* section_name, TensorKind kind) {
-  if (!section) return;
+  if (!section || section.IsNull()) return;
   if (!section.IsMap())
     fail(section,
          std::string("'") + section_name + "' must be a mapping NAME: [dims] or NAME: {dims, dtype}");
