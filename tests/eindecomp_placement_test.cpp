@@ -1,7 +1,7 @@
 // The eindecomp placement (EinDecomp's load + communication placer): valid, deterministic plans on
 // random DAGs, the Doppler paper's graphs and lowered einsum graphs; independent heavy chains split
 // over devices; a chain with heavy communication stays on one device; comm_weight trades the two;
-// and a printed makespan comparison with the other heuristics on the paper's graphs.
+// and printed makespans: against the other heuristics and over comm_weight on the paper's graphs.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -162,7 +162,25 @@ TEST(EindecompPlacement, ComparedWithTheOtherHeuristicsOnPaperGraphs) {
     for (const std::string& method : methods) {
       const double makespan = simulator.run(place(method, {simulator, 1})).makespan;
       EXPECT_GE(makespan, simulator.lower_bound()) << name << " " << method;
-      std::cout << std::right << std::setw(14) << std::scientific << std::setprecision(4) << makespan;
+      std::cout << std::right << std::setw(14) << std::scientific << std::setprecision(5) << makespan;
+    }
+    std::cout << "\n";
+  }
+}
+
+TEST(EindecompPlacement, CommWeightSweepOnPaperGraphs) {
+  const std::vector<double> weights = {0, 0.25, 1, 4, 16};
+  std::cout << std::left << std::setw(34) << "eindecomp makespan, comm_weight";
+  for (const double weight : weights) std::cout << std::right << std::setw(14) << std::defaultfloat << weight;
+  std::cout << "\n";
+  for (const std::string& name : kPaperGraphs) {
+    const TaskGraph graph = read_paper_graph(kPaperDir + name + ".txt");
+    sim::Simulator simulator(graph, abstract_machine(4), sim::CostModelKind::paper);
+    std::cout << std::left << std::setw(34) << name;
+    for (const double weight : weights) {
+      const Plan plan = place("eindecomp", {.simulator = simulator, .seed = 1, .comm_weight = weight});
+      std::cout << std::right << std::setw(14) << std::scientific << std::setprecision(5)
+                << simulator.run(plan).makespan;
     }
     std::cout << "\n";
   }
