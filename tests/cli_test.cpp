@@ -12,95 +12,23 @@
 #include <string>
 #include <vector>
 
+#include "cli_fixture.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
+using doppler::test_support::Cli;
+using doppler::test_support::lines_of;
+using doppler::test_support::Result;
+using doppler::test_support::slurp;
 using nlohmann::json;
 
-const std::string kRoot = DOPPLER_SOURCE_DIR;
+using doppler::test_support::kRoot;
 const std::string kPaper = kRoot + "/configs/workloads/doppler-paper/";
 const std::string kFfnn = kPaper + "ffnn_192nodes.txt";
 const std::string kLlamaLayer = kPaper + "full_transformer_layer_261nodes.txt";
-const std::vector<std::string> kHeuristics = {"random", "round_robin", "critical_path",
-                                              "heft",   "etf",         "metis"};
-
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-class Cli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "doppler-cli-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::string write(const std::string& name, const std::string& content) const {
-    std::ofstream(dir_ / name, std::ios::binary) << content;
-    return path(name);
-  }
-
-  // Runs `doppler ARGS` from the repository root, capturing stdout, stderr and the exit code.
-  Result run(const std::string& args) const {
-    const fs::path out = dir_ / ".stdout", err = dir_ / ".stderr";
-    const std::string command = "cd '" + kRoot + "' && '" + DOPPLER_CLI + "' " + args + " >'" + out.string() +
-                                "' 2>'" + err.string() + "'";
-    const int status = std::system(command.c_str());
-    Result result;
-    result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.out = slurp(out);
-    result.err = slurp(err);
-    fs::remove(out);
-    fs::remove(err);
-    return result;
-  }
-
-  json run_json(const std::string& args) const {
-    const Result r = run(args);
-    EXPECT_EQ(r.code, 0) << args << "\n" << r.err;
-    EXPECT_EQ(r.err, "");
-    return json::parse(r.out);
-  }
-
-  // Exit code 2 and exactly one stderr line, "doppler: error: ...", containing every `part`.
-  void expect_error(const std::string& args, const std::vector<std::string>& parts) const {
-    const Result r = run(args);
-    EXPECT_EQ(r.code, 2) << args << "\nstdout: " << r.out << "\nstderr: " << r.err;
-    EXPECT_EQ(r.err.rfind("doppler: error: ", 0), 0u) << r.err;
-    EXPECT_EQ(lines_of(r.err).size(), 1u) << r.err;
-    for (const std::string& part : parts)
-      EXPECT_NE(r.err.find(part), std::string::npos) << "'" << part << "' not in: " << r.err;
-  }
-
-  std::vector<std::string> files() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::recursive_directory_iterator(dir_))
-      names.push_back(entry.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
-  fs::path dir_;
-};
+const std::vector<std::string> kHeuristics = {"random", "round_robin", "critical_path", "heft",
+                                              "etf",    "metis",       "eindecomp"};
 
 void expect_simulation(const json& j, std::size_t devices) {
   for (const char* key : {"makespan", "lower_bound", "devices", "transfer_bytes", "transfers", "method"}) {

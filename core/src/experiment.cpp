@@ -6,6 +6,7 @@
 #include <charconv>
 #include <filesystem>
 
+#include "doppler/config_fields.hpp"
 #include "doppler/error.hpp"
 #include "doppler/file_io.hpp"
 #include "doppler/yaml_util.hpp"
@@ -21,51 +22,7 @@ std::string join(const std::vector<std::string>& names) {
   return out;
 }
 
-// Reads one experiment field; every message names the config file, the line and the field.
-class FieldReader {
- public:
-  explicit FieldReader(std::string source)
-      : source_(std::move(source)), base_(fs::path(source_).parent_path()) {}
-
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& field, const std::string& message) const {
-    throw_at(source_, yaml_line(node), "'" + field + "': " + message);
-  }
-
-  std::string scalar(const YAML::Node& node, const std::string& field) const {
-    if (!node.IsScalar() || node.Scalar().empty()) fail(node, field, "expected a non-empty string");
-    return node.Scalar();
-  }
-
-  std::uint64_t unsigned_integer(const YAML::Node& node, const std::string& field) const {
-    const std::string text = node.IsScalar() ? node.Scalar() : std::string();
-    std::uint64_t value = 0;
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-      fail(node, field, "'" + text + "' is not a non-negative integer");
-    }
-    return value;
-  }
-
-  // An input file, resolved against the config's directory; it must exist.
-  std::string input_path(const YAML::Node& node, const std::string& field) const {
-    const fs::path written = scalar(node, field);
-    const fs::path resolved =
-        written.is_absolute() || base_.empty() ? written : (base_ / written).lexically_normal();
-    std::error_code ec;
-    if (!fs::is_regular_file(resolved, ec)) {
-      fail(node, field,
-           "file '" + resolved.string() + "' does not exist" +
-               (written == resolved ? std::string() : " (resolved from '" + written.string() + "')"));
-    }
-    return resolved.string();
-  }
-
- private:
-  std::string source_;
-  fs::path base_;
-};
-
-std::vector<PlacementSpec> read_placements(const YAML::Node& node, const FieldReader& in,
+std::vector<PlacementSpec> read_placements(const YAML::Node& node, const ConfigFields& in,
                                            const ExperimentNames& names) {
   std::vector<YAML::Node> items;
   if (node.IsScalar()) {
@@ -96,7 +53,7 @@ std::vector<PlacementSpec> read_placements(const YAML::Node& node, const FieldRe
   return placements;
 }
 
-void read_output(const YAML::Node& node, const FieldReader& in, Experiment& e) {
+void read_output(const YAML::Node& node, const ConfigFields& in, Experiment& e) {
   if (!node.IsMap()) in.fail(node, "output", "expected a mapping with any of plan, csv, plot");
   for (auto it = node.begin(); it != node.end(); ++it) {
     const std::string key = it->first.Scalar();
@@ -137,11 +94,12 @@ Experiment parse_experiment(const std::string& text, const std::string& source_n
   const YAML::Node root = parse_yaml_document(text, source_name);
   if (!root.IsMap())
     throw_at(source_name, yaml_line(root), "an experiment config must be a mapping (graph, devices, ...)");
-  const FieldReader in(source_name);
+  const ConfigFields in(source_name);
   Experiment e;
   e.source = source_name;
   e.name = fs::path(source_name).stem().string();
   bool has_graph = false;
+  std::size_t einsum_line = 0, decompose_line = 0;
   std::size_t machine_line = 0, devices_line = 0;  // 0 = not given
   for (auto it = root.begin(); it != root.end(); ++it) {
     const YAML::Node value = it->second;
@@ -161,6 +119,12 @@ Experiment parse_experiment(const std::string& text, const std::string& source_n
         e.graph = in.input_path(value, key);
       }
       has_graph = true;
+    } else if (key == "einsum") {
+      e.einsum = einsum::read_einsum_workload(value, in);
+      einsum_line = std::max<std::size_t>(yaml_line(it->first), 1);
+    } else if (key == "decompose") {
+      e.decompose = einsum::read_decompose(value, in);
+      decompose_line = std::max<std::size_t>(yaml_line(it->first), 1);
     } else if (key == "machine") {
       e.machine = in.input_path(value, key);
       machine_line = std::max<std::size_t>(yaml_line(value), 1);
@@ -185,10 +149,20 @@ Experiment parse_experiment(const std::string& text, const std::string& source_n
     } else {
       throw_at(source_name, yaml_line(it->first),
                "unknown key '" + key +
-                   "' (known: name, graph, machine, devices, model, placements, seed, trace, output)");
+                   "' (known: name, graph, einsum, decompose, machine, devices, model, placements, seed, "
+                   "trace, output)");
     }
   }
-  if (!has_graph) throw_at(source_name, yaml_line(root), "missing 'graph' (a graph file or random:N)");
+  if (has_graph && einsum_line > 0) {
+    throw_at(source_name, einsum_line, "'einsum': give either 'graph' or 'einsum', not both");
+  }
+  if (!has_graph && einsum_line == 0) {
+    throw_at(source_name, yaml_line(root),
+             "missing 'graph' (a graph file or random:N) or 'einsum' (an einsum workload)");
+  }
+  if (decompose_line > 0 && einsum_line == 0) {
+    throw_at(source_name, decompose_line, "'decompose': only an 'einsum' workload is decomposed");
+  }
   if (machine_line > 0 && devices_line > 0) {
     throw_at(source_name, devices_line,
              "'devices': give either 'machine' (a machine file) or 'devices', not both");

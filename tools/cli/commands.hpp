@@ -10,5 +10,6 @@ void add_simulate_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
 void add_graph_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_decompose_command(CLI::App& app);
 
 }  // namespace doppler::cli

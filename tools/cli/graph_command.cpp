@@ -64,6 +64,76 @@ bool all_fixed_costs(const TaskGraph& graph) {
   return true;
 }
 
+// What `doppler graph` describes: the task graph, the machine that costs it, and where it came from.
+struct LoadedGraph {
+  TaskGraph graph;
+  Machine machine;
+  std::optional<sim::CostModelKind> model;  // the config's, when it names one
+  std::optional<EinsumOrigin> einsum;
+};
+
+// FILE is a graph file, random:N, an experiment config (its graph or einsum workload) or an einsum
+// graph file (decomposed by EinDecomp for the devices). --machine / --devices override a config's.
+LoadedGraph load_for_description(const GraphFlags& flags, const CLI::App& command) {
+  const bool machine_flag = command.count("--machine") > 0, devices_flag = command.count("--devices") > 0;
+  LoadedGraph out;
+  switch (yaml_file_role(flags.graph)) {
+    case YamlFileRole::kExperiment: {
+      Experiment e = load_experiment(flags.graph, known_names());
+      if (machine_flag) {
+        e.machine = flags.machine;
+        e.devices = 0;
+      } else if (devices_flag) {
+        e.machine.clear();
+        e.devices = flags.devices;
+      }
+      if (e.model.empty()) e.model = e.machine.empty() ? "paper" : "roofline";
+      std::unique_ptr<Workload> w = load(e);
+      out.graph = std::move(w->graph);
+      out.machine = std::move(w->machine);
+      out.model = w->model;
+      out.einsum = std::move(w->einsum);
+      return out;
+    }
+    case YamlFileRole::kEinsumGraph: {
+      out.machine = flags.machine.empty() ? abstract_machine(flags.devices) : load_machine(flags.machine);
+      einsum::EinsumWorkloadSpec spec;
+      spec.file = flags.graph;
+      einsum::DecomposeOptions options;
+      options.devices = static_cast<int>(out.machine.num_devices());
+      out.einsum = lower_einsum_workload(spec, options, out.graph);
+      return out;
+    }
+    case YamlFileRole::kOther:
+      break;
+  }
+  out.graph = load_graph_spec(flags.graph, flags.seed);
+  out.machine = flags.machine.empty() ? abstract_machine(flags.devices) : load_machine(flags.machine);
+  return out;
+}
+
+nlohmann::ordered_json einsum_json(const EinsumOrigin& origin) {
+  const einsum::EinsumGraph& g = origin.graph;
+  std::map<std::string, std::size_t> tensors, roles;
+  for (const einsum::Tensor& t : g.tensors()) ++tensors[std::string(einsum::tensor_kind_name(t.kind))];
+  for (const einsum::TaskInfo& task : origin.tasks) ++roles[std::string(einsum::task_role_name(task.role))];
+  double flops = 0, parameter_bytes = 0;
+  for (einsum::EinsumOpId o = 0; o < g.num_ops(); ++o) flops += g.flops(o);
+  for (const einsum::Tensor& t : g.tensors()) {
+    if (t.kind == einsum::TensorKind::kParameter) parameter_bytes += t.bytes();
+  }
+  nlohmann::ordered_json j;
+  j["einsum_ops"] = g.num_ops();
+  j["tensors"] = tensors;
+  j["flops"] = flops;
+  j["parameter_bytes"] = parameter_bytes;
+  j["method"] = std::string(einsum::decompose_method_name(origin.options.method));
+  j["devices"] = origin.options.devices;
+  j["cost"] = origin.decomposition.cost.total();
+  j["task_roles"] = roles;
+  return j;
+}
+
 void describe(const GraphFlags& flags, const CLI::App& command) {
   const bool dot_to_stdout = flags.dot == "-";
   if (dot_to_stdout && flags.json) throw Error("--dot - and --json both write to stdout: choose one");
@@ -77,12 +147,12 @@ void describe(const GraphFlags& flags, const CLI::App& command) {
     }
   }
 
-  const TaskGraph graph = load_graph_spec(flags.graph, flags.seed);
-  const Machine machine =
-      flags.machine.empty() ? abstract_machine(flags.devices) : load_machine(flags.machine);
-  const sim::CostModelKind model =
-      chosen_model.value_or(flags.machine.empty() && all_fixed_costs(graph) ? sim::CostModelKind::paper
-                                                                            : sim::CostModelKind::roofline);
+  const LoadedGraph loaded = load_for_description(flags, command);
+  const TaskGraph& graph = loaded.graph;
+  const Machine& machine = loaded.machine;
+  const sim::CostModelKind model = chosen_model.value_or(loaded.model.value_or(
+      machine.time_unit == "units" && all_fixed_costs(graph) ? sim::CostModelKind::paper
+                                                             : sim::CostModelKind::roofline));
   const sim::CostTable costs(graph, machine, model);
   const ExecGraph exec = ExecGraph::from(graph);
   const GraphStats stats = graph_stats(exec, costs.compute_estimate(), costs.comm_estimate());
@@ -117,6 +187,7 @@ void describe(const GraphFlags& flags, const CLI::App& command) {
     j["model"] = sim::to_string(model);
     j["time_unit"] = machine.time_unit;
     j["kinds"] = kinds;
+    if (loaded.einsum) j["einsum"] = einsum_json(*loaded.einsum);
     if (!flags.dot.empty()) j["dot"] = flags.dot;
     std::cout << j.dump(2) << "\n";
     return;
@@ -126,6 +197,22 @@ void describe(const GraphFlags& flags, const CLI::App& command) {
     kind_list += (kind_list.empty() ? "" : ", ") + kind + " " + std::to_string(count);
   TextTable table({{"", TextTable::Align::left}, {"", TextTable::Align::left}});
   table.add_row({"graph", flags.graph});
+  if (loaded.einsum) {
+    const nlohmann::ordered_json e = einsum_json(*loaded.einsum);
+    std::string tensors, roles;
+    for (const auto& [kind, count] : e["tensors"].items())
+      tensors += (tensors.empty() ? "" : ", ") + kind + " " + std::to_string(count.get<std::size_t>());
+    for (const auto& [role, count] : e["task_roles"].items())
+      roles += (roles.empty() ? "" : ", ") + role + " " + std::to_string(count.get<std::size_t>());
+    table.add_row(
+        {"einsum ops", std::to_string(loaded.einsum->graph.num_ops()) + "  (tensors: " + tensors + ")"});
+    table.add_row({"einsum flops", format_short(e["flops"].get<double>(), 4) + "  (parameters " +
+                                       format_short(e["parameter_bytes"].get<double>(), 4) + " bytes)"});
+    table.add_row({"decomposition", e["method"].get<std::string>() + " for " +
+                                        std::to_string(loaded.einsum->options.devices) + " devices, cost " +
+                                        format_short(e["cost"].get<double>(), 4) + " elements moved"});
+    table.add_row({"task roles", roles});
+  }
   table.add_row({"ops", std::to_string(stats.num_ops)});
   table.add_row({"edges", std::to_string(stats.num_edges)});
   table.add_row({"depth", std::to_string(stats.depth) + " ops on the longest path"});
@@ -151,7 +238,11 @@ void add_graph_command(CLI::App& app) {
   auto flags = std::make_shared<GraphFlags>();
   CLI::App* command = app.add_subcommand(
       "graph", "Describe a graph: size, depth, total work, critical path; Graphviz with --dot");
-  command->add_option("file", flags->graph, "Graph file (.txt paper format, .yaml, .json) or random:N")
+  command
+      ->add_option(
+          "file", flags->graph,
+          "Graph file (.txt paper format, .yaml, .json), random:N, an experiment config, or an einsum "
+          "graph file (decomposed by EinDecomp for the devices)")
       ->required();
   CLI::Option* machine = command
                              ->add_option("--machine", flags->machine,

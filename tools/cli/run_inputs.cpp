@@ -5,10 +5,12 @@
 #include <filesystem>
 
 #include "doppler/error.hpp"
+#include "doppler/file_io.hpp"
 #include "doppler/graph_yaml.hpp"
 #include "doppler/policies/placement.hpp"
 #include "doppler/random_dag.hpp"
 #include "doppler/sim/cost_model.hpp"
+#include "doppler/yaml_util.hpp"
 
 namespace doppler::cli {
 namespace {
@@ -82,7 +84,7 @@ std::vector<std::string> unavailable_methods() {
 }
 
 ExperimentNames known_names() {
-  return {{"paper", "roofline"}, policies::heuristic_names()};
+  return {{"paper", "roofline"}, policies::placement_names()};
 }
 
 Experiment resolve(const RunFlags& flags) {
@@ -111,6 +113,7 @@ Experiment resolve(const RunFlags& flags) {
       }
     }
     e.graph = flags.graph;
+    e.einsum.reset();
   }
   if (given(flags.machine_opt)) {
     e.machine = flags.machine;
@@ -177,13 +180,46 @@ TaskGraph load_graph_spec(const std::string& spec, std::uint64_t seed) {
   return load_graph(spec);
 }
 
+YamlFileRole yaml_file_role(const std::string& path) {
+  const std::string extension = fs::path(path).extension().string();
+  std::error_code ec;
+  if ((extension != ".yaml" && extension != ".yml") || !fs::is_regular_file(path, ec))
+    return YamlFileRole::kOther;
+  const YAML::Node root = parse_yaml_document(read_text_file(path), path);
+  if (!root.IsMap()) return YamlFileRole::kOther;
+  if (root["einsum_graph"]) return YamlFileRole::kEinsumGraph;
+  if (root["einsum"] || root["graph"]) return YamlFileRole::kExperiment;
+  return YamlFileRole::kOther;
+}
+
+EinsumOrigin lower_einsum_workload(const einsum::EinsumWorkloadSpec& spec, einsum::DecomposeOptions options,
+                                   TaskGraph& graph) {
+  EinsumOrigin origin{einsum::build_einsum_workload(spec), options, {}, {}};
+  origin.decomposition = einsum::decompose(origin.graph, options);
+  einsum::LoweredGraph lowered = einsum::lower(origin.graph, origin.decomposition.partitions);
+  graph = std::move(lowered.graph);
+  origin.tasks = std::move(lowered.tasks);
+  return origin;
+}
+
 std::unique_ptr<Workload> load(const Experiment& e) {
-  TaskGraph graph = load_graph_spec(e.graph, e.seed);
   Machine machine = e.machine.empty() ? abstract_machine(e.devices) : load_machine(e.machine);
   const std::string machine_label = e.machine.empty() ? std::to_string(e.devices) + " abstract devices"
                                                       : e.machine + " (" + machine.name + ")";
-  return std::make_unique<Workload>(
-      Workload{std::move(graph), std::move(machine), sim::parse_cost_model(e.model), e.graph, machine_label});
+  auto workload = std::make_unique<Workload>(
+      Workload{TaskGraph{}, Machine{}, sim::parse_cost_model(e.model), e.graph, machine_label, std::nullopt});
+  if (e.einsum) {
+    einsum::DecomposeOptions options = e.decompose.options;
+    if (!e.decompose.devices_given) options.devices = static_cast<int>(machine.num_devices());
+    workload->einsum = lower_einsum_workload(*e.einsum, options, workload->graph);
+    workload->graph_label = e.einsum->label() + " (einsum, " +
+                            std::string(einsum::decompose_method_name(options.method)) + " for " +
+                            std::to_string(options.devices) + " devices)";
+  } else {
+    workload->graph = load_graph_spec(e.graph, e.seed);
+  }
+  workload->machine = std::move(machine);
+  return workload;
 }
 
 Plan make_plan(const PlacementSpec& placement, const sim::Simulator& simulator, std::uint64_t seed) {

@@ -8,9 +8,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "doppler/einsum/lowering.hpp"
 #include "doppler/experiment.hpp"
 #include "doppler/machine.hpp"
 #include "doppler/plan.hpp"
@@ -54,14 +56,33 @@ Experiment resolve(const RunFlags& flags);
 // A graph spec is a graph file or random:N (a generated DAG seeded by `seed`).
 TaskGraph load_graph_spec(const std::string& spec, std::uint64_t seed);
 
+// An einsum workload as it became the task graph: the einsum graph, its decomposition and the
+// lowering's per-task roles (the task graph itself is Workload::graph).
+struct EinsumOrigin {
+  einsum::EinsumGraph graph;
+  einsum::DecomposeOptions options;
+  einsum::Decomposition decomposition;
+  std::vector<einsum::TaskInfo> tasks;
+};
+
+// What a .yaml/.yml file holds, by its top-level keys: an experiment config (graph or einsum), an
+// einsum graph (einsum_graph), or anything else (a task graph, or not YAML at all).
+enum class YamlFileRole { kExperiment, kEinsumGraph, kOther };
+YamlFileRole yaml_file_role(const std::string& path);
+
+// Builds, decomposes and lowers an einsum workload; the task graph is moved into `graph`.
+EinsumOrigin lower_einsum_workload(const einsum::EinsumWorkloadSpec& spec, einsum::DecomposeOptions options,
+                                   TaskGraph& graph);
+
 // Graph, machine and cost model of an experiment, loaded. Keep it alive (and in place) while a
 // Simulator built from it lives: the simulator refers to the graph.
 struct Workload {
   TaskGraph graph;
   Machine machine;
   sim::CostModelKind model;
-  std::string graph_label;    // the graph spec as given
-  std::string machine_label;  // "4 abstract devices" or the machine file
+  std::string graph_label;             // the graph spec as given
+  std::string machine_label;           // "4 abstract devices" or the machine file
+  std::optional<EinsumOrigin> einsum;  // set when the graph came from an einsum workload
 };
 std::unique_ptr<Workload> load(const Experiment& experiment);
 

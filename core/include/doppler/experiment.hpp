@@ -8,6 +8,8 @@
 //
 //   name: quickstart                     # default: the config file's stem
 //   graph: workloads/doppler-paper/full_transformer_layer_261nodes.txt   # or random:N
+//   einsum: {workload: llama_layer, batch: 8}   # instead of graph: an einsum workload, decomposed
+//   decompose: {method: eindecomp}              #   (einsum/workload_spec.hpp) and lowered
 //   devices: 4                           # N abstract devices, or: machine: machines/h100-4.yaml
 //   model: paper                         # default: paper with devices, roofline with a machine file
 //   placements: [heft, etf, plan.yaml]   # method names and/or plan files; default: the caller's
@@ -18,6 +20,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "doppler/einsum/workload_spec.hpp"
 
 namespace doppler {
 
@@ -36,9 +40,11 @@ struct PlacementSpec {
 struct Experiment {
   std::string source;  // the config file
   std::string name;
-  std::string graph;                      // resolved path, or "random:N"
-  std::string machine;                    // resolved path; empty when `devices` is used
-  std::size_t devices = 0;                // > 0 exactly when machine is empty
+  std::string graph;                                 // resolved path, or "random:N"; empty with einsum
+  std::optional<einsum::EinsumWorkloadSpec> einsum;  // set exactly when graph is empty
+  einsum::DecomposeSpec decompose;                   // how to decompose the einsum workload
+  std::string machine;                               // resolved path; empty when `devices` is used
+  std::size_t devices = 0;                           // > 0 exactly when machine is empty
   std::string model;                      // empty = the default for the machine (chosen by the caller)
   std::vector<PlacementSpec> placements;  // empty = not given (the caller picks its default)
   std::uint64_t seed = 1;

@@ -1,0 +1,42 @@
+#pragma once
+// Contract: the einsum workload of an experiment config and how to decompose it (docs/CLI.md):
+//   einsum:                        # a built-in generator (workloads.hpp) with its sizes ...
+//     workload: llama_layer        # chain_mm | ffnn | llama_block | llama_layer | mlp_training_step
+//     batch: 8                     #   | llama_layer_training_step; keys are the generator's options
+//     dtype: bf16                  # f32 | f16 | bf16
+//     optimizer: adam              # training steps: sgd | adam, with lr
+//   einsum: {file: model.yaml}     # ... or an einsum graph file (docs/FORMATS.md)
+//   decompose: {method: eindecomp, devices: 4, wide: false, max_candidates: 1024}
+// `decompose` is optional: eindecomp over the machine's devices. Unknown keys, keys the generator
+// does not take and bad values throw a one-line Error "FILE:LINE: 'einsum.KEY': PROBLEM".
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+
+#include "doppler/config_fields.hpp"
+#include "doppler/einsum/decomposition.hpp"
+#include "doppler/einsum/workloads.hpp"
+
+namespace doppler::einsum {
+
+struct EinsumWorkloadSpec {
+  std::string generator;  // empty when `file` is set
+  std::string file;       // resolved against the config's directory
+  ChainMmOptions chain_mm;
+  FfnnOptions ffnn;
+  LlamaOptions llama;
+  Optimizer optimizer = Sgd{};
+  std::string label() const { return generator.empty() ? file : generator; }
+};
+
+struct DecomposeSpec {
+  DecomposeOptions options;
+  bool devices_given = false;  // else: the machine's device count
+};
+
+const std::vector<std::string>& workload_generator_names();
+EinsumWorkloadSpec read_einsum_workload(const YAML::Node& node, const ConfigFields& fields);
+DecomposeSpec read_decompose(const YAML::Node& node, const ConfigFields& fields);
+EinsumGraph build_einsum_workload(const EinsumWorkloadSpec& spec);
+
+}  // namespace doppler::einsum
