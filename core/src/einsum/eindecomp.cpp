@@ -91,15 +91,37 @@ class TreeSearch {
     }
   }
 
+  // Pass 1 solves the trees in order, each root blind to its later consumers. Later passes charge
+  // a root's candidates the repartitions its consumers' grids of the previous pass would need,
+  // and the cheapest solution of all passes is kept.
   std::vector<Partition> run() {
     const std::size_t n = graph_.num_ops();
     candidates_.resize(n);
-    best_.resize(n);
-    by_grid_.resize(n);
+    for (EinsumOpId o = 0; o < n; ++o) make_candidates(o);
+    hints_.assign(n, {});
+    std::vector<Partition> best_solution;
+    double best_cost = std::numeric_limits<double>::infinity();
+    for (int pass = 0; pass < kMaxPasses; ++pass) {
+      const std::vector<Partition> solution = solve_all();
+      const double cost = decomposition_cost(graph_, solution).total();
+      if (!(cost < best_cost)) break;
+      best_cost = cost;
+      best_solution = solution;
+      record_hints(solution);
+    }
+    return best_solution;
+  }
+
+ private:
+  static constexpr int kMaxPasses = 4;
+
+  std::vector<Partition> solve_all() {
+    const std::size_t n = graph_.num_ops();
+    best_.assign(n, {});
+    by_grid_.assign(n, {});
     min_best_.assign(n, 0);
     chosen_.assign(n, 0);
     for (EinsumOpId o = 0; o < n; ++o) {
-      make_candidates(o);
       solve(o);
       if (!in_tree_[o]) fix_tree(o);
     }
@@ -108,7 +130,18 @@ class TreeSearch {
     return partitions;
   }
 
- private:
+  // The grid each use of a root's output was read in by `solution`.
+  void record_hints(const std::vector<Partition>& solution) {
+    for (auto& h : hints_) h.clear();
+    for (EinsumOpId c = 0; c < graph_.num_ops(); ++c) {
+      const EinsumOp& op = graph_.op(c);
+      for (std::size_t k = 0; k < op.inputs.size(); ++k) {
+        const EinsumOpId r = graph_.tensor(op.inputs[k]).producer;
+        if (r != kNoProducer && !in_tree_[r]) hints_[r].push_back(grid_of(solution[c], op.spec.inputs[k]));
+      }
+    }
+  }
+
   void make_candidates(EinsumOpId o) {
     std::vector<Candidate> all;
     for (const Partition& p : candidate_partitions(graph_, o, lo_, hi_)) {
@@ -140,6 +173,10 @@ class TreeSearch {
       double total = c.local;
       for (std::size_t k = 0; k < op.inputs.size(); ++k) {
         total += edge_cost(op.inputs[k], grid_of(c.partition, op.spec.inputs[k]));
+      }
+      if (!in_tree_[o]) {
+        const double moved = static_cast<double>(graph_.tensor(op.output).elements());
+        for (const std::vector<int>& hint : hints_[o]) total += c.out_grid == hint ? 0 : moved;
       }
       best.push_back(total);
     }
@@ -190,6 +227,7 @@ class TreeSearch {
   std::vector<std::vector<double>> best_;
   std::vector<std::map<std::vector<int>, double>> by_grid_;
   std::vector<double> min_best_;
+  std::vector<std::vector<std::vector<int>>> hints_;  // per root: its consumers' grids last pass
   std::vector<std::size_t> chosen_;
 };
 
