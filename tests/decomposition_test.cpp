@@ -209,6 +209,18 @@ TEST(Decomposition, EinDecompRunsEveryLargeOpAsNKernels) {
   }
 }
 
+TEST(Decomposition, BranchingBoundKeepsValidPartitions) {
+  const EinsumGraph g = llama_layer({.batch = 4, .seq = 64, .hidden = 64, .heads = 4, .ffn = 128});
+  const Decomposition full = run(g, DecomposeMethod::kEinDecomp, 4);
+  for (const int bound : {1, 2, 8}) {
+    const Decomposition bounded =
+        decompose(g, {.devices = 4, .method = DecomposeMethod::kEinDecomp, .max_candidates = bound});
+    EXPECT_GE(bounded.cost.total(), full.cost.total()) << bound;
+    EXPECT_NO_THROW(lower(g, bounded.partitions)) << bound;
+  }
+  EXPECT_NE(error_of([&] { decompose(g, {.max_candidates = 0}); }).find("max_candidates"), std::string::npos);
+}
+
 TEST(Decomposition, DataParallelSplitsTheBatchEverywhere) {
   const EinsumGraph g = mlp_training_step({.batch = 16, .in = 8, .hidden = 8, .out = 4, .layers = 2});
   const Decomposition d = run(g, DecomposeMethod::kDataParallel, 4);
