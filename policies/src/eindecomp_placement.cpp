@@ -7,7 +7,6 @@
 // placed on d (no timing: idle gaps and arrival times are ignored). Ties: lower device id.
 // Priority = placement order.
 #include <limits>
-#include <queue>
 
 #include "heuristics.hpp"
 #include "list_scheduling.hpp"
@@ -18,26 +17,14 @@ Plan place_eindecomp(const PlacementContext& context) {
   const std::size_t devices = detail::device_count(context);
   const ExecGraph& graph = context.simulator.graph();
   const sim::CostTable& costs = context.simulator.costs();
-  Plan plan = detail::empty_plan(context, "eindecomp");
-  const std::vector<double> level = detail::estimated_bottom_levels(context.simulator);
-
-  auto runs_later = [&level](OpId a, OpId b) { return level[a] != level[b] ? level[a] < level[b] : a > b; };
-  std::priority_queue<OpId, std::vector<OpId>, decltype(runs_later)> ready(runs_later);
-  detail::ReadyTracker tracker(graph);
-  for (OpId op : tracker.sources()) ready.push(op);
-
   std::vector<double> load(devices, 0.0);
-  std::vector<OpId> order;
-  order.reserve(graph.num_ops);
-  while (!ready.empty()) {
-    const OpId op = ready.top();
-    ready.pop();
+  const auto choose = [&](OpId op, std::span<const DeviceId> placed_on) {
     DeviceId best = 0;
     double best_cost = std::numeric_limits<double>::infinity();
     for (DeviceId device = 0; device < devices; ++device) {
       double moved = 0;
       for (OpId pred : graph.predecessors(op)) {
-        const DeviceId src = plan.device[pred];
+        const DeviceId src = placed_on[pred];
         if (src != device) moved += costs.transfer(pred, src, device);
       }
       const double cost = load[device] + costs.compute(op, device) + context.comm_weight * moved;
@@ -46,13 +33,11 @@ Plan place_eindecomp(const PlacementContext& context) {
         best = device;
       }
     }
-    plan.device[op] = best;
     load[best] += costs.compute(op, best);
-    order.push_back(op);
-    for (OpId released : tracker.place(op)) ready.push(released);
-  }
-  plan.priority = detail::priority_from_order(order);
-  return plan;
+    return best;
+  };
+  return detail::list_schedule(context, "eindecomp", detail::estimated_bottom_levels(context.simulator),
+                               choose);
 }
 
 }  // namespace doppler::policies

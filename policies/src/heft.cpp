@@ -3,7 +3,6 @@
 // id; a ready set keeps precedence even when zero costs tie ranks) and each goes to the device
 // with the earliest finish time, filling idle gaps (insertion). Priority = scheduling order.
 #include <limits>
-#include <queue>
 
 #include "doppler/graph_analysis.hpp"
 #include "doppler/policies/device_timeline.hpp"
@@ -37,27 +36,15 @@ Plan place_heft(const PlacementContext& context) {
   const std::size_t devices = detail::device_count(context);
   const ExecGraph& graph = context.simulator.graph();
   const sim::CostTable& costs = context.simulator.costs();
-  Plan plan = detail::empty_plan(context, "heft");
-  const std::vector<double> rank = upward_ranks(graph, costs, devices);
-
-  auto runs_later = [&rank](OpId a, OpId b) { return rank[a] != rank[b] ? rank[a] < rank[b] : a > b; };
-  std::priority_queue<OpId, std::vector<OpId>, decltype(runs_later)> ready(runs_later);
-  detail::ReadyTracker tracker(graph);
-  for (OpId op : tracker.sources()) ready.push(op);
-
   std::vector<DeviceTimeline> timeline(devices);
   std::vector<double> finish(graph.num_ops, 0.0);
-  std::vector<OpId> order;
-  order.reserve(graph.num_ops);
-  while (!ready.empty()) {
-    const OpId op = ready.top();
-    ready.pop();
+  const auto choose = [&](OpId op, std::span<const DeviceId> placed_on) {
     DeviceId best = 0;
     double best_start = 0;
     double best_finish = std::numeric_limits<double>::infinity();
     for (DeviceId device = 0; device < devices; ++device) {
       const double duration = costs.compute(op, device);
-      const double data = detail::data_ready_time(graph, costs, op, device, plan.device, finish);
+      const double data = detail::data_ready_time(graph, costs, op, device, placed_on, finish);
       const double start = timeline[device].earliest_start(data, duration);
       if (start + duration < best_finish) {
         best_finish = start + duration;
@@ -65,14 +52,11 @@ Plan place_heft(const PlacementContext& context) {
         best = device;
       }
     }
-    plan.device[op] = best;
     finish[op] = best_finish;
     timeline[best].reserve(best_start, costs.compute(op, best));
-    order.push_back(op);
-    for (OpId released : tracker.place(op)) ready.push(released);
-  }
-  plan.priority = detail::priority_from_order(order);
-  return plan;
+    return best;
+  };
+  return detail::list_schedule(context, "heft", upward_ranks(graph, costs, devices), choose);
 }
 
 }  // namespace doppler::policies

@@ -4,6 +4,7 @@
 // of an op's inputs are on a device, ready-set tracking, and priorities from a scheduling order.
 #include <cstddef>
 #include <cstdint>
+#include <queue>
 #include <span>
 #include <vector>
 
@@ -42,5 +43,31 @@ class ReadyTracker {
   std::vector<OpId> sources_;
   std::vector<OpId> released_;
 };
+
+// The list-scheduling loop of critical_path, heft and eindecomp: ready ops (predecessors all
+// placed) are taken by decreasing `rank` (ties: smaller op id); `choose(op, placed_on)` returns the
+// op's device and updates the caller's schedule state; placed_on[p] holds every placed p's device.
+// Returns the plan with priority = scheduling order.
+template <typename Choose>
+Plan list_schedule(const PlacementContext& context, const char* method, const std::vector<double>& rank,
+                   Choose&& choose) {
+  const ExecGraph& graph = context.simulator.graph();
+  Plan plan = empty_plan(context, method);
+  auto runs_later = [&rank](OpId a, OpId b) { return rank[a] != rank[b] ? rank[a] < rank[b] : a > b; };
+  std::priority_queue<OpId, std::vector<OpId>, decltype(runs_later)> ready(runs_later);
+  ReadyTracker tracker(graph);
+  for (OpId op : tracker.sources()) ready.push(op);
+  std::vector<OpId> order;
+  order.reserve(graph.num_ops);
+  while (!ready.empty()) {
+    const OpId op = ready.top();
+    ready.pop();
+    plan.device[op] = choose(op, std::span<const DeviceId>(plan.device));
+    order.push_back(op);
+    for (OpId released : tracker.place(op)) ready.push(released);
+  }
+  plan.priority = priority_from_order(order);
+  return plan;
+}
 
 }  // namespace doppler::policies::detail
