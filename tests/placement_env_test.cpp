@@ -52,6 +52,9 @@ TEST(PlacementEnv, OpFeaturesByHand) {
   EXPECT_EQ(f.rows[1], (Row{3, 5, 12, 10, 1}));
   EXPECT_EQ(f.rows[2], (Row{5, 7, 12, 10, 1}));
   EXPECT_EQ(f.rows[3], (Row{1, 1, 18, 2, 0}));
+  // Longest paths: a -> c -> d (c has the larger b-level and reaches d later).
+  EXPECT_EQ(f.next_on_exit_path, (std::vector<OpId>{2, 3, 3, kNoOp}));
+  EXPECT_EQ(f.previous_on_entry_path, (std::vector<OpId>{kNoOp, 0, 0, 2}));
 }
 
 TEST(PlacementEnv, LegalSetDeviceFeaturesAndTeacher) {

@@ -19,9 +19,25 @@ OpFeatures op_features(const sim::Simulator& simulator) {
   const std::vector<double> t = top_levels(g, compute, comm);
   OpFeatures features;
   features.rows.resize(g.num_ops);
+  features.next_on_exit_path.assign(g.num_ops, kNoOp);
+  features.previous_on_entry_path.assign(g.num_ops, kNoOp);
   for (OpId op = 0; op < g.num_ops; ++op) {
-    double in = 0;
-    for (const OpId p : g.predecessors(op)) in += comm[p];
+    double in = 0, entry = -1;
+    for (const OpId p : g.predecessors(op)) {
+      in += comm[p];
+      const double through = t[p] + compute[p] + comm[p];
+      if (through > entry || (through == entry && p < features.previous_on_entry_path[op])) {
+        entry = through;
+        features.previous_on_entry_path[op] = p;
+      }
+    }
+    double exit = -1;
+    for (const OpId s : g.successors(op)) {
+      if (b[s] > exit || (b[s] == exit && s < features.next_on_exit_path[op])) {
+        exit = b[s];
+        features.next_on_exit_path[op] = s;
+      }
+    }
     const double out = comm[op] * static_cast<double>(g.successors(op).size());
     features.rows[op] = {compute[op], b[op], t[op], in, out};
   }

@@ -18,10 +18,15 @@
 namespace doppler::policies {
 
 // Per-op features fixed for an episode: compute estimate, b-level, t-level (both with
-// communication), and the summed communication of the op's in-edges and out-edges.
+// communication), and the summed communication of the op's in-edges and out-edges. The longest
+// paths through an op (for SEL's path sums): next_on_exit_path[op] is the successor that realises
+// its b-level, previous_on_entry_path[op] the predecessor that realises its t-level (ties: smaller
+// id; kNoOp at an exit / entry).
 struct OpFeatures {
   static constexpr std::size_t kCount = 5;
   std::vector<std::array<double, kCount>> rows;  // by OpId
+  std::vector<OpId> next_on_exit_path;
+  std::vector<OpId> previous_on_entry_path;
 };
 OpFeatures op_features(const sim::Simulator& simulator);
 
