@@ -218,6 +218,30 @@ TEST(Workloads, ScaledUpChainLowersToOverHundredThousandTasks) {
   EXPECT_GE(lowered.graph.num_ops(), 100000u);
 }
 
+TEST(Workloads, StackedLlamaLayers) {
+  LlamaOptions o = small_llama();
+  o.layers = 3;
+  const EinsumGraph g = llama_layer(o);
+  EXPECT_EQ(g.num_ops(), 3 * llama_layer(small_llama()).num_ops());
+  for (const char* name : {"l0.wq", "l1.wq", "l2.wdown", "l0.y", "l1.y", "y", "rope.cos"}) {
+    EXPECT_TRUE(g.has_tensor(name)) << name;
+  }
+  EXPECT_FALSE(g.has_tensor("l2.y"));
+  // Layer 1 reads layer 0's output; the reference agrees with the lowered graph.
+  const EinsumOpId q1 = g.tensor(g.find_tensor("l1.attn_norm.ms")).producer;
+  EXPECT_EQ(g.op(q1).inputs[0], g.find_tensor("l0.y"));
+  const LoweredGraph lowered = lower(g, split_on(g, 'b', 2));
+  const auto want = run_reference<double>(g);
+  const auto got = run_lowered<double>(g, lowered);
+  EXPECT_LT(max_relative_error(got[g.find_tensor("y")], want[g.find_tensor("y")]), 1e-10);
+  EXPECT_NE(error_of([&] {
+              LlamaOptions bad = small_llama();
+              bad.layers = 0;
+              llama_layer(bad);
+            }).find("layers must be positive"),
+            std::string::npos);
+}
+
 TEST(Workloads, BadSizesAreRejected) {
   EXPECT_NE(error_of([] { chain_mm({.n = 0}); }).find("chain_mm: n must be positive"), std::string::npos);
   EXPECT_NE(error_of([] { ffnn({.layers = 0}); }).find("ffnn: layers"), std::string::npos);

@@ -63,6 +63,7 @@ std::map<std::string, Setter> keys_of(const std::string& g, EinsumWorkloadSpec& 
     LlamaOptions& o = spec.llama;
     keys = {{"batch", size(o.batch)}, {"seq", size(o.seq)}, {"hidden", size(o.hidden)},
             {"heads", size(o.heads)}, {"ffn", size(o.ffn)}, {"dtype", dtype(o.dtype)}};
+    if (g != "llama_block") keys["layers"] = count(o.layers);
   }
   if (is_training_step(g)) {
     keys["optimizer"] = [&in, &spec](const YAML::Node& node, const std::string& field) {

@@ -64,50 +64,70 @@ std::int64_t head_dim(const char* generator, const LlamaOptions& o) {
   return o.hidden / o.heads;
 }
 
-TensorId head_projection(EinsumGraph& g, const std::string& name, TensorId x, const LlamaOptions& o,
-                         std::int64_t d) {
-  const TensorId w = g.add_parameter("w" + name, {o.hidden, o.heads, d}, o.dtype);
-  return g.add_einsum(name, "bsh,hnd->bsnd", {x, w});
+TensorId head_projection(EinsumGraph& g, const std::string& prefix, const std::string& name, TensorId x,
+                         const LlamaOptions& o, std::int64_t d) {
+  const TensorId w = g.add_parameter(prefix + "w" + name, {o.hidden, o.heads, d}, o.dtype);
+  return g.add_einsum(prefix + name, "bsh,hnd->bsnd", {x, w});
 }
 
-// The attention block on x [b, s, h]; returns `name` = x + attention(rms_norm(x)).
+// The rotary tables rope.cos / rope.sin [seq, head dim], inputs shared by every layer.
+struct RopeTables {
+  TensorId cos;
+  TensorId sin;
+};
+
+// The attention block on x [b, s, h]; returns `name` = x + attention(rms_norm(x)). Its tensors
+// are named PREFIX + the names of the contract (workloads.hpp).
 TensorId attention_into(EinsumGraph& g, TensorId x, const LlamaOptions& o, std::int64_t d,
-                        const std::string& name) {
-  const TensorId norm_w = g.add_parameter("attn_norm.w", {o.hidden}, o.dtype);
-  const TensorId xn = rms_norm(g, "attn_norm", x, norm_w, 2);
-  const TensorId cos = g.add_input("rope.cos", {o.seq, d}, o.dtype);
-  const TensorId sin = g.add_input("rope.sin", {o.seq, d}, o.dtype);
-  const TensorId q = rotary(g, "q.rope", head_projection(g, "q", xn, o, d), cos, sin, 1, 3);
-  const TensorId k = rotary(g, "k.rope", head_projection(g, "k", xn, o, d), cos, sin, 1, 3);
-  const TensorId v = head_projection(g, "v", xn, o, d);
-  const TensorId raw = g.add_einsum("scores.raw", "bsnd,btnd->bnst", {q, k});
-  const TensorId scores = scale(g, "scores", raw, 1.0 / std::sqrt(static_cast<double>(d)));
-  const TensorId probs = softmax(g, "probs", scores, 3);
-  const TensorId context = g.add_einsum("context", "bnst,btnd->bsnd", {probs, v});
-  const TensorId wo = g.add_parameter("wo", {o.heads, d, o.hidden}, o.dtype);
-  const TensorId projected = g.add_einsum("attn", "bsnd,ndh->bsh", {context, wo});
+                        const RopeTables& rope, const std::string& p, const std::string& name) {
+  const TensorId norm_w = g.add_parameter(p + "attn_norm.w", {o.hidden}, o.dtype);
+  const TensorId xn = rms_norm(g, p + "attn_norm", x, norm_w, 2);
+  const TensorId q = rotary(g, p + "q.rope", head_projection(g, p, "q", xn, o, d), rope.cos, rope.sin, 1, 3);
+  const TensorId k = rotary(g, p + "k.rope", head_projection(g, p, "k", xn, o, d), rope.cos, rope.sin, 1, 3);
+  const TensorId v = head_projection(g, p, "v", xn, o, d);
+  const TensorId raw = g.add_einsum(p + "scores.raw", "bsnd,btnd->bnst", {q, k});
+  const TensorId scores = scale(g, p + "scores", raw, 1.0 / std::sqrt(static_cast<double>(d)));
+  const TensorId probs = softmax(g, p + "probs", scores, 3);
+  const TensorId context = g.add_einsum(p + "context", "bnst,btnd->bsnd", {probs, v});
+  const TensorId wo = g.add_parameter(p + "wo", {o.heads, d, o.hidden}, o.dtype);
+  const TensorId projected = g.add_einsum(p + "attn", "bsnd,ndh->bsh", {context, wo});
   return add(g, name, x, projected);
 }
 
-// SwiGLU MLP on x [b, s, h]; returns `y` = x + down(silu(x' @ gate) * (x' @ up)), x' = rms_norm(x).
-TensorId mlp_into(EinsumGraph& g, TensorId x, const LlamaOptions& o) {
+// SwiGLU MLP on x [b, s, h]; returns `name` = x + down(silu(x' @ gate) * (x' @ up)), x' = rms_norm(x).
+TensorId mlp_into(EinsumGraph& g, TensorId x, const LlamaOptions& o, const std::string& p,
+                  const std::string& name) {
   const std::int64_t f = o.ffn == 0 ? 4 * o.hidden : o.ffn;
   require_positive("llama_layer", {{"ffn", f}});
-  const TensorId norm_w = g.add_parameter("mlp_norm.w", {o.hidden}, o.dtype);
-  const TensorId xn = rms_norm(g, "mlp_norm", x, norm_w, 2);
+  const TensorId norm_w = g.add_parameter(p + "mlp_norm.w", {o.hidden}, o.dtype);
+  const TensorId xn = rms_norm(g, p + "mlp_norm", x, norm_w, 2);
   const TensorId gate =
-      g.add_einsum("gate", "bsh,hf->bsf", {xn, g.add_parameter("wgate", {o.hidden, f}, o.dtype)});
-  const TensorId up = g.add_einsum("up", "bsh,hf->bsf", {xn, g.add_parameter("wup", {o.hidden, f}, o.dtype)});
-  const TensorId act = elementwise(g, "swiglu", "silu(a)*b", {gate, up});
+      g.add_einsum(p + "gate", "bsh,hf->bsf", {xn, g.add_parameter(p + "wgate", {o.hidden, f}, o.dtype)});
+  const TensorId up =
+      g.add_einsum(p + "up", "bsh,hf->bsf", {xn, g.add_parameter(p + "wup", {o.hidden, f}, o.dtype)});
+  const TensorId act = elementwise(g, p + "swiglu", "silu(a)*b", {gate, up});
   const TensorId down =
-      g.add_einsum("down", "bsf,fh->bsh", {act, g.add_parameter("wdown", {f, o.hidden}, o.dtype)});
-  return add(g, "y", x, down);
+      g.add_einsum(p + "down", "bsf,fh->bsh", {act, g.add_parameter(p + "wdown", {f, o.hidden}, o.dtype)});
+  return add(g, name, x, down);
 }
 
+RopeTables rope_inputs(EinsumGraph& g, const LlamaOptions& o, std::int64_t d) {
+  return {g.add_input("rope.cos", {o.seq, d}, o.dtype), g.add_input("rope.sin", {o.seq, d}, o.dtype)};
+}
+
+// `layers` Llama layers on x; one layer keeps the plain names, several prefix theirs "l0.", "l1.", ...
+// (layer l's output is "lL.y"; the last one's is "y").
 TensorId llama_layer_into(EinsumGraph& g, const LlamaOptions& o) {
   const std::int64_t d = head_dim("llama_layer", o);
-  const TensorId x = g.add_input("x", {o.batch, o.seq, o.hidden}, o.dtype);
-  return mlp_into(g, attention_into(g, x, o, d, "h"), o);
+  require_positive("llama_layer", {{"layers", o.layers}});
+  TensorId h = g.add_input("x", {o.batch, o.seq, o.hidden}, o.dtype);
+  const RopeTables rope = rope_inputs(g, o, d);
+  for (int l = 0; l < o.layers; ++l) {
+    const std::string p = o.layers == 1 ? "" : "l" + std::to_string(l) + ".";
+    const std::string out = l + 1 == o.layers ? "y" : p + "y";
+    h = mlp_into(g, attention_into(g, h, o, d, rope, p, p + "h"), o, p, out);
+  }
+  return h;
 }
 
 // Adds `loss` = sum(y * loss.weight) and returns the training-step graph.
@@ -156,7 +176,7 @@ EinsumGraph llama_block(const LlamaOptions& o) {
   const std::int64_t d = head_dim("llama_block", o);
   EinsumGraph g;
   const TensorId x = g.add_input("x", {o.batch, o.seq, o.hidden}, o.dtype);
-  const TensorId y = attention_into(g, x, o, d, "y");
+  const TensorId y = attention_into(g, x, o, d, rope_inputs(g, o, d), "", "y");
   return finished(std::move(g), y);
 }
 

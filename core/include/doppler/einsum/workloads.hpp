@@ -14,7 +14,9 @@
 //                   context `bnst,btnd->bsnd`, projection `bsnd,ndh->bsh`, residual add. Input `x`
 //                   [batch, seq, hidden], output `y`. No causal mask.
 //   llama_layer     llama_block, then RMSNorm, SwiGLU MLP silu(gate) * up with `ffn` columns,
-//                   down projection and residual add; output `y` [batch, seq, hidden].
+//                   down projection and residual add; output `y` [batch, seq, hidden]. With
+//                   `layers` > 1, that many layers in sequence sharing the rope tables, their
+//                   tensors prefixed "l0.", "l1.", ... (layer outputs lL.y; the last one is `y`).
 //   *_training_step the forward graph plus `loss` = sum(y * loss.weight) (an einsum to a scalar,
 //                   loss.weight an input shaped like y), then training_step_graph with the optimizer.
 // Bad sizes (zero, hidden not divisible by heads, an odd head dim) throw doppler::Error naming the
@@ -49,6 +51,7 @@ struct LlamaOptions {
   std::int64_t hidden = 1024;
   std::int64_t heads = 8;
   std::int64_t ffn = 0;  // llama_layer's MLP width; 0 = 4 * hidden
+  int layers = 1;        // llama_layer: layers stacked (several: names prefixed "l0.", "l1.", ...)
   DType dtype = DType::kBF16;
 };
 EinsumGraph llama_block(const LlamaOptions& options);
