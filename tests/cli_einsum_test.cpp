@@ -103,6 +103,16 @@ TEST_F(Cli, CompareAndSimulateAnEinsumWorkload) {
   EXPECT_EQ(simulate["devices"].size(), 2u);
 }
 
+TEST_F(Cli, ExecuteSaysWhyItCannotRun) {
+  // Five GPUs of an 8-GPU machine: without the hw backend, without GPUs or with fewer, one line why.
+  const std::string config = write("eight.yaml",
+                                   "einsum: {workload: ffnn, batch: 8, in: 8, hidden: 8, out: 8}\n"
+                                   "machine: " +
+                                       doppler::test_support::kRoot + "/configs/machines/h100-8.yaml\n");
+  expect_error("execute " + config + " --devices 5", {"execute:"});
+  expect_error("execute configs/quickstart.yaml", {"execute"});
+}
+
 TEST_F(Cli, EinsumBadInput) {
   expect_error("decompose configs/quickstart.yaml", {"configs/quickstart.yaml", "no 'einsum' workload"});
   const std::string config = write("small.yaml", small_config());

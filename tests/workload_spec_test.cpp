@@ -59,6 +59,31 @@ TEST(WorkloadSpec, GraphFileAndDecomposeSection) {
   EXPECT_EQ(e.decompose.options.max_candidates, 7);
 }
 
+TEST(WorkloadSpec, WrittenBackAsYamlItReadsTheSame) {
+  for (const std::string einsum :
+       {"{workload: chain_mm, n: 12, length: 5, dtype: f32}", "{workload: ffnn, batch: 4, layers: 2}",
+        "{workload: llama_block, batch: 2, seq: 8, hidden: 16, heads: 2, dtype: f16}",
+        "{workload: llama_layer, batch: 2, seq: 8, hidden: 16, heads: 2, layers: 2}",
+        "{workload: llama_layer_training_step, batch: 1, seq: 4, hidden: 8, heads: 2, optimizer: adam, lr: "
+        "0.25}",
+        "{workload: mlp_training_step, batch: 3, in: 2, hidden: 4, out: 2}"}) {
+    const Experiment e = parse("einsum: " + einsum + "\ndecompose: {method: data, devices: 3}\ndevices: 2\n");
+    const std::string text = einsum::einsum_workload_yaml(*e.einsum);
+    const Experiment again = parse(
+        "einsum: " + text + "\ndecompose: " + einsum::decompose_yaml(e.decompose.options) + "\ndevices: 2\n");
+    EXPECT_EQ(einsum::einsum_workload_yaml(*again.einsum), text) << einsum;
+    EXPECT_EQ(again.decompose.options.devices, 3);
+    EXPECT_EQ(again.decompose.options.method, einsum::DecomposeMethod::kDataParallel);
+    const einsum::EinsumGraph a = einsum::build_einsum_workload(*e.einsum);
+    const einsum::EinsumGraph b = einsum::build_einsum_workload(*again.einsum);
+    ASSERT_EQ(a.num_ops(), b.num_ops()) << text;
+    for (einsum::TensorId t = 0; t < a.num_tensors(); ++t)
+      EXPECT_EQ(a.tensor(t).dims, b.tensor(t).dims) << text;
+  }
+  EXPECT_EQ(einsum::einsum_workload_yaml(*parse("einsum: {file: mlp.yaml}\ndevices: 2\n").einsum, "g.yaml"),
+            "{file: g.yaml}");
+}
+
 TEST(WorkloadSpec, BadInputNamesFileLineAndField) {
   const std::string at = kConfig + ":";
   const auto error = [](const std::string& text) { return error_of([&] { parse(text); }); };

@@ -11,5 +11,6 @@ void add_compare_command(CLI::App& app);
 void add_graph_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_decompose_command(CLI::App& app);
+void add_execute_command(CLI::App& app);
 
 }  // namespace doppler::cli

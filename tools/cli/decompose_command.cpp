@@ -63,7 +63,8 @@ void run_decompose(const DecomposeFlags& flags, const CLI::App& command) {
   const einsum::EinsumGraph& g = origin.graph;
   const einsum::Decomposition& d = origin.decomposition;
   std::map<std::string, std::size_t> roles;
-  for (const einsum::TaskInfo& task : origin.tasks) ++roles[std::string(einsum::task_role_name(task.role))];
+  for (const einsum::TaskInfo& task : origin.lowered.tasks)
+    ++roles[std::string(einsum::task_role_name(task.role))];
   const std::string method(einsum::decompose_method_name(origin.options.method));
 
   if (flags.json) {

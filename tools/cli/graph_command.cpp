@@ -116,7 +116,8 @@ nlohmann::ordered_json einsum_json(const EinsumOrigin& origin) {
   const einsum::EinsumGraph& g = origin.graph;
   std::map<std::string, std::size_t> tensors, roles;
   for (const einsum::Tensor& t : g.tensors()) ++tensors[std::string(einsum::tensor_kind_name(t.kind))];
-  for (const einsum::TaskInfo& task : origin.tasks) ++roles[std::string(einsum::task_role_name(task.role))];
+  for (const einsum::TaskInfo& task : origin.lowered.tasks)
+    ++roles[std::string(einsum::task_role_name(task.role))];
   double flops = 0, parameter_bytes = 0;
   for (einsum::EinsumOpId o = 0; o < g.num_ops(); ++o) flops += g.flops(o);
   for (const einsum::Tensor& t : g.tensors()) {

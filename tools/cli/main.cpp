@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   doppler::cli::add_compare_command(app);
   doppler::cli::add_graph_command(app);
   doppler::cli::add_decompose_command(app);
+  doppler::cli::add_execute_command(app);
   doppler::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);

@@ -194,12 +194,11 @@ YamlFileRole yaml_file_role(const std::string& path) {
 
 EinsumOrigin lower_einsum_workload(const einsum::EinsumWorkloadSpec& spec, einsum::DecomposeOptions options,
                                    TaskGraph& graph) {
-  EinsumOrigin origin{einsum::build_einsum_workload(spec), options, {}, {}};
-  origin.decomposition = einsum::decompose(origin.graph, options);
-  einsum::LoweredGraph lowered = einsum::lower(origin.graph, origin.decomposition.partitions);
-  graph = std::move(lowered.graph);
-  origin.tasks = std::move(lowered.tasks);
-  return origin;
+  einsum::EinsumGraph einsum_graph = einsum::build_einsum_workload(spec);
+  einsum::Decomposition decomposition = einsum::decompose(einsum_graph, options);
+  einsum::LoweredGraph lowered = einsum::lower(einsum_graph, decomposition.partitions);
+  graph = lowered.graph;
+  return EinsumOrigin{std::move(einsum_graph), options, std::move(decomposition), std::move(lowered)};
 }
 
 std::unique_ptr<Workload> load(const Experiment& e) {

@@ -57,12 +57,12 @@ Experiment resolve(const RunFlags& flags);
 TaskGraph load_graph_spec(const std::string& spec, std::uint64_t seed);
 
 // An einsum workload as it became the task graph: the einsum graph, its decomposition and the
-// lowering's per-task roles (the task graph itself is Workload::graph).
+// lowered graph (Workload::graph is a copy of lowered.graph).
 struct EinsumOrigin {
   einsum::EinsumGraph graph;
   einsum::DecomposeOptions options;
   einsum::Decomposition decomposition;
-  std::vector<einsum::TaskInfo> tasks;
+  einsum::LoweredGraph lowered;
 };
 
 // What a .yaml/.yml file holds, by its top-level keys: an experiment config (graph or einsum), an
@@ -70,7 +70,7 @@ struct EinsumOrigin {
 enum class YamlFileRole { kExperiment, kEinsumGraph, kOther };
 YamlFileRole yaml_file_role(const std::string& path);
 
-// Builds, decomposes and lowers an einsum workload; the task graph is moved into `graph`.
+// Builds, decomposes and lowers an einsum workload; the task graph is copied into `graph`.
 EinsumOrigin lower_einsum_workload(const einsum::EinsumWorkloadSpec& spec, einsum::DecomposeOptions options,
                                    TaskGraph& graph);
 

@@ -1,6 +1,7 @@
 #include "doppler/einsum/workload_spec.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <utility>
@@ -175,6 +176,43 @@ DecomposeSpec read_decompose(const YAML::Node& node, const ConfigFields& in) {
     }
   }
   return spec;
+}
+
+std::string einsum_workload_yaml(const EinsumWorkloadSpec& spec, const std::string& file_as_written) {
+  if (!spec.file.empty()) return "{file: " + (file_as_written.empty() ? spec.file : file_as_written) + "}";
+  const std::string& g = spec.generator;
+  const auto n = [](std::int64_t v) { return std::to_string(v); };
+  std::string out = "{workload: " + g;
+  if (g == "chain_mm") {
+    const ChainMmOptions& o = spec.chain_mm;
+    out += ", n: " + n(o.n) + ", length: " + n(o.length) + ", dtype: " + std::string(dtype_name(o.dtype));
+  } else if (g == "ffnn" || g == "mlp_training_step") {
+    const FfnnOptions& o = spec.ffnn;
+    out += ", batch: " + n(o.batch) + ", in: " + n(o.in) + ", hidden: " + n(o.hidden) + ", out: " + n(o.out) +
+           ", layers: " + n(o.layers) + ", dtype: " + std::string(dtype_name(o.dtype));
+  } else {
+    const LlamaOptions& o = spec.llama;
+    out += ", batch: " + n(o.batch) + ", seq: " + n(o.seq) + ", hidden: " + n(o.hidden) +
+           ", heads: " + n(o.heads);
+    if (g != "llama_block")
+      out += ", ffn: " + n(o.ffn == 0 ? 4 * o.hidden : o.ffn) + ", layers: " + n(o.layers);
+    out += ", dtype: " + std::string(dtype_name(o.dtype));
+  }
+  if (is_training_step(g)) {
+    const bool adam = std::holds_alternative<Adam>(spec.optimizer);
+    const double lr = std::visit([](const auto& optimizer) { return optimizer.lr; }, spec.optimizer);
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", lr);
+    out += std::string(", optimizer: ") + (adam ? "adam" : "sgd") + ", lr: " + text;
+  }
+  return out + "}";
+}
+
+std::string decompose_yaml(const DecomposeOptions& options) {
+  return "{method: " + std::string(decompose_method_name(options.method)) +
+         ", devices: " + std::to_string(options.devices) +
+         ", wide: " + (options.wide_search ? "true" : "false") +
+         ", max_candidates: " + std::to_string(options.max_candidates) + "}";
 }
 
 EinsumGraph build_einsum_workload(const EinsumWorkloadSpec& spec) {

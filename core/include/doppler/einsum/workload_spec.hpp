@@ -38,5 +38,11 @@ const std::vector<std::string>& workload_generator_names();
 EinsumWorkloadSpec read_einsum_workload(const YAML::Node& node, const ConfigFields& fields);
 DecomposeSpec read_decompose(const YAML::Node& node, const ConfigFields& fields);
 EinsumGraph build_einsum_workload(const EinsumWorkloadSpec& spec);
+// The spec as the flow map of an `einsum:` key, every option written out, e.g.
+// "{workload: ffnn, batch: 64, in: 256, hidden: 512, out: 128, layers: 3, dtype: bf16}"; a file
+// spec gives "{file: FILE}" with `file_as_written` in place of the resolved path.
+std::string einsum_workload_yaml(const EinsumWorkloadSpec& spec, const std::string& file_as_written = "");
+// `{method: M, devices: N, wide: B, max_candidates: K}`.
+std::string decompose_yaml(const DecomposeOptions& options);
 
 }  // namespace doppler::einsum

@@ -1,0 +1,212 @@
+// `doppler execute CONFIG.yaml`: runs the config's einsum workload on this machine's GPUs (the hw
+// backend) under one or more placements, checks outputs against the CPU reference (--verify) and
+// records each run as a traced run (docs/FORMATS.md) for `doppler calibrate` / `validate`.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "commands.hpp"
+#include "doppler/error.hpp"
+#include "doppler/file_io.hpp"
+#include "doppler/number_format.hpp"
+#include "doppler/trace.hpp"
+#include "run_inputs.hpp"
+#include "text_table.hpp"
+#include "traced_run_writer.hpp"
+
+#ifdef DOPPLER_HAVE_HW
+#include "doppler/einsum/reference_executor.hpp"
+#include "doppler/hw/executor.hpp"
+#endif
+
+namespace doppler::cli {
+namespace {
+
+struct ExecuteFlags {
+  std::string config;
+  std::vector<std::string> placements;
+  std::size_t random = 0;
+  std::size_t devices = 0;
+  std::size_t repetitions = 3;
+  bool verify = false;
+  std::string trace_dir;
+  bool json = false;
+};
+
+#ifdef DOPPLER_HAVE_HW
+
+// The machine's first `n` devices with the links among them.
+Machine first_devices(const Machine& m, std::size_t n) {
+  if (n > m.num_devices()) {
+    throw Error("--devices " + std::to_string(n) + ": the machine '" + m.name + "' has only " +
+                std::to_string(m.num_devices()) + " devices");
+  }
+  Machine out = m;
+  out.devices.resize(n);
+  out.links.clear();
+  for (DeviceId a = 0; a < n; ++a)
+    for (DeviceId b = 0; b < n; ++b) out.links.push_back(m.link(a, b));
+  out.host_to_device.resize(n);
+  out.device_to_host.resize(n);
+  return out;
+}
+
+// Tolerance of the GPU result against the float64 reference, by the graph's widest dtype error.
+double tolerance(const einsum::EinsumGraph& g) {
+  double tol = 1e-4;
+  for (const einsum::Tensor& t : g.tensors()) {
+    if (t.dtype != einsum::DType::kF32) tol = 5e-2;
+  }
+  return tol;
+}
+
+double max_error(const einsum::EinsumGraph& g, const std::vector<std::vector<float>>& got,
+                 const std::vector<std::vector<double>>& want) {
+  double worst = 0;
+  for (einsum::TensorId t = 0; t < g.num_tensors(); ++t) {
+    if (g.tensor(t).kind != einsum::TensorKind::kOutput) continue;
+    double scale = 1e-30, diff = 0;
+    for (std::size_t e = 0; e < want[t].size(); ++e) {
+      scale = std::max(scale, std::abs(want[t][e]));
+      diff = std::max(diff, std::abs(static_cast<double>(got[t][e]) - want[t][e]));
+    }
+    worst = std::max(worst, diff / scale);
+  }
+  return worst;
+}
+
+Trace to_trace(const hw::ExecuteResult& r) {
+  Trace trace;
+  trace.time_unit = "s";
+  trace.device_names = r.device_names;
+  for (OpId op = 0; op < r.tasks.size(); ++op) {
+    const hw::TaskTiming& t = r.tasks[op];
+    trace.records.push_back({TraceRecord::Kind::compute, op, t.device, 0, std::max(0, t.stream),
+                             t.start_ms * 1e-3, t.end_ms * 1e-3, 0});
+  }
+  for (const hw::TransferTiming& t : r.transfers) {
+    trace.records.push_back({TraceRecord::Kind::transfer, t.producer, t.dst, t.src, 0, t.start_ms * 1e-3,
+                             t.end_ms * 1e-3, t.bytes});
+  }
+  return trace;
+}
+
+void run_execute(const ExecuteFlags& flags) {
+  Experiment e = load_experiment(flags.config, known_names());
+  if (!e.einsum) throw Error(flags.config + ": no 'einsum' workload to execute (a task graph has no data)");
+  if (e.model.empty()) e.model = e.machine.empty() ? "paper" : "roofline";
+  std::string reason;
+  const int gpus = hw::visible_gpus(&reason);
+  std::unique_ptr<Workload> w = load(e);
+  if (flags.devices > 0) w->machine = first_devices(w->machine, flags.devices);
+  const std::size_t devices = w->machine.num_devices();
+  if (gpus < static_cast<int>(devices)) {
+    throw Error("execute: " + std::to_string(devices) + " devices wanted, " + std::to_string(gpus) +
+                " GPUs visible" + (reason.empty() ? "" : " (" + reason + ")"));
+  }
+  const EinsumOrigin& origin = *w->einsum;
+  sim::Simulator simulator(w->graph, w->machine, w->model);
+  std::vector<PlacementSpec> placements;
+  for (const std::string& p : flags.placements) placements.push_back({p, is_plan_file_name(p) ? p : ""});
+  std::vector<std::vector<double>> reference;
+  if (flags.verify) reference = einsum::run_reference<double>(origin.graph);
+
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
+  TextTable table({{"placement", TextTable::Align::left},
+                   {"measured ms", TextTable::Align::right},
+                   {"simulated ms", TextTable::Align::right},
+                   {"max rel. error", TextTable::Align::right}});
+  const auto run_one = [&](const PlacementSpec& spec, std::uint64_t seed) {
+    Plan plan = make_plan(spec, simulator, seed);
+    validate_plan(plan, w->graph, devices);
+    std::vector<double> makespans;
+    hw::ExecuteResult best;
+    for (std::size_t r = 0; r < std::max<std::size_t>(1, flags.repetitions); ++r) {
+      hw::ExecuteResult result = hw::execute(origin.graph, origin.lowered, plan);
+      makespans.push_back(result.makespan_ms);
+      if (r == 0 || result.makespan_ms < best.makespan_ms) best = std::move(result);
+    }
+    std::sort(makespans.begin(), makespans.end());
+    const double median_ms = makespans[makespans.size() / 2];
+    const double simulated = simulator.run(plan).makespan;
+    const std::string label = spec.label == "random" ? "random-" + std::to_string(seed) : spec.label;
+    double error = -1;
+    if (flags.verify) {
+      error = max_error(origin.graph, best.values, reference);
+      if (error > tolerance(origin.graph)) {
+        throw Error("execute: placement '" + label + "': outputs differ from the CPU reference by " +
+                    format_short(error, 3) + " (tolerance " + format_short(tolerance(origin.graph), 3) + ")");
+      }
+    }
+    if (!flags.trace_dir.empty()) {
+      write_traced_run(flags.trace_dir, e, origin, w->graph, plan, to_trace(best),
+                       {e.name, label, median_ms * 1e-3, devices, best.device_names});
+    }
+    results.push_back({{"placement", label},
+                       {"makespan_ms", median_ms},
+                       {"simulated_ms", simulated * 1e3},
+                       {"repetitions", makespans.size()},
+                       {"gemm_joins", best.gemm_joins},
+                       {"generic_joins", best.generic_joins},
+                       {"max_relative_error", error}});
+    table.add_row({label, format_short(median_ms, 4), format_short(simulated * 1e3, 4),
+                   flags.verify ? format_short(error, 3) : "-"});
+  };
+  for (const PlacementSpec& spec : placements) run_one(spec, e.seed);
+  for (std::size_t k = 0; k < flags.random; ++k) run_one({"random", ""}, e.seed + k);
+  if (flags.json) {
+    nlohmann::ordered_json j;
+    j["name"] = e.name;
+    j["workload"] = e.einsum->label();
+    j["devices"] = devices;
+    j["tasks"] = w->graph.num_ops();
+    j["results"] = results;
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::cout << e.name << ": " << e.einsum->label() << " on " << devices << " GPUs, " << w->graph.num_ops()
+            << " tasks\n\n"
+            << table.render();
+}
+
+#else
+
+void run_execute(const ExecuteFlags&) {
+  throw Error(
+      "execute: this doppler was built without the hw backend (no CUDA toolkit was found at build time)");
+}
+
+#endif
+
+}  // namespace
+
+void add_execute_command(CLI::App& app) {
+  auto flags = std::make_shared<ExecuteFlags>();
+  CLI::App* command = app.add_subcommand(
+      "execute", "Run a config's einsum workload on this machine's GPUs; verify and record traced runs");
+  command->add_option("config", flags->config, "Experiment config with an 'einsum' workload")->required();
+  command
+      ->add_option("--placement,--placements", flags->placements,
+                   "Placement methods and/or plan files, comma-separated (default: critical_path)")
+      ->delimiter(',')
+      ->default_val(std::vector<std::string>{"critical_path"});
+  command->add_option("--random", flags->random, "Also run K random placements (seeds seed .. seed+K-1)")
+      ->type_name("K");
+  command->add_option("--devices", flags->devices, "Use the machine's first N devices (GPUs)")
+      ->type_name("N")
+      ->check(positive_integer());
+  command->add_option("--repetitions", flags->repetitions, "Runs per placement; the median is reported")
+      ->type_name("R")
+      ->check(positive_integer());
+  command->add_flag("--verify", flags->verify, "Compare the outputs with the CPU reference (float64)");
+  command->add_option("--trace", flags->trace_dir, "Write each run as a traced run under DIR")
+      ->type_name("DIR");
+  command->add_flag("--json", flags->json, "Print JSON for scripts instead of a table");
+  command->callback([flags] { run_execute(*flags); });
+}
+
+}  // namespace doppler::cli
