@@ -52,13 +52,12 @@ std::string write_traced_run(const std::string& dir, const Experiment& e, const 
   save_plan(plan, (run / "plan.yaml").string());
   save_trace(trace, graph, (run / "trace.csv").string());
   save_trace(trace, graph, (run / "trace.json").string());
-  std::string gpus;
-  for (const std::string& name : info.device_names) gpus += (gpus.empty() ? "" : ", ") + quoted(name);
+  const std::string gpu = info.device_names.empty() ? std::string("unknown") : info.device_names.front();
   write_file_atomically((run / "run.yaml").string(),
                         "workload: " + info.workload + "\nplacement: " + info.placement +
                             "\nconfig: config.yaml\nplan: plan.yaml\ntrace: trace.csv\nmakespan: " +
                             format_number(info.makespan) + "\ndevices: " + std::to_string(info.devices) +
-                            "\ngpu: {names: [" + gpus + "]}\n");
+                            "\ngpu: {name: " + quoted(gpu) + "}\n");
   return run.string();
 }
 

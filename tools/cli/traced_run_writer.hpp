@@ -1,7 +1,7 @@
 #pragma once
 // Contract: writes one GPU run as a TRACED RUN directory (docs/FORMATS.md, "Traced runs"):
 // DIR/WORKLOAD-PLACEMENT/ with run.yaml (workload, placement, measured makespan in seconds,
-// devices, GPU names), config.yaml (a self-contained experiment config that rebuilds the same
+// devices, the first GPU's name), config.yaml (a self-contained experiment config that rebuilds the same
 // task graph: the einsum workload, its decomposition with the device count written out, and
 // `devices`; an einsum graph file is copied beside it), plan.yaml, trace.csv and trace.json.
 // Each file is written atomically; an existing run directory is overwritten file by file.
