@@ -26,8 +26,12 @@ struct Where {
               std::string(message));
 }
 
+// A failed call also leaves CUDA's last error set: it is cleared, so that a later launch check
+// (cudaGetLastError) does not report it again.
 inline void check(cudaError_t status, const Where& where, std::string_view call) {
-  if (status != cudaSuccess) fail(where, call, cudaGetErrorString(status));
+  if (status == cudaSuccess) return;
+  cudaGetLastError();
+  fail(where, call, cudaGetErrorString(status));
 }
 
 inline void check(cublasStatus_t status, const Where& where, std::string_view call) {

@@ -103,6 +103,7 @@ std::byte* DeviceSet::allocate_pinned(std::size_t bytes) {
 }
 
 cudaEvent_t DeviceSet::make_event(DeviceId d) {
+  use(d);
   cudaEvent_t event = nullptr;
   check(cudaEventCreate(&event), setup(d), "cudaEventCreate");
   events_[d].push_back(event);
