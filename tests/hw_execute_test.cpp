@@ -1,7 +1,7 @@
 // Whole built-in workloads, decomposed for N devices and lowered, run by the CUDA executor on 1 and
 // 2 GPUs under several plans (all on device 0, round-robin, random with priorities, 2 compute
-// streams) equal the CPU reference; timings are consistent; bad plans give one-line errors.
-// GPU tests skip with the reason when too few GPUs are visible.
+// streams) equal the CPU reference; timings are consistent; bad plans and CUDA
+// failures give one-line errors. GPU tests skip with the reason when too few GPUs are visible.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -164,6 +164,20 @@ TEST(HwExecute, BadPlansGiveOneLineErrors) {
   EXPECT_EQ(missing.rfind("hw: plan '<plan>' needs CUDA device ", 0), 0u) << missing;
   plan.device.pop_back();
   EXPECT_NE(test_support::error_of([&] { execute(g, lowered, plan); }), "<no error>");
+}
+
+TEST(HwExecute, ACudaFailureNamesTheDeviceAndTheCall) {
+  std::string reason;
+  if (visible_gpus(&reason) < 1) GTEST_SKIP() << "no GPU: " << reason;
+  EinsumGraph g;
+  const TensorId x = g.add_input("x", {std::int64_t{1} << 20, std::int64_t{1} << 20}, DType::kF32);
+  g.mark_output(g.add_einsum("y", "ij->i", {x}));
+  const LoweredGraph lowered = lower(g, std::vector<Partition>(g.num_ops()));
+  Plan plan;
+  plan.device.assign(lowered.graph.num_ops(), 0);
+  const std::string message = test_support::error_of([&] { execute(g, lowered, plan); });
+  EXPECT_EQ(message.rfind("hw: set-up on device 0: cudaMalloc (", 0), 0u) << message;
+  EXPECT_NE(message.find("out of memory"), std::string::npos) << message;
 }
 
 }  // namespace
