@@ -1,5 +1,7 @@
 #include "doppler/machine.hpp"
 
+#include <algorithm>
+
 #include "doppler/error.hpp"
 #include "doppler/file_io.hpp"
 #include "doppler/yaml_util.hpp"
@@ -34,7 +36,88 @@ DeviceSpec read_device(const YAML::Node& node, const std::string& source, const 
   return d;
 }
 
+double table_number(const YAML::Node& row, std::size_t i, const std::string& source,
+                    const std::string& where) {
+  const std::string text = row[i].IsScalar() ? row[i].Scalar() : std::string();
+  char* end = nullptr;
+  const double value = text.empty() ? -1 : std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !(value >= 0) || value > 1e300)
+    throw_at(source, yaml_line(row),
+             where + ": table entry " + std::to_string(i) + " '" + text + "' is not a non-negative number");
+  return value;
+}
+
+KindCalibration read_kind(const YAML::Node& node, const std::string& source, const std::string& where) {
+  if (!node.IsMap()) throw_at(source, yaml_line(node), where + " must be a mapping");
+  KindCalibration k;
+  if (node["flop_rate"]) k.flop_rate = yaml_non_negative(node, "flop_rate", source, where);
+  if (node["bandwidth"]) k.bandwidth = yaml_non_negative(node, "bandwidth", source, where);
+  if (node["overhead"]) k.overhead = yaml_non_negative(node, "overhead", source, where);
+  if (node["samples"]) k.samples = static_cast<std::size_t>(yaml_integer(node, "samples", source, where));
+  if (const YAML::Node table = node["table"]) {
+    if (!table.IsSequence()) throw_at(source, yaml_line(table), where + ": 'table' must be a list");
+    for (const YAML::Node& row : table) {
+      if (!row.IsSequence() || row.size() < 3 || row.size() > 4)
+        throw_at(source, yaml_line(row),
+                 where + ": a table row is [flops, bytes, time] or [flops, bytes, time, samples]");
+      ShapeTime entry{table_number(row, 0, source, where), table_number(row, 1, source, where),
+                      table_number(row, 2, source, where), 1};
+      if (row.size() == 4) entry.samples = static_cast<std::size_t>(table_number(row, 3, source, where));
+      k.table.push_back(entry);
+    }
+    std::sort(k.table.begin(), k.table.end(), [](const ShapeTime& a, const ShapeTime& b) {
+      return a.flops != b.flops ? a.flops < b.flops : a.bytes < b.bytes;
+    });
+  }
+  return k;
+}
+
+Calibration read_calibration(const YAML::Node& node, const std::string& source) {
+  if (!node.IsMap()) throw_at(source, yaml_line(node), "'calibration' must be a mapping");
+  Calibration c;
+  c.source = yaml_string(node, "source", source, "");
+  if (node["concurrency_slowdown"]) {
+    c.concurrency_slowdown = yaml_positive(node, "concurrency_slowdown", source, "calibration");
+    if (c.concurrency_slowdown < 1)
+      throw_at(source, yaml_line(node["concurrency_slowdown"]),
+               "calibration: 'concurrency_slowdown' must be >= 1");
+  }
+  if (const YAML::Node held = node["held_out"]) {
+    if (!held.IsSequence()) throw_at(source, yaml_line(held), "calibration: 'held_out' must be a list");
+    for (const YAML::Node& run : held) {
+      if (!run.IsMap())
+        throw_at(source, yaml_line(run), "calibration.held_out: entries are {workload, placement}");
+      c.held_out.push_back(
+          {yaml_string(run, "workload", source, ""), yaml_string(run, "placement", source, "")});
+    }
+  }
+  if (const YAML::Node kinds = node["kinds"]) {
+    if (!kinds.IsMap())
+      throw_at(source, yaml_line(kinds), "calibration: 'kinds' must be a mapping KIND: {...}");
+    for (const auto& entry : kinds) {
+      const std::string kind = entry.first.Scalar();
+      c.kinds[kind] = read_kind(entry.second, source, "calibration.kinds." + kind);
+    }
+  }
+  return c;
+}
+
 }  // namespace
+
+const ShapeTime* KindCalibration::find(double flops, double bytes) const {
+  const auto it = std::lower_bound(table.begin(), table.end(), std::pair{flops, bytes},
+                                   [](const ShapeTime& a, const std::pair<double, double>& key) {
+                                     return a.flops != key.first ? a.flops < key.first : a.bytes < key.second;
+                                   });
+  return it != table.end() && it->flops == flops && it->bytes == bytes ? &*it : nullptr;
+}
+
+double KindCalibration::roofline(double flops, double bytes) const {
+  double t = 0;
+  if (flop_rate > 0) t = flops / flop_rate;
+  if (bandwidth > 0) t = std::max(t, bytes / bandwidth);
+  return overhead + t;
+}
 
 Machine parse_machine_yaml(const std::string& text, const std::string& source) {
   const YAML::Node root = parse_yaml_document(text, source);
@@ -108,6 +191,8 @@ Machine parse_machine_yaml(const std::string& text, const std::string& source) {
   }
   m.host_to_device.assign(n, to_device);
   m.device_to_host.assign(n, from_device);
+  if (const YAML::Node calibration = root["calibration"])
+    m.calibration = read_calibration(calibration, source);
   return m;
 }
 

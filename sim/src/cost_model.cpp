@@ -26,6 +26,16 @@ double roofline_time(const Op& op, const DeviceSpec& device) {
   return t + device.launch_overhead;
 }
 
+// A calibrated kind: its measured time for this exact shape, else its fitted roofline; other
+// kinds keep the device roofline.
+double calibrated_time(const Op& op, const DeviceSpec& device, const Calibration& calibration) {
+  const auto kind = calibration.kinds.find(op.kind);
+  if (kind == calibration.kinds.end()) return roofline_time(op, device);
+  const double bytes = op.bytes_read + op.bytes_written;
+  if (const ShapeTime* measured = kind->second.find(op.flops, bytes)) return measured->time;
+  return kind->second.roofline(op.flops, bytes);
+}
+
 }  // namespace
 
 CostTable::CostTable(const TaskGraph& graph, const Machine& machine, CostModelKind kind)
@@ -43,9 +53,13 @@ CostTable::CostTable(const TaskGraph& graph, const Machine& machine, CostModelKi
     bytes_[v] = op.output_bytes;
     if (per_op_comm_ && !op.comm_cost && d > 1) per_op_comm_ = false;
     for (DeviceId k = 0; k < d; ++k) {
-      compute_[v * d + k] = (kind == CostModelKind::paper && op.fixed_cost)
-                                ? *op.fixed_cost
-                                : roofline_time(op, machine.devices[k]);
+      if (kind == CostModelKind::paper && op.fixed_cost) {
+        compute_[v * d + k] = *op.fixed_cost;
+      } else if (kind == CostModelKind::roofline && machine.calibration) {
+        compute_[v * d + k] = calibrated_time(op, machine.devices[k], *machine.calibration);
+      } else {
+        compute_[v * d + k] = roofline_time(op, machine.devices[k]);
+      }
     }
     compute_estimate_[v] = *std::min_element(compute_.begin() + v * d, compute_.begin() + (v + 1) * d);
     if (compute_estimate_[v] <= 0) has_zero_compute_ = true;

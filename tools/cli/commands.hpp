@@ -12,5 +12,7 @@ void add_graph_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_decompose_command(CLI::App& app);
 void add_execute_command(CLI::App& app);
+void add_calibrate_command(CLI::App& app);
+void add_validate_command(CLI::App& app);
 
 }  // namespace doppler::cli

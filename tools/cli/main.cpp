@@ -1,5 +1,6 @@
-// The `doppler` command line (CLI11): simulate, compare, graph, bench sim. Every error ends as one
-// line on stderr, "doppler: error: <message>", and exit code 2; --help exits 0.
+// The `doppler` command line (CLI11): simulate, compare, graph, decompose, bench sim, calibrate,
+// validate. Every error ends as one line on stderr, "doppler: error: <message>", and exit code 2; --help
+// exits 0.
 #include <CLI/CLI.hpp>
 
 #include <exception>
@@ -20,6 +21,8 @@ int main(int argc, char** argv) {
   doppler::cli::add_decompose_command(app);
   doppler::cli::add_execute_command(app);
   doppler::cli::add_bench_command(app);
+  doppler::cli::add_calibrate_command(app);
+  doppler::cli::add_validate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

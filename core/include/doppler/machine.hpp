@@ -3,7 +3,11 @@
 // compute streams, launch overhead) and an interconnect of directed device-to-device links plus
 // host<->device links. Read from YAML (configs/machines/*.yaml, format in docs/FORMATS.md); errors
 // name file and line. Times are in `time_unit` (seconds for real machines, "units" for abstract).
+// An optional `calibration` (fitted from traces by sim/calibration.hpp) refines kernel times per
+// task kind: measured times of exact shapes first, then a per-kind roofline.
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +31,38 @@ struct DeviceSpec {
   double launch_overhead = 0;   // time units added to every kernel
 };
 
+// A measured kernel shape: flops and bytes (read + written) -> median time over its samples.
+struct ShapeTime {
+  double flops = 0;
+  double bytes = 0;
+  double time = 0;
+  std::size_t samples = 1;
+};
+
+// Kernel time of one task kind: `table` for the measured shapes (sorted by (flops, bytes)), else
+// overhead + max(flops / flop_rate, bytes / bandwidth); a rate of 0 means "not a limit".
+struct KindCalibration {
+  double flop_rate = 0;
+  double bandwidth = 0;
+  double overhead = 0;
+  std::size_t samples = 0;
+  std::vector<ShapeTime> table;
+  const ShapeTime* find(double flops, double bytes) const;  // exact shape, or null
+  double roofline(double flops, double bytes) const;
+};
+
+struct HeldOutRun {
+  std::string workload;
+  std::string placement;
+};
+
+struct Calibration {
+  std::string source;                            // informational: what it was fitted from
+  std::map<std::string, KindCalibration> kinds;  // by task kind
+  double concurrency_slowdown = 1;               // kernel slowdown while a copy runs on its device (>= 1)
+  std::vector<HeldOutRun> held_out;              // runs left out of the fit (for validation)
+};
+
 struct Machine {
   std::string name;
   std::string time_unit = "s";
@@ -35,6 +71,7 @@ struct Machine {
   std::vector<LinkSpec> host_to_device;
   std::vector<LinkSpec> device_to_host;
   double host_memory = 0;
+  std::optional<Calibration> calibration;
 
   std::size_t num_devices() const { return devices.size(); }
   const LinkSpec& link(DeviceId src, DeviceId dst) const { return links[src * devices.size() + dst]; }
@@ -42,6 +79,8 @@ struct Machine {
 
 Machine load_machine(const std::string& path);
 Machine parse_machine_yaml(const std::string& text, const std::string& source_name);
+// The YAML form load_machine() reads back to an equal machine (every link written explicitly).
+std::string machine_to_yaml(const Machine& machine);
 // n identical abstract devices (the Doppler paper's setting): 1 FLOP per unit, one stream,
 // links of 1 byte per unit and no latency, so the roofline model on a paper graph charges
 // comp_cost per op and comm_cost per transfer.

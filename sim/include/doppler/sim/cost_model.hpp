@@ -6,6 +6,8 @@
 //  roofline: compute = max(flops / peak, (bytes read + written) / memory bandwidth) + launch
 //            overhead (the fixed cost when an op has no flops or bytes); a transfer of u's output
 //            takes link latency + bytes / bandwidth and holds its directed link while it runs.
+//            With a machine calibration (machine.hpp), a calibrated task kind's compute is its
+//            measured time for that exact (flops, bytes) shape, else the kind's fitted roofline.
 #include <span>
 #include <string>
 #include <vector>

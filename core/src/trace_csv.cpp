@@ -1,0 +1,122 @@
+#include "doppler/trace_csv.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <sstream>
+
+#include "doppler/error.hpp"
+#include "doppler/file_io.hpp"
+
+namespace doppler {
+namespace {
+
+constexpr const char* kHeader = "kind,op,name,device,src,stream,start,end,bytes";
+
+std::vector<std::string> split(const std::string& line) {
+  std::vector<std::string> fields;
+  std::size_t begin = 0;
+  for (std::size_t comma = line.find(','); comma != std::string::npos; comma = line.find(',', begin)) {
+    fields.push_back(line.substr(begin, comma - begin));
+    begin = comma + 1;
+  }
+  fields.push_back(line.substr(begin));
+  return fields;
+}
+
+class Row {
+ public:
+  Row(const std::string& source, std::size_t line) : source_(source), line_(line) {}
+
+  std::uint64_t integer(const std::string& text, const char* column) const {
+    std::uint64_t value = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size())
+      fail(std::string("column '") + column + "' = '" + text + "' is not a non-negative integer");
+    return value;
+  }
+  DeviceId device(const std::string& text, const char* column, bool host_allowed) const {
+    if (text == "host") {
+      if (!host_allowed) fail(std::string("column '") + column + "': only a transfer may name the host");
+      return kHostDevice;
+    }
+    const std::uint64_t value = integer(text, column);
+    if (value >= kHostDevice) fail(std::string("column '") + column + "' = '" + text + "' is out of range");
+    return static_cast<DeviceId>(value);
+  }
+  double number(const std::string& text, const char* column) const {
+    char* end = nullptr;
+    const double value = text.empty() ? NAN : std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !std::isfinite(value))
+      fail(std::string("column '") + column + "' = '" + text + "' is not a finite number");
+    return value;
+  }
+  [[noreturn]] void fail(const std::string& message) const { throw_at(source_, line_, message); }
+
+ private:
+  const std::string& source_;
+  std::size_t line_;
+};
+
+}  // namespace
+
+TraceCsv parse_trace_csv(const std::string& text, const std::string& source) {
+  TraceCsv out;
+  out.source = source;
+  std::istringstream in(text);
+  std::string line;
+  std::size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (number == 1) {
+      if (line != kHeader) throw_at(source, 1, std::string("expected the header '") + kHeader + "'");
+      continue;
+    }
+    if (line.empty()) continue;
+    const Row row(source, number);
+    std::vector<std::string> f = split(line);
+    if (f.size() < 9)
+      row.fail("expected 9 columns (" + std::string(kHeader) + "), got " + std::to_string(f.size()));
+    const std::size_t tail = f.size() - 6;  // device,src,stream,start,end,bytes
+    std::string name = f[2];
+    for (std::size_t i = 3; i < tail; ++i) name += "," + f[i];
+    TraceRecord r;
+    if (f[0] == "compute") {
+      r.kind = TraceRecord::Kind::compute;
+    } else if (f[0] == "transfer") {
+      r.kind = TraceRecord::Kind::transfer;
+    } else {
+      row.fail("kind '" + f[0] + "' must be compute or transfer");
+    }
+    const bool compute = r.kind == TraceRecord::Kind::compute;
+    const std::uint64_t op = row.integer(f[1], "op");
+    if (op >= kNoOp) row.fail("column 'op' = '" + f[1] + "' is out of range");
+    r.op = static_cast<OpId>(op);
+    r.device = row.device(f[tail], "device", !compute);
+    if (compute) {
+      r.src = r.device;
+      const std::uint64_t stream = row.integer(f[tail + 2], "stream");
+      if (stream > 1024) row.fail("column 'stream' = '" + f[tail + 2] + "' is out of range");
+      r.stream = static_cast<int>(stream);
+    } else {
+      r.src = row.device(f[tail + 1], "src", true);
+      if (r.src == r.device) row.fail("a transfer's src and device must differ");
+    }
+    r.start = row.number(f[tail + 3], "start");
+    r.end = row.number(f[tail + 4], "end");
+    if (r.end < r.start) row.fail("end " + f[tail + 4] + " is before start " + f[tail + 3]);
+    r.bytes = row.number(f[tail + 5], "bytes");
+    if (r.bytes < 0) row.fail("column 'bytes' must be non-negative");
+    out.trace.records.push_back(r);
+    out.names.push_back(std::move(name));
+    out.lines.push_back(number);
+  }
+  if (number == 0) throw_at(source, 0, std::string("empty trace (expected the header '") + kHeader + "')");
+  return out;
+}
+
+TraceCsv load_trace_csv(const std::string& path) {
+  return parse_trace_csv(read_text_file(path), path);
+}
+
+}  // namespace doppler

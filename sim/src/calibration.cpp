@@ -1,0 +1,190 @@
+// fit_calibration: gathers kernel and copy samples from measured runs and assembles the machine.
+#include <algorithm>
+#include <map>
+
+#include "doppler/error.hpp"
+#include "doppler/sim/calibration.hpp"
+#include "doppler/trace_csv.hpp"
+
+namespace doppler::sim {
+namespace {
+
+struct Interval {
+  double start, end;
+};
+
+// Disjoint, sorted union of intervals.
+std::vector<Interval> merged(std::vector<Interval> intervals) {
+  std::sort(intervals.begin(), intervals.end(),
+            [](const Interval& a, const Interval& b) { return a.start < b.start; });
+  std::vector<Interval> out;
+  for (const Interval& i : intervals) {
+    if (!out.empty() && i.start <= out.back().end) {
+      out.back().end = std::max(out.back().end, i.end);
+    } else {
+      out.push_back(i);
+    }
+  }
+  return out;
+}
+
+double overlap(const std::vector<Interval>& sorted, double start, double end) {
+  auto it = std::lower_bound(sorted.begin(), sorted.end(), start,
+                             [](const Interval& i, double t) { return i.end <= t; });
+  double total = 0;
+  for (; it != sorted.end() && it->start < end; ++it)
+    total += std::min(end, it->end) - std::max(start, it->start);
+  return total;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+struct Durations {
+  std::vector<double> clean;       // not overlapped by a copy on the device
+  std::vector<double> overlapped;  // measured durations of overlapped runs ...
+  std::vector<double> overlap;     // ... and how long a copy overlapped each
+};
+
+using ShapeKey = std::pair<double, double>;  // flops, bytes
+using KindSamples = std::map<std::string, std::map<ShapeKey, Durations>>;
+using LinkSamples = std::map<std::pair<DeviceId, DeviceId>, std::vector<std::pair<double, double>>>;
+
+struct Samples {
+  KindSamples kinds;
+  LinkSamples links;  // (src, dst), kHostDevice for the host
+  std::size_t devices = 0;
+  int streams = 1;
+};
+
+void gather(const MeasuredRun& run, Samples& samples) {
+  std::map<DeviceId, std::vector<Interval>> copies;
+  for (const TraceRecord& r : run.trace->records) {
+    if (r.kind != TraceRecord::Kind::transfer) continue;
+    samples.links[{r.src, r.device}].push_back({r.bytes, r.end - r.start});
+    for (const DeviceId d : {r.src, r.device})
+      if (d != kHostDevice) copies[d].push_back({r.start, r.end});
+  }
+  std::map<DeviceId, std::vector<Interval>> busy;
+  for (auto& [device, intervals] : copies) busy[device] = merged(std::move(intervals));
+  for (const TraceRecord& r : run.trace->records) {
+    if (r.device != kHostDevice) samples.devices = std::max<std::size_t>(samples.devices, r.device + 1);
+    if (r.kind != TraceRecord::Kind::compute) continue;
+    samples.streams = std::max(samples.streams, r.stream + 1);
+    const Op& op = run.graph->op(r.op);
+    Durations& d = samples.kinds[op.kind][{op.flops, op.bytes_read + op.bytes_written}];
+    const auto device = busy.find(r.device);
+    const double covered = device == busy.end() ? 0.0 : overlap(device->second, r.start, r.end);
+    if (covered > 0) {
+      d.overlapped.push_back(r.end - r.start);
+      d.overlap.push_back(covered);
+    } else {
+      d.clean.push_back(r.end - r.start);
+    }
+  }
+}
+
+// Per kind: the table of median times (clean runs when a shape has any) and its fitted roofline.
+Calibration fit_kinds(const KindSamples& kinds, double& slowdown) {
+  Calibration c;
+  std::vector<double> measured, predicted, overlapped;
+  for (const auto& [kind, shapes] : kinds) {
+    KindCalibration& k = c.kinds[kind];
+    for (const auto& [shape, d] : shapes) {
+      const std::size_t count = d.clean.empty() ? d.overlapped.size() : d.clean.size();
+      const double time = median(d.clean.empty() ? d.overlapped : d.clean);
+      k.table.push_back({shape.first, shape.second, time, count});
+      k.samples += d.clean.size() + d.overlapped.size();
+      if (d.clean.empty()) continue;
+      measured.insert(measured.end(), d.overlapped.begin(), d.overlapped.end());
+      predicted.insert(predicted.end(), d.overlapped.size(), time);
+      overlapped.insert(overlapped.end(), d.overlap.begin(), d.overlap.end());
+    }
+    const KindFit fit = fit_kind_roofline(k.table);
+    k.flop_rate = fit.flop_rate;
+    k.bandwidth = fit.bandwidth;
+    k.overhead = fit.overhead;
+  }
+  slowdown = fit_concurrency_slowdown(measured, predicted, overlapped);
+  return c;
+}
+
+Machine starting_machine(const std::optional<Machine>& base, const Samples& samples, const Calibration& c) {
+  if (base) {
+    if (base->num_devices() < samples.devices)
+      throw Error("the base machine '" + base->name + "' has " + std::to_string(base->num_devices()) +
+                  " devices but the traces use " + std::to_string(samples.devices));
+    return *base;
+  }
+  Machine m;
+  m.name = "calibrated";
+  DeviceSpec spec;
+  spec.kind = "calibrated";
+  spec.flops = 0;
+  for (const auto& [kind, k] : c.kinds) {
+    spec.flops = std::max(spec.flops, k.flop_rate);
+    spec.memory_bandwidth = std::max(spec.memory_bandwidth, k.bandwidth);
+  }
+  if (spec.flops == 0) spec.flops = 1;
+  spec.streams = samples.streams;
+  for (std::size_t i = 0; i < samples.devices; ++i) {
+    spec.name = "dev" + std::to_string(i);
+    m.devices.push_back(spec);
+  }
+  m.links.assign(samples.devices * samples.devices, LinkSpec{});
+  m.host_to_device.assign(samples.devices, LinkSpec{1e300, 0});
+  m.device_to_host.assign(samples.devices, LinkSpec{1e300, 0});
+  return m;
+}
+
+void fit_links(const LinkSamples& links, bool have_base, Machine& m) {
+  const std::size_t n = m.num_devices();
+  std::vector<std::pair<double, double>> pooled, to_device, from_device;
+  for (const auto& [pair, samples] : links) {
+    auto& pool = pair.first == kHostDevice ? to_device : pair.second == kHostDevice ? from_device : pooled;
+    pool.insert(pool.end(), samples.begin(), samples.end());
+  }
+  if (!pooled.empty() || have_base || n == 1) {
+    const LinkSpec fallback = n > 1 ? m.link(0, 1) : LinkSpec{};
+    const LinkSpec shared = pooled.empty() ? fallback : fit_link(pooled, fallback);
+    for (DeviceId s = 0; s < n; ++s)
+      for (DeviceId d = 0; d < n; ++d) {
+        if (s == d) continue;
+        const auto it = links.find({s, d});
+        LinkSpec& link = m.links[s * n + d];
+        link = it != links.end() ? fit_link(it->second, link) : pooled.empty() ? link : shared;
+      }
+  } else {
+    throw Error("the traces hold no device-to-device copies to fit links from: give a base machine");
+  }
+  for (DeviceId d = 0; d < n; ++d) {
+    m.host_to_device[d] = fit_link(to_device, m.host_to_device[d]);
+    m.device_to_host[d] = fit_link(from_device, m.device_to_host[d]);
+  }
+}
+
+}  // namespace
+
+Machine fit_calibration(std::span<const MeasuredRun> runs, const std::optional<Machine>& base,
+                        const std::string& source) {
+  if (runs.empty()) throw Error("no traced runs to calibrate from");
+  Samples samples;
+  for (const MeasuredRun& run : runs) gather(run, samples);
+  if (samples.kinds.empty()) throw Error("the traces hold no kernel (compute) records");
+  double slowdown = 1;
+  Calibration calibration = fit_kinds(samples.kinds, slowdown);
+  calibration.concurrency_slowdown = slowdown;
+  calibration.source = source;
+  Machine m = starting_machine(base, samples, calibration);
+  fit_links(samples.links, base.has_value(), m);
+  std::vector<double> overheads;
+  for (const auto& [kind, k] : calibration.kinds) overheads.push_back(k.overhead);
+  for (DeviceSpec& d : m.devices) d.launch_overhead = median(overheads);
+  m.calibration = std::move(calibration);
+  return m;
+}
+
+}  // namespace doppler::sim

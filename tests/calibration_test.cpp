@@ -1,0 +1,396 @@
+// Calibration (sim/calibration.hpp) from traces the simulator itself makes on a known "true"
+// machine: the fit recovers its per-kind rooflines, links and launch overhead; tables answer exact
+// shapes and the fitted roofline unseen ones; the calibration section round-trips through YAML;
+// traced-run directories and trace CSVs with bad input fail with one line naming the file.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "doppler/einsum/decomposition.hpp"
+#include "doppler/einsum/lowering.hpp"
+#include "doppler/einsum/workloads.hpp"
+#include "doppler/policies/placement.hpp"
+#include "doppler/sim/calibration.hpp"
+#include "doppler/sim/prediction_error.hpp"
+#include "doppler/sim/simulator.hpp"
+#include "doppler/trace_csv.hpp"
+#include "doppler/traced_run.hpp"
+#include "error_of.hpp"
+
+namespace {
+
+using namespace doppler;
+using doppler::test_support::error_of;
+
+// Per-kind rooflines, launch overheads and asymmetric links unlike any shipped machine.
+const std::string kTrueMachine = R"(name: truth
+time_unit: s
+devices:
+  count: 2
+  template: {flops: 500e12, memory_bandwidth: 2e12, streams: 1, launch_overhead: 3e-6}
+interconnect:
+  links:
+    - {src: 0, dst: 1, bandwidth: 200e9, latency: 3e-6, one_way: true}
+    - {src: 1, dst: 0, bandwidth: 120e9, latency: 5e-6, one_way: true}
+calibration:
+  kinds:
+    join: {flop_rate: 100e12, bandwidth: 2e12, overhead: 6e-6}
+    aggregate: {bandwidth: 1e12, overhead: 4e-6}
+    load: {overhead: 2e-6}
+    repartition: {bandwidth: 0.8e12, overhead: 5e-6}
+)";
+
+Machine truth() {
+  return parse_machine_yaml(kTrueMachine, "truth.yaml");
+}
+
+TaskGraph lowered(const einsum::EinsumGraph& g, int devices) {
+  einsum::DecomposeOptions options;
+  options.devices = devices;
+  return einsum::lower(g, einsum::decompose(g, options).partitions).graph;
+}
+
+TaskGraph ffnn(std::int64_t batch, std::int64_t width) {
+  return lowered(einsum::ffnn({batch, width, 2 * width, width / 2, 2, einsum::DType::kF32}), 2);
+}
+
+TaskGraph chain(std::int64_t n) {
+  return lowered(einsum::chain_mm({n, 4, einsum::DType::kF32}), 2);
+}
+
+// The graphs and their simulated traces under several placements.
+struct Runs {
+  std::vector<TaskGraph> graphs;
+  std::vector<Trace> traces;
+  std::vector<double> makespans;
+  std::vector<Plan> plans;
+  std::vector<std::size_t> graph_of;
+
+  void add(TaskGraph graph, const Machine& machine) {
+    graphs.reserve(16);
+    graphs.push_back(std::move(graph));
+    const TaskGraph& g = graphs.back();
+    sim::Simulator simulator(g, machine, sim::CostModelKind::roofline);
+    for (const std::string method : {"random", "round_robin", "critical_path", "heft", "etf"}) {
+      for (std::uint64_t seed : {1, 2}) {
+        if (seed == 2 && method != "random") continue;
+        Plan plan = policies::place(method, {simulator, seed});
+        const sim::SimResult result = simulator.run(plan, true);
+        traces.push_back(result.trace);
+        makespans.push_back(result.makespan);
+        plans.push_back(std::move(plan));
+        graph_of.push_back(graphs.size() - 1);
+      }
+    }
+  }
+  std::vector<sim::MeasuredRun> measured() const {
+    std::vector<sim::MeasuredRun> runs;
+    for (std::size_t i = 0; i < traces.size(); ++i) runs.push_back({&graphs[graph_of[i]], &traces[i]});
+    return runs;
+  }
+};
+
+Runs training_runs(const Machine& machine) {
+  Runs runs;
+  runs.add(ffnn(64, 256), machine);
+  runs.add(ffnn(512, 1024), machine);
+  runs.add(chain(256), machine);
+  runs.add(chain(1024), machine);
+  return runs;
+}
+
+void expect_relative(double actual, double expected, double tolerance, const std::string& what) {
+  EXPECT_NEAR(actual, expected, tolerance * std::abs(expected)) << what;
+}
+
+TEST(CalibrationFit, RooflineOfMixedComputeAndMemoryBoundShapes) {
+  const KindCalibration k{250e12, 2e12, 5e-6, 0, {}};
+  std::vector<ShapeTime> shapes;
+  for (double flops : {1e9, 4e9, 3e10, 2e11})
+    for (double bytes : {1e6, 3e7, 2e8}) shapes.push_back({flops, bytes, k.roofline(flops, bytes), 1});
+  const sim::KindFit fit = sim::fit_kind_roofline(shapes);
+  expect_relative(fit.flop_rate, 250e12, 1e-9, "flop rate");
+  expect_relative(fit.bandwidth, 2e12, 1e-9, "bandwidth");
+  expect_relative(fit.overhead, 5e-6, 1e-9, "overhead");
+}
+
+TEST(CalibrationFit, RooflineWithoutFlopsIsBandwidthAndOverhead) {
+  std::vector<ShapeTime> shapes;
+  for (double bytes : {0.0, 1e6, 1e8}) shapes.push_back({0, bytes, 7e-6 + bytes / 1e12, 1});
+  const sim::KindFit fit = sim::fit_kind_roofline(shapes);
+  EXPECT_EQ(fit.flop_rate, 0);
+  expect_relative(fit.bandwidth, 1e12, 1e-9, "bandwidth");
+  expect_relative(fit.overhead, 7e-6, 1e-9, "overhead");
+  EXPECT_EQ(sim::fit_kind_roofline({}).overhead, 0);
+}
+
+TEST(CalibrationFit, LinkLatencyAndBandwidth) {
+  std::vector<std::pair<double, double>> samples;
+  for (double bytes : {1e3, 1e6, 5e7}) samples.push_back({bytes, 4e-6 + bytes / 300e9});
+  const LinkSpec link = sim::fit_link(samples, LinkSpec{});
+  expect_relative(link.bandwidth, 300e9, 1e-9, "bandwidth");
+  expect_relative(link.latency, 4e-6, 1e-9, "latency");
+  // One size: the fallback's latency is kept and the bandwidth fitted around it.
+  const std::vector<std::pair<double, double>> one{{1e6, 2e-6 + 1e6 / 100e9}};
+  const LinkSpec single = sim::fit_link(one, LinkSpec{1, 2e-6});
+  expect_relative(single.bandwidth, 100e9, 1e-9, "bandwidth of one size");
+  EXPECT_EQ(single.latency, 2e-6);
+}
+
+TEST(CalibrationFit, ConcurrencySlowdownFromKernelsOverlappedByCopies) {
+  // Kernels of 10 us; while a copy runs on the device a kernel advances at 1/1.5 speed.
+  TaskGraph graph;
+  for (int i = 0; i < 4; ++i) graph.add_op({"k" + std::to_string(i), "join", {}, {}, 1e9, 1e6, 1e6, 1e6});
+  Trace trace;
+  const double slowdown = 1.5;
+  double now = 0;
+  for (OpId op = 0; op < 4; ++op) {
+    const double overlapped = op % 2 ? 4e-6 : 0.0;  // odd kernels overlap a copy for 4 us
+    const double duration = 10e-6 + overlapped * (1 - 1 / slowdown);
+    trace.records.push_back({TraceRecord::Kind::compute, op, 0, 0, 0, now, now + duration, 0});
+    if (overlapped > 0)
+      trace.records.push_back({TraceRecord::Kind::transfer, op, 1, 0, 0, now, now + 4e-6, 1e6});
+    now += duration;
+  }
+  trace.records.push_back({TraceRecord::Kind::transfer, 0, 0, 1, 0, now, now + 5e-6, 1e6});
+  const sim::MeasuredRun run{&graph, &trace};
+  const Machine fitted = sim::fit_calibration({&run, 1}, std::nullopt, "hand-made");
+  expect_relative(fitted.calibration->concurrency_slowdown, slowdown, 1e-9, "slowdown");
+  // The table holds the clean (not overlapped) kernels' time.
+  expect_relative(fitted.calibration->kinds.at("join").table.at(0).time, 10e-6, 1e-12, "clean time");
+  EXPECT_DOUBLE_EQ(sim::fit_concurrency_slowdown(std::vector<double>{1.0}, std::vector<double>{1.0},
+                                                 std::vector<double>{0.5}),
+                   1.0);
+}
+
+TEST(Calibration, RecoversTheTrueMachineFromSimulatedRuns) {
+  const Machine machine = truth();
+  const Runs runs = training_runs(machine);
+  const Machine fitted = sim::fit_calibration(runs.measured(), std::nullopt, "simulated");
+  ASSERT_TRUE(fitted.calibration);
+  const Calibration& c = *fitted.calibration;
+  const Calibration& t = *machine.calibration;
+  EXPECT_EQ(c.kinds.size(), t.kinds.size());
+  const KindCalibration& join = c.kinds.at("join");
+  expect_relative(join.flop_rate, t.kinds.at("join").flop_rate, 1e-6, "join flop rate");
+  expect_relative(join.bandwidth, t.kinds.at("join").bandwidth, 1e-6, "join bandwidth");
+  for (const auto& [kind, k] : t.kinds)
+    expect_relative(c.kinds.at(kind).overhead, k.overhead, 1e-6, kind + " overhead");
+  expect_relative(c.kinds.at("repartition").bandwidth, 0.8e12, 1e-6, "repartition bandwidth");
+  EXPECT_NEAR(c.concurrency_slowdown, 1, 1e-9);  // the simulator does not slow kernels during copies
+  EXPECT_EQ(fitted.num_devices(), 2u);
+  for (const auto& [src, dst] : {std::pair{0u, 1u}, std::pair{1u, 0u}}) {
+    expect_relative(fitted.link(src, dst).bandwidth, machine.link(src, dst).bandwidth, 1e-6,
+                    "link bandwidth");
+    expect_relative(fitted.link(src, dst).latency, machine.link(src, dst).latency, 1e-6, "link latency");
+  }
+  // Launch overhead: the median of the per-kind overheads.
+  expect_relative(fitted.devices[0].launch_overhead, 4.5e-6, 1e-6, "launch overhead");
+}
+
+TEST(Calibration, ReplaysTheMeasuredRunsExactly) {
+  const Runs runs = training_runs(truth());
+  const Machine fitted = sim::fit_calibration(runs.measured(), std::nullopt, "simulated");
+  std::vector<double> predicted;
+  for (std::size_t i = 0; i < runs.traces.size(); ++i) {
+    sim::Simulator simulator(runs.graphs[runs.graph_of[i]], fitted, sim::CostModelKind::roofline);
+    predicted.push_back(simulator.run(runs.plans[i]).makespan);
+  }
+  EXPECT_LT(sim::mape(predicted, runs.makespans), 1e-6);
+  sim::RankAgreement ranks;
+  ranks.add_group(predicted, runs.makespans);
+  EXPECT_DOUBLE_EQ(ranks.tau().value(), 1.0);
+}
+
+TEST(Calibration, TablesAnswerExactShapesAndTheRooflineUnseenOnes) {
+  const Machine machine = truth();
+  Machine fitted = sim::fit_calibration(training_runs(machine).measured(), std::nullopt, "simulated");
+  // An exact shape answers from the table, even against its kind's roofline.
+  KindCalibration& join = fitted.calibration->kinds.at("join");
+  ASSERT_FALSE(join.table.empty());
+  ShapeTime& entry = join.table.front();
+  entry.time = 1.0;
+  TaskGraph probe;
+  probe.add_op({"exact", "join", {}, {}, entry.flops, entry.bytes, 0, 0});
+  probe.add_op({"unseen", "join", {}, {}, entry.flops * 3 + 1e9, entry.bytes * 5 + 1e6, 0, 0});
+  probe.add_op({"other kind", "softmax", {}, {}, 1e9, 1e6, 0, 0});
+  const sim::CostTable costs(probe, fitted, sim::CostModelKind::roofline);
+  EXPECT_EQ(costs.compute(0, 1), 1.0);
+  expect_relative(costs.compute(1, 0),
+                  machine.calibration->kinds.at("join").roofline(probe.op(1).flops, probe.op(1).bytes_read),
+                  1e-6, "unseen join shape");
+  const DeviceSpec& d = fitted.devices[0];
+  EXPECT_DOUBLE_EQ(costs.compute(2, 0),
+                   std::max(1e9 / d.flops, 1e6 / d.memory_bandwidth) + d.launch_overhead);
+  // The paper model ignores the calibration.
+  EXPECT_DOUBLE_EQ(sim::CostTable(probe, fitted, sim::CostModelKind::paper).compute(0, 0),
+                   std::max(entry.flops / d.flops, entry.bytes / d.memory_bandwidth) + d.launch_overhead);
+}
+
+TEST(Calibration, TheFittedRooflinePredictsGraphsOfUnseenSizes) {
+  const Machine machine = truth();
+  const Machine fitted = sim::fit_calibration(training_runs(machine).measured(), std::nullopt, "simulated");
+  for (const TaskGraph& g : {ffnn(96, 384), chain(768)}) {
+    const sim::CostTable expected(g, machine, sim::CostModelKind::roofline);
+    const sim::CostTable actual(g, fitted, sim::CostModelKind::roofline);
+    for (OpId op = 0; op < g.num_ops(); ++op)
+      expect_relative(actual.compute(op, 0), expected.compute(op, 0), 1e-6, g.op(op).name);
+  }
+}
+
+TEST(Calibration, MachineYamlRoundTripsTheCalibration) {
+  Machine fitted = sim::fit_calibration(training_runs(truth()).measured(), std::nullopt, "simulated");
+  fitted.calibration->held_out.push_back({"ffnn", "heft"});
+  const Machine back = parse_machine_yaml(machine_to_yaml(fitted), "back.yaml");
+  ASSERT_TRUE(back.calibration);
+  EXPECT_EQ(machine_to_yaml(back), machine_to_yaml(fitted));
+  EXPECT_EQ(back.calibration->held_out.at(0).placement, "heft");
+  for (const auto& [kind, k] : fitted.calibration->kinds) {
+    const KindCalibration& b = back.calibration->kinds.at(kind);
+    EXPECT_EQ(b.flop_rate, k.flop_rate) << kind;
+    ASSERT_EQ(b.table.size(), k.table.size()) << kind;
+    for (std::size_t i = 0; i < k.table.size(); ++i) EXPECT_EQ(b.table[i].time, k.table[i].time) << kind;
+  }
+  EXPECT_EQ(back.link(1, 0).bandwidth, fitted.link(1, 0).bandwidth);
+  EXPECT_NE(error_of([] {
+              parse_machine_yaml(kTrueMachine + "  concurrency_slowdown: 0.5\n", "m.yaml");
+            }).find("m.yaml:"),
+            std::string::npos);
+}
+
+TEST(Calibration, BaseMachineMustHaveTheTracedDevices) {
+  const Runs runs = training_runs(truth());
+  const std::string message =
+      error_of([&] { sim::fit_calibration(runs.measured(), abstract_machine(1), "simulated"); });
+  EXPECT_NE(message.find("has 1 devices but the traces use 2"), std::string::npos) << message;
+}
+
+TEST(PredictionError, MapeAndKendallTau) {
+  EXPECT_DOUBLE_EQ(sim::mape(std::vector<double>{1.1, 1.8}, std::vector<double>{1.0, 2.0}), 10.0);
+  sim::RankAgreement ranks;
+  ranks.add_group(std::vector<double>{1, 2, 3}, std::vector<double>{1, 3, 2});
+  EXPECT_NEAR(ranks.tau().value(), 1.0 / 3, 1e-12);
+  sim::RankAgreement one;
+  one.add_group(std::vector<double>{1}, std::vector<double>{1});
+  EXPECT_FALSE(one.tau());
+}
+
+// ---- traced runs on disk ----
+
+class TracedRunFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("doppler-traced-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "run");
+    graph_ = ffnn(64, 256);
+    sim::Simulator simulator(graph_, truth(), sim::CostModelKind::roofline);
+    plan_ = policies::place("heft", {simulator, 1});
+    plan_.graph_fingerprint = graph_.fingerprint();
+    const sim::SimResult result = simulator.run(plan_, true);
+    write("config.yaml", "einsum: {workload: ffnn}\ndevices: 2\n");
+    write("plan.yaml", plan_to_yaml(plan_));
+    write("trace.csv", trace_to_csv(result.trace, graph_));
+    write("run.yaml", "workload: ffnn\nplacement: heft\nconfig: config.yaml\nmakespan: " +
+                          std::to_string(result.makespan) +
+                          "\ndevices: 2\ngpu: {name: simulated, names: [a, b]}\n");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void write(const std::string& name, const std::string& text) const {
+    std::ofstream(dir_ / "run" / name) << text;
+  }
+  std::string run_dir() const { return (dir_ / "run").string(); }
+
+  std::filesystem::path dir_;
+  TaskGraph graph_;
+  Plan plan_;
+};
+
+TEST_F(TracedRunFiles, LoadsAndChecksAgainstItsGraph) {
+  const TracedRun run = load_traced_run(run_dir());
+  EXPECT_EQ(run.workload, "ffnn");
+  EXPECT_EQ(run.placement, "heft");
+  EXPECT_EQ(run.devices, 2u);
+  EXPECT_EQ(run.gpu.name, "simulated");
+  EXPECT_EQ(run.gpu.names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(run.plan.device, plan_.device);
+  EXPECT_EQ(run.trace.trace.records.size(),
+            graph_.num_ops() +
+                std::count_if(run.trace.trace.records.begin(), run.trace.trace.records.end(),
+                              [](const TraceRecord& r) { return r.kind == TraceRecord::Kind::transfer; }));
+  EXPECT_NO_THROW(check_traced_run(run, graph_));
+  EXPECT_EQ(find_traced_runs(dir_.string()), std::vector<std::string>{run_dir()});
+}
+
+TEST_F(TracedRunFiles, MissingRunYaml) {
+  std::filesystem::remove(dir_ / "run" / "run.yaml");
+  EXPECT_EQ(error_of([&] { load_traced_run(run_dir()); }),
+            run_dir() + "/run.yaml: missing (a traced run directory needs run.yaml)");
+  EXPECT_EQ(error_of([&] { find_traced_runs(dir_.string()); }),
+            dir_.string() + ": no traced runs (directories holding run.yaml)");
+}
+
+TEST_F(TracedRunFiles, RunYamlErrorsNameTheLine) {
+  write("run.yaml", "workload: ffnn\nconfig: config.yaml\nmakespan: 1\ndevices: 2\nspeed: 3\n");
+  EXPECT_EQ(
+      error_of([&] { load_traced_run(run_dir()); }),
+      run_dir() +
+          "/run.yaml:5: unknown key 'speed' (known: workload, placement, config, plan, trace, makespan, "
+          "devices, gpu)");
+  write("run.yaml", "workload: ffnn\nconfig: nowhere.yaml\nmakespan: 1\ndevices: 2\n");
+  EXPECT_EQ(error_of([&] { load_traced_run(run_dir()); }),
+            run_dir() + "/run.yaml:2: 'config': no file '" + run_dir() + "/nowhere.yaml'");
+}
+
+TEST_F(TracedRunFiles, PlanForAnotherGraph) {
+  const TracedRun run = load_traced_run(run_dir());
+  const std::string message = error_of([&] { check_traced_run(run, chain(512)); });
+  EXPECT_EQ(message.rfind(run_dir() + "/plan.yaml: plan", 0), 0u) << message;
+}
+
+TEST_F(TracedRunFiles, MalformedCsvNamesFileAndLine) {
+  const std::string csv = run_dir() + "/trace.csv";
+  write(
+      "trace.csv",
+      "kind,op,name,device,src,stream,start,end,bytes\ncompute,0,x,0,,0,0,1,0\ncompute,1,y,0,,0,zero,1,0\n");
+  EXPECT_EQ(error_of([&] { load_traced_run(run_dir()); }),
+            csv + ":3: column 'start' = 'zero' is not a finite number");
+  write("trace.csv", "kind,op,device\n");
+  EXPECT_EQ(error_of([&] { load_trace_csv(csv); }),
+            csv + ":1: expected the header 'kind,op,name,device,src,stream,start,end,bytes'");
+  write("trace.csv", "kind,op,name,device,src,stream,start,end,bytes\ncompute,0,x,0,,0,2,1,0\n");
+  EXPECT_EQ(error_of([&] { load_trace_csv(csv); }), csv + ":2: end 1 is before start 2");
+  write("trace.csv", "kind,op,name,device,src,stream,start,end,bytes\ntransfer,0,x,1,1,,0,1,8\n");
+  EXPECT_EQ(error_of([&] { load_trace_csv(csv); }), csv + ":2: a transfer's src and device must differ");
+}
+
+TEST_F(TracedRunFiles, TraceOpsMustMatchTheGraph) {
+  const std::string csv = run_dir() + "/trace.csv";
+  write("trace.csv", "kind,op,name,device,src,stream,start,end,bytes\ncompute,0,not-x,0,,0,0,1,0\n");
+  const TracedRun run = load_traced_run(run_dir());
+  EXPECT_EQ(error_of([&] { check_traced_run(run, graph_); }),
+            csv + ":2: op 0 is 'not-x' here but '" + graph_.op(0).name + "' in the graph of " + run.config);
+}
+
+TEST(TraceCsv, ReadsBackTheWriterIncludingCommasInNamesAndHostCopies) {
+  TaskGraph g;
+  g.add_op({"a[i0,j1]", "join", {}, {}, 1, 1, 1, 8});
+  Trace trace;
+  trace.records.push_back({TraceRecord::Kind::compute, 0, 1, 1, 2, 0.5, 0.75, 0});
+  trace.records.push_back({TraceRecord::Kind::transfer, 0, 0, 1, 0, 0.75, 1.0 / 3, 8});
+  trace.records.back().end = 1.0 + 1.0 / 3;
+  const TraceCsv back = parse_trace_csv(trace_to_csv(trace, g), "t.csv");
+  ASSERT_EQ(back.trace.records.size(), 2u);
+  EXPECT_EQ(back.names[0], "a[i0,j1]");
+  EXPECT_EQ(back.trace.records[0].stream, 2);
+  EXPECT_EQ(back.trace.records[1].end, 1.0 + 1.0 / 3);
+  EXPECT_EQ(back.lines[1], 3u);
+  const TraceCsv host = parse_trace_csv(
+      "kind,op,name,device,src,stream,start,end,bytes\ntransfer,0,a,0,host,,0,1,8\n", "h.csv");
+  EXPECT_EQ(host.trace.records[0].src, kHostDevice);
+}
+
+}  // namespace
