@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "calibration_truth.hpp"
 #include "doppler/einsum/decomposition.hpp"
 #include "doppler/einsum/lowering.hpp"
 #include "doppler/einsum/workloads.hpp"
@@ -25,23 +26,7 @@ namespace {
 using namespace doppler;
 using doppler::test_support::error_of;
 
-// Per-kind rooflines, launch overheads and asymmetric links unlike any shipped machine.
-const std::string kTrueMachine = R"(name: truth
-time_unit: s
-devices:
-  count: 2
-  template: {flops: 500e12, memory_bandwidth: 2e12, streams: 1, launch_overhead: 3e-6}
-interconnect:
-  links:
-    - {src: 0, dst: 1, bandwidth: 200e9, latency: 3e-6, one_way: true}
-    - {src: 1, dst: 0, bandwidth: 120e9, latency: 5e-6, one_way: true}
-calibration:
-  kinds:
-    join: {flop_rate: 100e12, bandwidth: 2e12, overhead: 6e-6}
-    aggregate: {bandwidth: 1e12, overhead: 4e-6}
-    load: {overhead: 2e-6}
-    repartition: {bandwidth: 0.8e12, overhead: 5e-6}
-)";
+using doppler::test_support::kTrueMachine;
 
 Machine truth() {
   return parse_machine_yaml(kTrueMachine, "truth.yaml");

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "calibration_truth.hpp"
 #include "cli_fixture.hpp"
 #include "doppler/einsum/decomposition.hpp"
 #include "doppler/einsum/lowering.hpp"
@@ -22,22 +23,7 @@ using doppler::test_support::Result;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-const std::string kTrueMachine = R"(name: truth
-time_unit: s
-devices:
-  count: 2
-  template: {flops: 500e12, memory_bandwidth: 2e12, streams: 1, launch_overhead: 3e-6}
-interconnect:
-  links:
-    - {src: 0, dst: 1, bandwidth: 200e9, latency: 3e-6, one_way: true}
-    - {src: 1, dst: 0, bandwidth: 120e9, latency: 5e-6, one_way: true}
-calibration:
-  kinds:
-    join: {flop_rate: 100e12, bandwidth: 2e12, overhead: 6e-6}
-    aggregate: {bandwidth: 1e12, overhead: 4e-6}
-    load: {overhead: 2e-6}
-    repartition: {bandwidth: 0.8e12, overhead: 5e-6}
-)";
+using doppler::test_support::kTrueMachine;
 
 struct WorkloadCase {
   std::string name;

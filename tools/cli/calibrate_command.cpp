@@ -11,18 +11,12 @@
 #include "doppler/error.hpp"
 #include "doppler/file_io.hpp"
 #include "doppler/sim/calibration.hpp"
+#include "report.hpp"
 #include "text_table.hpp"
 #include "traced_runs.hpp"
 
 namespace doppler::cli {
 namespace {
-
-// Four significant digits, exponent form where needed (rates of 1e14, times of 1e-6).
-std::string g4(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.4g", value);
-  return text;
-}
 
 struct CalibrateFlags {
   std::string traces, out, base;

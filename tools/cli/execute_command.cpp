@@ -39,20 +39,13 @@ struct ExecuteFlags {
 
 #ifdef DOPPLER_HAVE_HW
 
-// The machine's first `n` devices with the links among them.
-Machine first_devices(const Machine& m, std::size_t n) {
+// The machine's first `n` devices; an Error naming --devices when it has fewer.
+Machine machine_with_devices(const Machine& m, std::size_t n) {
   if (n > m.num_devices()) {
     throw Error("--devices " + std::to_string(n) + ": the machine '" + m.name + "' has only " +
                 std::to_string(m.num_devices()) + " devices");
   }
-  Machine out = m;
-  out.devices.resize(n);
-  out.links.clear();
-  for (DeviceId a = 0; a < n; ++a)
-    for (DeviceId b = 0; b < n; ++b) out.links.push_back(m.link(a, b));
-  out.host_to_device.resize(n);
-  out.device_to_host.resize(n);
-  return out;
+  return first_devices(m, n);
 }
 
 // Tolerance of the GPU result against the float64 reference, by the graph's widest dtype error.
@@ -102,7 +95,7 @@ void run_execute(const ExecuteFlags& flags) {
   std::string reason;
   const int gpus = hw::visible_gpus(&reason);
   std::unique_ptr<Workload> w = load(e);
-  if (flags.devices > 0) w->machine = first_devices(w->machine, flags.devices);
+  if (flags.devices > 0) w->machine = machine_with_devices(w->machine, flags.devices);
   const std::size_t devices = w->machine.num_devices();
   if (gpus < static_cast<int>(devices)) {
     throw Error("execute: " + std::to_string(devices) + " devices wanted, " + std::to_string(gpus) +

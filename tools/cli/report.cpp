@@ -38,4 +38,10 @@ std::string percent_text(double value) {
   return buffer;
 }
 
+std::string g4(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4g", value);
+  return text;
+}
+
 }  // namespace doppler::cli

@@ -17,5 +17,7 @@ std::string inputs_line(const Experiment& experiment, const Workload& workload);
 
 std::string ratio_text(double value);    // 3 decimals: "1.234"
 std::string percent_text(double value);  // 0.8123 -> "81.2%"
+// Four significant digits, exponent form where needed: rates of 1e14, times of 1e-6 ("%.4g").
+std::string g4(double value);
 
 }  // namespace doppler::cli

@@ -221,6 +221,18 @@ std::unique_ptr<Workload> load(const Experiment& e) {
   return workload;
 }
 
+Machine first_devices(const Machine& m, std::size_t n) {
+  if (n > m.num_devices()) throw Error("first_devices: " + std::to_string(n) + " of " + m.name);
+  Machine sub = m;
+  sub.devices.resize(n);
+  sub.host_to_device.resize(n);
+  sub.device_to_host.resize(n);
+  sub.links.clear();
+  for (DeviceId s = 0; s < n; ++s)
+    for (DeviceId d = 0; d < n; ++d) sub.links.push_back(m.link(s, d));
+  return sub;
+}
+
 Plan make_plan(const PlacementSpec& placement, const sim::Simulator& simulator, std::uint64_t seed) {
   Plan plan;
   if (placement.is_plan_file()) {

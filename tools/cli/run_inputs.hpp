@@ -86,6 +86,10 @@ struct Workload {
 };
 std::unique_ptr<Workload> load(const Experiment& experiment);
 
+// The machine's first `n` devices with the links among them (a run on fewer GPUs than the machine
+// file describes). Callers check n <= m.num_devices() and say why in their own words.
+Machine first_devices(const Machine& m, std::size_t n);
+
 // A plan file, read; or a heuristic's plan. Either way tagged with its method and graph fingerprint.
 Plan make_plan(const PlacementSpec& placement, const sim::Simulator& simulator, std::uint64_t seed);
 

@@ -13,18 +13,12 @@
 #include "doppler/error.hpp"
 #include "doppler/sim/prediction_error.hpp"
 #include "doppler/sim/simulator.hpp"
+#include "report.hpp"
 #include "text_table.hpp"
 #include "traced_runs.hpp"
 
 namespace doppler::cli {
 namespace {
-
-// Four significant digits, exponent form where needed (rates of 1e14, times of 1e-6).
-std::string g4(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.4g", value);
-  return text;
-}
 
 struct ValidateFlags {
   std::string traces, machine;
@@ -43,19 +37,12 @@ struct Summary {
   double mape() const { return sim::mape(predicted, measured); }
 };
 
-// The machine's first n devices (a run on fewer GPUs than the machine file describes).
-Machine first_devices(const Machine& m, std::size_t n, const std::string& run) {
+// The machine's first n devices; an Error naming the run when the machine has fewer.
+Machine machine_for_run(const Machine& m, std::size_t n, const std::string& run) {
   if (n > m.num_devices())
     throw Error(run + ": the run used " + std::to_string(n) + " devices but the machine '" + m.name +
                 "' has " + std::to_string(m.num_devices()));
-  Machine sub = m;
-  sub.devices.resize(n);
-  sub.host_to_device.resize(n);
-  sub.device_to_host.resize(n);
-  sub.links.clear();
-  for (DeviceId s = 0; s < n; ++s)
-    for (DeviceId d = 0; d < n; ++d) sub.links.push_back(m.link(s, d));
-  return sub;
+  return first_devices(m, n);
 }
 
 nlohmann::ordered_json optional_number(const std::optional<double>& value) {
@@ -78,7 +65,7 @@ void run_validate(const ValidateFlags& flags) {
     if (machine.calibration)
       for (const HeldOutRun& h : machine.calibration->held_out)
         held_out = held_out || (h.workload == run.workload && h.placement == run.placement);
-    const Machine m = first_devices(machine, run.devices, run.dir);
+    const Machine m = machine_for_run(machine, run.devices, run.dir);
     sim::Simulator simulator(loaded.workload->graph, m, sim::CostModelKind::roofline);
     const double predicted = simulator.run(run.plan).makespan;
     results.push_back({&run, predicted, held_out});
