@@ -151,6 +151,27 @@ TEST(CalibrationFit, ConcurrencySlowdownFromKernelsOverlappedByCopies) {
                    1.0);
 }
 
+TEST(CalibrationFit, DispatchGapFromBackToBackKernelsIsAddedToEachKernel) {
+  // Five 10 us kernels on one stream, 2 us apart, then one after a 50 us wait (not a dispatch gap).
+  TaskGraph graph;
+  for (int i = 0; i < 6; ++i) graph.add_op({"k" + std::to_string(i), "join", {}, {}, 1e9, 1e6, 1e6, 1e6});
+  Trace trace;
+  double now = 0;
+  for (OpId op = 0; op < 6; ++op) {
+    now += op == 0 ? 0.0 : op == 5 ? 50e-6 : 2e-6;
+    trace.records.push_back({TraceRecord::Kind::compute, op, 0, 0, 0, now, now + 10e-6, 0});
+    now += 10e-6;
+  }
+  const sim::MeasuredRun run{&graph, &trace};
+  const Machine fitted = sim::fit_calibration({&run, 1}, std::nullopt, "hand-made");
+  expect_relative(fitted.calibration->dispatch_gap, 2e-6, 1e-9, "dispatch gap");
+  // Replayed on its one stream, each kernel holds it for its time plus the gap.
+  sim::Simulator simulator(graph, fitted, sim::CostModelKind::roofline);
+  Plan plan;
+  plan.device.assign(6, 0);
+  expect_relative(simulator.run(plan).makespan, 6 * 12e-6, 1e-9, "makespan");
+}
+
 TEST(Calibration, RecoversTheTrueMachineFromSimulatedRuns) {
   const Machine machine = truth();
   const Runs runs = training_runs(machine);
@@ -229,10 +250,12 @@ TEST(Calibration, TheFittedRooflinePredictsGraphsOfUnseenSizes) {
 TEST(Calibration, MachineYamlRoundTripsTheCalibration) {
   Machine fitted = sim::fit_calibration(training_runs(truth()).measured(), std::nullopt, "simulated");
   fitted.calibration->held_out.push_back({"ffnn", "heft"});
+  fitted.calibration->dispatch_gap = 2.5e-6;
   const Machine back = parse_machine_yaml(machine_to_yaml(fitted), "back.yaml");
   ASSERT_TRUE(back.calibration);
   EXPECT_EQ(machine_to_yaml(back), machine_to_yaml(fitted));
   EXPECT_EQ(back.calibration->held_out.at(0).placement, "heft");
+  EXPECT_EQ(back.calibration->dispatch_gap, 2.5e-6);
   for (const auto& [kind, k] : fitted.calibration->kinds) {
     const KindCalibration& b = back.calibration->kinds.at(kind);
     EXPECT_EQ(b.flop_rate, k.flop_rate) << kind;

@@ -1,6 +1,7 @@
 // Every kernel kind of the CUDA backend against the CPU reference, on one GPU, for f32, f16 and
 // bf16: joins (cuBLAS GEMM in all its layouts, the generic join kernel with custom joins and
-// sum/max/min/prod aggregation, fills, mixed dtypes), aggregation of split contractions,
+// sum/max/min/prod aggregation, fills, mixed dtypes), long reductions (every group size of the
+// join kernel), aggregation of split contractions,
 // repartitions, structural copies (slice, concat, reshape) and loads (preloaded and copied
 // during the run). Shapes and partitions are random. Skips with the reason when no GPU is visible.
 #include <gtest/gtest.h>
@@ -157,23 +158,51 @@ TEST_F(HwKernels, EveryKindAndDtypeEqualsTheReference) {
   for (const int count : roles) EXPECT_GT(count, 0);
 }
 
+// Runs g's single op split by `partition`, every task on GPU 0; `y` against the reference.
+ExecuteResult run_y_on_gpu0(const EinsumGraph& g, const Partition& partition, DType dt,
+                            const std::string& what) {
+  const LoweredGraph lowered = lower(g, {partition});
+  Plan plan;
+  plan.device.assign(lowered.graph.num_ops(), 0);
+  ExecuteResult got = execute(g, lowered, plan);
+  const auto want = run_reference<double>(g);
+  const TensorId y = g.find_tensor("y");
+  const std::vector<double> values(got.values[y].begin(), got.values[y].end());
+  EXPECT_LT(test_support::max_relative_error(values, want[y]), tolerance(dt)) << what;
+  return got;
+}
+
 TEST_F(HwKernels, SplitContractionAggregatesPartialsOnTheGpu) {
   for (const DType dt : {DType::kF32, DType::kBF16}) {
     EinsumGraph g;
     const TensorId a = g.add_input("a", {64, 96}, dt);
     const TensorId b = g.add_input("b", {96, 40}, dt);
     g.mark_output(g.add_einsum("y", "ij,jk->ik", {a, b}));
-    const LoweredGraph lowered = lower(g, {make_partition("ijk", {2, 4, 2})});
-    Plan plan;
-    plan.device.assign(lowered.graph.num_ops(), 0);
-    const ExecuteResult got = execute(g, lowered, plan);
+    const ExecuteResult got = run_y_on_gpu0(g, make_partition("ijk", {2, 4, 2}), dt, "split contraction");
     EXPECT_EQ(got.gemm_joins, 16);
-    const auto want = run_reference<double>(g);
-    const TensorId y = g.find_tensor("y");
-    const std::vector<double> values(got.values[y].begin(), got.values[y].end());
-    EXPECT_LT(test_support::max_relative_error(values, want[y]), tolerance(dt));
     for (const TaskTiming& t : got.tasks) EXPECT_LE(t.start_ms, t.end_ms);
     EXPECT_GT(got.makespan_ms, 0);
+  }
+}
+
+// Long reductions run by a warp or a block per output element, and many short column sums by a
+// thread each: every kernel group size against the reference.
+TEST_F(HwKernels, LongReductionsOfEveryGroupSizeEqualTheReference) {
+  struct Reduction {
+    std::int64_t rows, cols;
+    const char* spec;
+  };
+  for (const DType dt : {DType::kF32, DType::kBF16}) {
+    for (const Reduction& r :
+         {Reduction{3, 5000, "ij->i"}, Reduction{700, 300, "ij->i | agg=max"},
+          Reduction{20000, 40, "ij->i | join=a*a"}, Reduction{300, 70, "ij->j"},
+          Reduction{64, 20000, "ij->j | agg=min"}, Reduction{9, 4000, "ij->j | join=exp(a)"}}) {
+      EinsumGraph g;
+      const TensorId x = g.add_input("x", {r.rows, r.cols}, dt);
+      g.mark_output(g.add_einsum("y", r.spec, {x}));
+      const ExecuteResult got = run_y_on_gpu0(g, make_partition("ij", {1, 1}), dt, r.spec);
+      EXPECT_EQ(got.generic_joins, 1) << r.spec;
+    }
   }
 }
 

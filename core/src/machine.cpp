@@ -82,6 +82,7 @@ Calibration read_calibration(const YAML::Node& node, const std::string& source) 
       throw_at(source, yaml_line(node["concurrency_slowdown"]),
                "calibration: 'concurrency_slowdown' must be >= 1");
   }
+  if (node["dispatch_gap"]) c.dispatch_gap = yaml_non_negative(node, "dispatch_gap", source, "calibration");
   if (const YAML::Node held = node["held_out"]) {
     if (!held.IsSequence()) throw_at(source, yaml_line(held), "calibration: 'held_out' must be a list");
     for (const YAML::Node& run : held) {

@@ -24,6 +24,7 @@ void write_calibration(std::ostream& out, const Calibration& c) {
   out << "calibration:\n";
   if (!c.source.empty()) out << "  source: " << quoted(c.source) << "\n";
   out << "  concurrency_slowdown: " << format_number(c.concurrency_slowdown) << "\n";
+  out << "  dispatch_gap: " << format_number(c.dispatch_gap) << "\n";
   if (!c.held_out.empty()) {
     out << "  held_out:\n";
     for (const HeldOutRun& run : c.held_out)

@@ -1,5 +1,7 @@
 #include "device_set.hpp"
 
+#include <algorithm>
+
 #include "cuda_check.hpp"
 
 namespace doppler::hw {
@@ -13,7 +15,8 @@ Where setup(DeviceId d) {
 
 }  // namespace
 
-DeviceSet::DeviceSet(const std::vector<int>& ordinals, int streams) : events_(ordinals.size()) {
+DeviceSet::DeviceSet(const std::vector<int>& ordinals, int streams)
+    : events_(ordinals.size()), events_used_(ordinals.size(), 0) {
   try {
     init(ordinals, streams);
   } catch (...) {
@@ -81,18 +84,28 @@ void DeviceSet::release() {
     if (r.arena) cudaFree(r.arena);
   }
   for (void* w : cublas_workspaces_) cudaFree(w);
+  for (void* w : warm_up_buffers_) cudaFree(w);
   for (void* p : pinned_) cudaFreeHost(p);
   devices_.clear();
   cublas_workspaces_.clear();
+  warm_up_buffers_.clear();
   pinned_.clear();
 }
 
-std::byte* DeviceSet::allocate_arena(DeviceId d, std::size_t bytes) {
+std::byte* DeviceSet::arena(DeviceId d, std::size_t bytes) {
+  DeviceResources& r = devices_[d];
+  if (r.arena && r.arena_bytes >= bytes) return r.arena;
   use(d);
+  if (r.arena) {
+    check(cudaDeviceSynchronize(), setup(d), "cudaDeviceSynchronize");
+    check(cudaFree(r.arena), setup(d), "cudaFree");
+    r.arena = nullptr;
+  }
   void* p = nullptr;
   check(cudaMalloc(&p, bytes == 0 ? 1 : bytes), setup(d), "cudaMalloc (" + std::to_string(bytes) + " bytes)");
-  devices_[d].arena = static_cast<std::byte*>(p);
-  return devices_[d].arena;
+  r.arena = static_cast<std::byte*>(p);
+  r.arena_bytes = bytes;
+  return r.arena;
 }
 
 std::byte* DeviceSet::allocate_pinned(std::size_t bytes) {
@@ -103,11 +116,41 @@ std::byte* DeviceSet::allocate_pinned(std::size_t bytes) {
 }
 
 cudaEvent_t DeviceSet::make_event(DeviceId d) {
+  if (events_used_[d] < events_[d].size()) return events_[d][events_used_[d]++];
   use(d);
   cudaEvent_t event = nullptr;
   check(cudaEventCreate(&event), setup(d), "cudaEventCreate");
   events_[d].push_back(event);
+  ++events_used_[d];
   return event;
+}
+
+void DeviceSet::reset_events() {
+  std::fill(events_used_.begin(), events_used_.end(), 0);
+}
+
+void DeviceSet::warm_up() {
+  constexpr int kN = 2048;
+  constexpr std::size_t kBytes = std::size_t{3} * kN * kN * 2;
+  const float alpha = 1.0f, beta = 0.0f;
+  for (DeviceId d = 0; d < devices_.size(); ++d) {
+    use(d);
+    if (warm_up_buffers_.size() <= d) {
+      void* p = nullptr;
+      check(cudaMalloc(&p, kBytes), setup(d), "cudaMalloc (warm-up)");
+      warm_up_buffers_.push_back(p);
+      check(cudaMemsetAsync(p, 0, kBytes, devices_[d].compute[0]), setup(d), "cudaMemsetAsync");
+    }
+    auto* base = static_cast<std::byte*>(warm_up_buffers_[d]);
+    const std::size_t matrix = std::size_t{kN} * kN * 2;
+    for (int k = 0; k < 8; ++k) {
+      check(cublasGemmEx(devices_[d].blas[0], CUBLAS_OP_N, CUBLAS_OP_N, kN, kN, kN, &alpha, base, CUDA_R_16BF,
+                         kN, base + matrix, CUDA_R_16BF, kN, &beta, base + 2 * matrix, CUDA_R_16BF, kN,
+                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+            setup(d), "cublasGemmEx (warm-up)");
+    }
+  }
+  synchronize();
 }
 
 void DeviceSet::use(DeviceId d) const {

@@ -2,8 +2,9 @@
 // Contract: the CUDA resources of one run, per plan device: the CUDA ordinal, `streams` compute
 // streams each with its own cuBLAS handle (bound to the stream, with a preallocated cuBLAS
 // workspace), a host->device stream, one device->device stream per destination (created on the
-// source), peer access enabled between every pair that supports it, one device arena and the
-// events of the run. Owns all of it; the destructor releases everything (errors ignored there).
+// source), peer access enabled between every pair that supports it, one device arena (grown on
+// demand, reused across runs) and pooled timing events (reused after reset_events()). Owns all
+// of it; the destructor releases everything (errors ignored there).
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
@@ -22,6 +23,7 @@ struct DeviceResources {
   std::vector<cudaStream_t> to_device;  // by destination; null for itself
   std::vector<bool> peer_access;        // by destination
   std::byte* arena = nullptr;
+  std::size_t arena_bytes = 0;
 };
 
 class DeviceSet {
@@ -35,16 +37,22 @@ class DeviceSet {
   DeviceResources& operator[](DeviceId d) { return devices_[d]; }
   const DeviceResources& operator[](DeviceId d) const { return devices_[d]; }
 
-  // One cudaMalloc of `bytes` for device d (its arena).
-  std::byte* allocate_arena(DeviceId d, std::size_t bytes);
+  // Device d's arena with at least `bytes`: the current one when large enough, else a new one
+  // (the old one is freed: its contents are lost).
+  std::byte* arena(DeviceId d, std::size_t bytes);
   // Pinned host memory, released with the set.
   std::byte* allocate_pinned(std::size_t bytes);
-  // A timing event on device d, released with the set.
+  // A timing event on device d: the next one of its pool (created when the pool is used up).
   cudaEvent_t make_event(DeviceId d);
+  // Every pooled event may be handed out again (the previous run's timings are read).
+  void reset_events();
   // Makes device d current.
   void use(DeviceId d) const;
   // Waits for all work on every device.
   void synchronize() const;
+  // Brings every device out of idle before a timed run: a burst of bf16 GEMMs on compute stream 0
+  // (an idle GPU runs its first kernels several times slower), then waits for it.
+  void warm_up();
 
  private:
   void init(const std::vector<int>& ordinals, int streams);
@@ -52,8 +60,10 @@ class DeviceSet {
 
   std::vector<DeviceResources> devices_;
   std::vector<void*> cublas_workspaces_;
+  std::vector<void*> warm_up_buffers_;  // by device
   std::vector<void*> pinned_;
   std::vector<std::vector<cudaEvent_t>> events_;
+  std::vector<std::size_t> events_used_;
 };
 
 }  // namespace doppler::hw

@@ -7,6 +7,7 @@ namespace doppler::hw {
 namespace {
 
 constexpr int kThreads = 256;
+constexpr int kVec = 4;  // elements per thread of the map and copy kernels
 
 __device__ inline float load_elem(const void* p, ElemType t, std::int64_t i) {
   switch (t) {
@@ -58,36 +59,135 @@ __device__ inline float combine(AggKind agg, float x, float y) {
   }
 }
 
-__global__ void join_kernel(const JoinParams p) {
-  const std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
-  if (e >= p.out_elements) return;
-  std::int64_t base[kMaxJoinInputs] = {};
-  std::int64_t rest = e;
-  for (int d = p.out_dims - 1; d >= 0; --d) {
-    const std::int64_t at = rest % p.size[d];
-    rest /= p.size[d];
-    for (int k = 0; k < p.inputs; ++k) base[k] += at * p.in_stride[k][d];
-  }
-  float vals[kMaxJoinInputs];
-  if (p.agg == AggKind::kNone) {
-    for (int k = 0; k < p.inputs; ++k) vals[k] = load_elem(p.in[k], p.in_type[k], base[k]);
-    store_elem(p.out, p.out_type, e, run_join(p.program, vals));
-    return;
-  }
-  float acc = identity(p.agg);
-  for (std::int64_t t = 0; t < p.agg_elements; ++t) {
-    std::int64_t off[kMaxJoinInputs];
-    for (int k = 0; k < p.inputs; ++k) off[k] = base[k];
-    std::int64_t r = t;
-    for (int d = p.loop_dims - 1; d >= p.out_dims; --d) {
-      const std::int64_t at = r % p.size[d];
-      r /= p.size[d];
-      for (int k = 0; k < p.inputs; ++k) off[k] += at * p.in_stride[k][d];
+// Combines `acc` over the GROUP threads that share one output element (a warp, or a block of
+// kGroup threads made of warps); lane 0 of the group gets the result.
+template <int kGroup>
+__device__ inline float group_combine(AggKind agg, float acc) {
+  for (int offset = (kGroup < 32 ? kGroup : 32) / 2; offset > 0; offset /= 2)
+    acc = combine(agg, acc, __shfl_down_sync(0xffffffffu, acc, offset));
+  if constexpr (kGroup > 32) {
+    __shared__ float warp_acc[kGroup / 32];
+    const int warp = threadIdx.x / 32;
+    if (threadIdx.x % 32 == 0) warp_acc[warp] = acc;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+      acc = threadIdx.x < kGroup / 32 ? warp_acc[threadIdx.x] : identity(agg);
+      for (int offset = 16; offset > 0; offset /= 2)
+        acc = combine(agg, acc, __shfl_down_sync(0xffffffffu, acc, offset));
     }
-    for (int k = 0; k < p.inputs; ++k) vals[k] = load_elem(p.in[k], p.in_type[k], off[k]);
-    acc = combine(p.agg, acc, run_join(p.program, vals));
   }
-  store_elem(p.out, p.out_type, e, acc);
+  return acc;
+}
+
+// kGroup threads per output element (kGroup divides kThreads, so a group never straddles blocks
+// and every thread of a group agrees on whether its element exists).
+// Elementwise joins (no aggregation): a block covers kThreads * kVec outputs; each thread loads
+// its kVec elements (coalesced across the warp at every step) before computing any, so that
+// enough bytes are in flight to keep HBM busy.
+template <JoinForm kForm>
+__global__ void map_kernel(const JoinLaunch p) {
+  constexpr int kInputs = form_inputs(kForm);
+  const std::uint32_t first = blockIdx.x * (kThreads * kVec) + threadIdx.x;
+  float vals[kVec][kMaxJoinInputs] = {};
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) {
+    const std::uint32_t o = first + j * kThreads;
+    if (o >= p.out_elements) break;
+    std::uint32_t base[kInputs];
+    join_base_offsets<kInputs>(p, o, base);
+#pragma unroll
+    for (int k = 0; k < kInputs; ++k)
+      if (k < p.inputs) vals[j][k] = load_elem(p.in[k], p.in_type[k], base[k]);
+  }
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) {
+    const std::uint32_t o = first + j * kThreads;
+    if (o >= p.out_elements) break;
+    store_elem(p.out, p.out_type, o, form_value<kForm>(p.program, p.constant, vals[j]));
+  }
+}
+
+// Aggregating joins: kGroup threads per output element (kGroup divides kThreads, so a group
+// never straddles blocks and every thread of a group agrees on whether its element exists).
+template <int kGroup, JoinForm kForm>
+__global__ void join_kernel(const JoinLaunch p) {
+  constexpr int kInputs = form_inputs(kForm);
+  const std::uint32_t thread = blockIdx.x * kThreads + threadIdx.x;
+  const std::uint32_t o = thread / kGroup;
+  const std::uint32_t lane = thread % kGroup;
+  if (o >= p.out_elements) return;
+  std::uint32_t base[kInputs];
+  join_base_offsets<kInputs>(p, o, base);
+  float vals[kMaxJoinInputs] = {};
+  float acc = identity(p.agg);
+#pragma unroll 4
+  for (std::uint32_t t = lane; t < p.agg_elements; t += kGroup) {
+    std::uint32_t off[kInputs];
+    join_agg_offsets<kInputs>(p, t, base, off);
+#pragma unroll
+    for (int k = 0; k < kInputs; ++k)
+      if (k < p.inputs) vals[k] = load_elem(p.in[k], p.in_type[k], off[k]);
+    acc = combine(p.agg, acc, form_value<kForm>(p.program, p.constant, vals));
+  }
+  if constexpr (kGroup > 1) acc = group_combine<kGroup>(p.agg, acc);
+  if (lane == 0) store_elem(p.out, p.out_type, o, acc);
+}
+
+// A copy whose elements and offsets fit 31 bits: index arithmetic by FastDivmod.
+struct Copy32 {
+  int rank = 0;
+  FastDivmod dims[kMaxCopyRank];
+  std::uint32_t src_stride[kMaxCopyRank] = {};
+  std::uint32_t dst_stride[kMaxCopyRank] = {};
+  std::uint32_t src_offset = 0;
+  std::uint32_t dst_offset = 0;
+};
+
+bool to_copy32(const StridedCopy& c, Copy32& out) {
+  constexpr std::int64_t kMax = 0x7fffffff;
+  std::int64_t src_last = c.src_offset, dst_last = c.dst_offset;
+  for (int k = 0; k < c.rank; ++k) {
+    if (c.dims[k] > kMax || c.src_stride[k] < 0 || c.dst_stride[k] < 0) return false;
+    src_last += (c.dims[k] - 1) * c.src_stride[k];
+    dst_last += (c.dims[k] - 1) * c.dst_stride[k];
+  }
+  if (c.elements() > kMax || src_last > kMax || dst_last > kMax || c.src_offset < 0 || c.dst_offset < 0)
+    return false;
+  out.rank = c.rank;
+  for (int k = 0; k < c.rank; ++k) {
+    out.dims[k] = FastDivmod(static_cast<std::uint32_t>(c.dims[k]));
+    out.src_stride[k] = static_cast<std::uint32_t>(c.src_stride[k]);
+    out.dst_stride[k] = static_cast<std::uint32_t>(c.dst_stride[k]);
+  }
+  out.src_offset = static_cast<std::uint32_t>(c.src_offset);
+  out.dst_offset = static_cast<std::uint32_t>(c.dst_offset);
+  return true;
+}
+
+__global__ void copy32_kernel(const Copy32 c, const void* src, ElemType src_type, void* dst,
+                              ElemType dst_type, std::uint32_t total) {
+  const std::uint32_t first = blockIdx.x * (kThreads * kVec) + threadIdx.x;
+  float vals[kVec];
+  std::uint32_t to[kVec];
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) {
+    const std::uint32_t e = first + j * kThreads;
+    if (e >= total) break;
+    std::uint32_t rest = e, s = c.src_offset, d = c.dst_offset;
+    for (int k = c.rank - 1; k >= 0; --k) {
+      std::uint32_t at = rest;
+      if (k > 0) c.dims[k].divmod(rest, rest, at);
+      s += at * c.src_stride[k];
+      d += at * c.dst_stride[k];
+    }
+    vals[j] = load_elem(src, src_type, s);
+    to[j] = d;
+  }
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) {
+    if (first + j * kThreads >= total) break;
+    store_elem(dst, dst_type, to[j], vals[j]);
+  }
 }
 
 __global__ void copy_kernel(const StridedCopy c, const void* src, ElemType src_type, void* dst,
@@ -117,11 +217,44 @@ unsigned grid_for(std::int64_t elements) {
   return static_cast<unsigned>((elements + kThreads - 1) / kThreads);
 }
 
+// kGroup 0: the elementwise map kernel.
+template <int kGroup, int kForm = 0>
+void launch_form(const JoinLaunch& p, unsigned grid, cudaStream_t stream) {
+  if constexpr (kForm < kJoinForms) {
+    if (static_cast<int>(p.form) != kForm) {
+      launch_form<kGroup, kForm + 1>(p, grid, stream);
+    } else if constexpr (kGroup == 0) {
+      map_kernel<static_cast<JoinForm>(kForm)><<<grid, kThreads, 0, stream>>>(p);
+    } else {
+      join_kernel<kGroup, static_cast<JoinForm>(kForm)><<<grid, kThreads, 0, stream>>>(p);
+    }
+  }
+}
+
 }  // namespace
 
-cudaError_t launch_join(const JoinParams& params, cudaStream_t stream) {
+cudaError_t launch_join(const JoinLaunch& params, cudaStream_t stream) {
   if (params.out_elements == 0) return cudaSuccess;
-  join_kernel<<<grid_for(params.out_elements), kThreads, 0, stream>>>(params);
+  if (static_cast<int>(params.form) >= kJoinForms) return cudaErrorInvalidValue;
+  const std::int64_t threads = static_cast<std::int64_t>(params.out_elements) * params.group;
+  if (params.agg == AggKind::kNone) {
+    launch_form<0>(params, grid_for((threads + kVec - 1) / kVec), stream);
+    return cudaGetLastError();
+  }
+  const unsigned grid = grid_for(threads);
+  switch (params.group) {
+    case 1:
+      launch_form<1>(params, grid, stream);
+      break;
+    case 32:
+      launch_form<32>(params, grid, stream);
+      break;
+    case kThreads:
+      launch_form<kThreads>(params, grid, stream);
+      break;
+    default:
+      return cudaErrorInvalidValue;
+  }
   return cudaGetLastError();
 }
 
@@ -129,6 +262,12 @@ cudaError_t launch_copy(const StridedCopy& copy, const void* src, ElemType src_t
                         ElemType dst_type, cudaStream_t stream) {
   const std::int64_t total = copy.elements();
   if (total == 0) return cudaSuccess;
+  Copy32 narrow;
+  if (to_copy32(copy, narrow)) {
+    copy32_kernel<<<grid_for((total + kVec - 1) / kVec), kThreads, 0, stream>>>(
+        narrow, src, src_type, dst, dst_type, static_cast<std::uint32_t>(total));
+    return cudaGetLastError();
+  }
   copy_kernel<<<grid_for(total), kThreads, 0, stream>>>(copy, src, src_type, dst, dst_type, total);
   return cudaGetLastError();
 }

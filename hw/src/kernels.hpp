@@ -2,40 +2,21 @@
 // Contract: the CUDA kernels of the backend, launched asynchronously on a given stream; each
 // returns the launch's cudaError_t (the caller checks it and names the task). Elements are f32,
 // f16 or bf16 (ElemType); arithmetic is in f32. Parameter structs are passed by value (< 4 KB).
-//  join       one thread per output element of a block: the join program over the operands, then
-//             the aggregation over the aggregated loop dims (none: a plain elementwise join)
+//  join       a JoinLaunch: per output element of a block, the join program over the operands,
+//             then the aggregation over the aggregated loop dims (none: a plain elementwise join),
+//             by launch.group threads together
 //  copy       a StridedCopy between buffers, converting the element type
 //  aggregate  out = agg(parts[0..count)) elementwise; with `accumulate`, out is combined in too
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
 
-#include "join_program.hpp"
+#include "join_launch.hpp"
 #include "strided_copy.hpp"
 
 namespace doppler::hw {
 
-enum class ElemType : std::uint8_t { kF32, kF16, kBF16 };
-enum class AggKind : std::uint8_t { kNone, kSum, kMax, kMin, kProd };
-
-inline constexpr int kMaxLoopDims = 12;
 inline constexpr int kMaxAggregateParts = 16;
-
-struct JoinParams {
-  int out_dims = 0;  // loop dims [0, out_dims) are the output's, row-major
-  int loop_dims = 0;
-  std::int64_t size[kMaxLoopDims] = {};
-  int inputs = 0;
-  const void* in[kMaxJoinInputs] = {};
-  ElemType in_type[kMaxJoinInputs] = {};
-  std::int64_t in_stride[kMaxJoinInputs][kMaxLoopDims] = {};
-  void* out = nullptr;
-  ElemType out_type = ElemType::kF32;
-  AggKind agg = AggKind::kNone;
-  std::int64_t out_elements = 1;
-  std::int64_t agg_elements = 1;
-  JoinProgram program;
-};
 
 struct AggregateParams {
   const void* part[kMaxAggregateParts] = {};
@@ -47,7 +28,7 @@ struct AggregateParams {
   std::int64_t elements = 0;
 };
 
-cudaError_t launch_join(const JoinParams& params, cudaStream_t stream);
+cudaError_t launch_join(const JoinLaunch& params, cudaStream_t stream);
 cudaError_t launch_copy(const StridedCopy& copy, const void* src, ElemType src_type, void* dst,
                         ElemType dst_type, cudaStream_t stream);
 cudaError_t launch_aggregate(const AggregateParams& params, cudaStream_t stream);

@@ -147,10 +147,11 @@ void TaskKernels::prepare_join(OpId id, const einsum::TaskInfo& info, bool use_c
   }
   task.kind = Kind::kJoin;
   task.index = joins_.size();
-  joins_.push_back(generic_join(op, sizes));
+  JoinParams params = generic_join(op, sizes);
   for (std::size_t k = 0; k < op.inputs.size(); ++k)
-    joins_.back().in_type[k] = elem_type(graph_.tensor(op.inputs[k]).dtype);
-  joins_.back().out_type = task.type;
+    params.in_type[k] = elem_type(graph_.tensor(op.inputs[k]).dtype);
+  params.out_type = task.type;
+  joins_.push_back(make_join_launch(params, "op '" + op.name + "'"));
 }
 
 void TaskKernels::prepare_structural(const einsum::TaskInfo& info, Task& task) {
@@ -200,7 +201,7 @@ void TaskKernels::launch(OpId id, std::span<const void* const> inputs, void* out
     case Kind::kLoad:
       fail(where, "launch", "a load task has no kernel");
     case Kind::kJoin: {
-      JoinParams p = joins_[task.index];
+      JoinLaunch p = joins_[task.index];
       for (int k = 0; k < p.inputs; ++k) p.in[k] = inputs[static_cast<std::size_t>(k)];
       p.out = out;
       check(launch_join(p, ctx.stream), where, "join kernel");

@@ -65,7 +65,7 @@ class TaskKernels {
   const einsum::EinsumGraph& graph_;
   const einsum::LoweredGraph& lowered_;
   std::vector<Task> tasks_;
-  std::vector<JoinParams> joins_;
+  std::vector<JoinLaunch> joins_;
   std::vector<GemmMapping> gemms_;
   std::vector<CopySpec> copies_;
 };

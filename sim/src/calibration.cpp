@@ -55,12 +55,33 @@ using LinkSamples = std::map<std::pair<DeviceId, DeviceId>, std::vector<std::pai
 
 struct Samples {
   KindSamples kinds;
-  LinkSamples links;  // (src, dst), kHostDevice for the host
+  LinkSamples links;         // (src, dst), kHostDevice for the host
+  std::vector<double> gaps;  // back-to-back kernel gaps
   std::size_t devices = 0;
   int streams = 1;
 };
 
+// Gaps between back-to-back kernels of one stream: the next one was queued, the stream idled only
+// for dispatch. Longer gaps are waits for inputs.
+constexpr double kBackToBack = 10e-6;
+
+void gather_gaps(const Trace& trace, std::vector<double>& gaps) {
+  std::map<std::pair<DeviceId, int>, std::vector<Interval>> streams;
+  for (const TraceRecord& r : trace.records)
+    if (r.kind == TraceRecord::Kind::compute && r.end > r.start)
+      streams[{r.device, r.stream}].push_back({r.start, r.end});
+  for (auto& [stream, kernels] : streams) {
+    std::sort(kernels.begin(), kernels.end(),
+              [](const Interval& a, const Interval& b) { return a.start < b.start; });
+    for (std::size_t i = 1; i < kernels.size(); ++i) {
+      const double gap = kernels[i].start - kernels[i - 1].end;
+      if (gap >= 0 && gap < kBackToBack) gaps.push_back(gap);
+    }
+  }
+}
+
 void gather(const MeasuredRun& run, Samples& samples) {
+  gather_gaps(*run.trace, samples.gaps);
   std::map<DeviceId, std::vector<Interval>> copies;
   for (const TraceRecord& r : run.trace->records) {
     if (r.kind != TraceRecord::Kind::transfer) continue;
@@ -177,6 +198,7 @@ Machine fit_calibration(std::span<const MeasuredRun> runs, const std::optional<M
   double slowdown = 1;
   Calibration calibration = fit_kinds(samples.kinds, slowdown);
   calibration.concurrency_slowdown = slowdown;
+  calibration.dispatch_gap = samples.gaps.empty() ? 0.0 : median(samples.gaps);
   calibration.source = source;
   Machine m = starting_machine(base, samples, calibration);
   fit_links(samples.links, base.has_value(), m);

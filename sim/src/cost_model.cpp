@@ -27,13 +27,20 @@ double roofline_time(const Op& op, const DeviceSpec& device) {
 }
 
 // A calibrated kind: its measured time for this exact shape, else its fitted roofline; other
-// kinds keep the device roofline.
+// kinds keep the device roofline. A task that takes time also holds its stream for the
+// dispatch gap (a task measured at 0, a resident input, launches nothing).
 double calibrated_time(const Op& op, const DeviceSpec& device, const Calibration& calibration) {
   const auto kind = calibration.kinds.find(op.kind);
-  if (kind == calibration.kinds.end()) return roofline_time(op, device);
   const double bytes = op.bytes_read + op.bytes_written;
-  if (const ShapeTime* measured = kind->second.find(op.flops, bytes)) return measured->time;
-  return kind->second.roofline(op.flops, bytes);
+  double time = 0;
+  if (kind == calibration.kinds.end()) {
+    time = roofline_time(op, device);
+  } else if (const ShapeTime* measured = kind->second.find(op.flops, bytes)) {
+    time = measured->time;
+  } else {
+    time = kind->second.roofline(op.flops, bytes);
+  }
+  return time > 0 ? time + calibration.dispatch_gap : 0.0;
 }
 
 }  // namespace

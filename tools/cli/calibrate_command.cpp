@@ -36,6 +36,7 @@ void print(const Machine& m, const CalibrateFlags& flags, std::size_t fitted, bo
       j["held_out"].push_back({{"workload", run.workload}, {"placement", run.placement}});
     j["launch_overhead"] = m.devices[0].launch_overhead;
     j["concurrency_slowdown"] = c.concurrency_slowdown;
+    j["dispatch_gap"] = c.dispatch_gap;
     j["kinds"] = nlohmann::ordered_json::object();
     for (const auto& [kind, k] : c.kinds)
       j["kinds"][kind] = {{"samples", k.samples},
@@ -59,7 +60,8 @@ void print(const Machine& m, const CalibrateFlags& flags, std::size_t fitted, bo
     table.add_row({kind, std::to_string(k.samples), std::to_string(k.table.size()), g4(k.flop_rate),
                    g4(k.bandwidth), g4(k.overhead)});
   std::cout << table.render() << "\nlaunch overhead       " << g4(m.devices[0].launch_overhead)
-            << "\nconcurrency slowdown  " << g4(c.concurrency_slowdown) << "\n";
+            << "\nconcurrency slowdown  " << g4(c.concurrency_slowdown) << "\ndispatch gap          "
+            << g4(c.dispatch_gap) << "\n";
 }
 
 void run_calibrate(const CalibrateFlags& flags) {

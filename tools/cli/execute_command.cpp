@@ -32,6 +32,9 @@ struct ExecuteFlags {
   std::size_t random = 0;
   std::size_t devices = 0;
   std::size_t repetitions = 3;
+  std::size_t warmup = 1;
+  int streams = 1;
+  int queue_depth = 4;
   bool verify = false;
   std::string trace_dir;
   bool json = false;
@@ -75,7 +78,7 @@ double max_error(const einsum::EinsumGraph& g, const std::vector<std::vector<flo
 Trace to_trace(const hw::ExecuteResult& r) {
   Trace trace;
   trace.time_unit = "s";
-  trace.device_names = r.device_names;
+  trace.device_names = r.gpu.names;
   for (OpId op = 0; op < r.tasks.size(); ++op) {
     const hw::TaskTiming& t = r.tasks[op];
     trace.records.push_back({TraceRecord::Kind::compute, op, t.device, 0, std::max(0, t.stream),
@@ -107,6 +110,13 @@ void run_execute(const ExecuteFlags& flags) {
   for (const std::string& p : flags.placements) placements.push_back({p, is_plan_file_name(p) ? p : ""});
   std::vector<std::vector<double>> reference;
   if (flags.verify) reference = einsum::run_reference<double>(origin.graph);
+  hw::ExecuteOptions options;
+  options.num_devices = static_cast<int>(devices);
+  options.streams = flags.streams;
+  options.queue_depth = flags.queue_depth;
+  options.return_outputs = flags.verify;
+  hw::Executor executor(origin.graph, origin.lowered, options);
+  GpuInfo gpu;
 
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   TextTable table({{"placement", TextTable::Align::left},
@@ -118,11 +128,13 @@ void run_execute(const ExecuteFlags& flags) {
     validate_plan(plan, w->graph, devices);
     std::vector<double> makespans;
     hw::ExecuteResult best;
+    for (std::size_t r = 0; r < flags.warmup; ++r) executor.run(plan);
     for (std::size_t r = 0; r < std::max<std::size_t>(1, flags.repetitions); ++r) {
-      hw::ExecuteResult result = hw::execute(origin.graph, origin.lowered, plan);
+      hw::ExecuteResult result = executor.run(plan);
       makespans.push_back(result.makespan_ms);
       if (r == 0 || result.makespan_ms < best.makespan_ms) best = std::move(result);
     }
+    gpu = best.gpu;
     std::sort(makespans.begin(), makespans.end());
     const double median_ms = makespans[makespans.size() / 2];
     const double simulated = simulator.run(plan).makespan;
@@ -137,12 +149,13 @@ void run_execute(const ExecuteFlags& flags) {
     }
     if (!flags.trace_dir.empty()) {
       write_traced_run(flags.trace_dir, e, origin, w->graph, plan, to_trace(best),
-                       {e.name, label, median_ms * 1e-3, devices, best.device_names});
+                       {e.name, label, median_ms * 1e-3, devices, best.gpu});
     }
     results.push_back({{"placement", label},
                        {"makespan_ms", median_ms},
                        {"simulated_ms", simulated * 1e3},
                        {"repetitions", makespans.size()},
+                       {"host_ms", best.host_ms},
                        {"gemm_joins", best.gemm_joins},
                        {"generic_joins", best.generic_joins},
                        {"max_relative_error", error}});
@@ -156,6 +169,13 @@ void run_execute(const ExecuteFlags& flags) {
     j["name"] = e.name;
     j["workload"] = e.einsum->label();
     j["devices"] = devices;
+    j["gpu"] = {{"name", gpu.name},
+                {"driver", gpu.driver},
+                {"cuda", gpu.cuda},
+                {"cublas", gpu.cublas},
+                {"clocks", gpu.clocks}};
+    j["streams"] = flags.streams;
+    j["queue_depth"] = flags.queue_depth;
     j["tasks"] = w->graph.num_ops();
     j["results"] = results;
     std::cout << j.dump(2) << "\n";
@@ -194,6 +214,16 @@ void add_execute_command(CLI::App& app) {
       ->check(positive_integer());
   command->add_option("--repetitions", flags->repetitions, "Runs per placement; the median is reported")
       ->type_name("R")
+      ->check(positive_integer());
+  command->add_option("--warmup", flags->warmup, "Untimed runs per placement before the timed ones")
+      ->type_name("W");
+  command->add_option("--streams", flags->streams, "Compute streams per GPU")
+      ->type_name("S")
+      ->check(positive_integer());
+  command
+      ->add_option("--queue-depth", flags->queue_depth,
+                   "Ops enqueued ahead per compute stream (1: launch only when the previous op finished)")
+      ->type_name("Q")
       ->check(positive_integer());
   command->add_flag("--verify", flags->verify, "Compare the outputs with the CPU reference (float64)");
   command->add_option("--trace", flags->trace_dir, "Write each run as a traced run under DIR")

@@ -52,12 +52,24 @@ std::string write_traced_run(const std::string& dir, const Experiment& e, const 
   save_plan(plan, (run / "plan.yaml").string());
   save_trace(trace, graph, (run / "trace.csv").string());
   save_trace(trace, graph, (run / "trace.json").string());
-  const std::string gpu = info.device_names.empty() ? std::string("unknown") : info.device_names.front();
+  std::string gpu = "{name: " + quoted(info.gpu.name.empty() ? std::string("unknown") : info.gpu.name);
+  for (const auto& [key, value] : {std::pair<const char*, const std::string&>{"driver", info.gpu.driver},
+                                   {"cuda", info.gpu.cuda},
+                                   {"cublas", info.gpu.cublas},
+                                   {"clocks", info.gpu.clocks}}) {
+    if (!value.empty()) gpu += std::string(", ") + key + ": " + quoted(value);
+  }
+  if (!info.gpu.names.empty()) {
+    gpu += ", names: [";
+    for (std::size_t d = 0; d < info.gpu.names.size(); ++d)
+      gpu += (d ? ", " : "") + quoted(info.gpu.names[d]);
+    gpu += "]";
+  }
   write_file_atomically((run / "run.yaml").string(),
                         "workload: " + info.workload + "\nplacement: " + info.placement +
                             "\nconfig: config.yaml\nplan: plan.yaml\ntrace: trace.csv\nmakespan: " +
                             format_number(info.makespan) + "\ndevices: " + std::to_string(info.devices) +
-                            "\ngpu: {name: " + quoted(gpu) + "}\n");
+                            "\ngpu: " + gpu + "}\n");
   return run.string();
 }
 

@@ -1,16 +1,17 @@
 #pragma once
 // Contract: writes one GPU run as a TRACED RUN directory (docs/FORMATS.md, "Traced runs"):
 // DIR/WORKLOAD-PLACEMENT/ with run.yaml (workload, placement, measured makespan in seconds,
-// devices, the first GPU's name), config.yaml (a self-contained experiment config that rebuilds the same
-// task graph: the einsum workload, its decomposition with the device count written out, and
-// `devices`; an einsum graph file is copied beside it), plan.yaml, trace.csv and trace.json.
-// Each file is written atomically; an existing run directory is overwritten file by file.
+// devices, the GPUs: names, driver, CUDA and cuBLAS versions, clocks), config.yaml (a self-contained
+// experiment config that rebuilds the same task graph: the einsum workload, its decomposition with the device
+// count written out, and `devices`; an einsum graph file is copied beside it), plan.yaml, trace.csv and
+// trace.json. Each file is written atomically; an existing run directory is overwritten file by file.
 #include <string>
 #include <vector>
 
 #include "doppler/experiment.hpp"
 #include "doppler/plan.hpp"
 #include "doppler/trace.hpp"
+#include "doppler/traced_run.hpp"
 #include "run_inputs.hpp"
 
 namespace doppler::cli {
@@ -20,7 +21,7 @@ struct TracedRunInfo {
   std::string placement;  // label, e.g. heft or random-3
   double makespan = 0;    // measured, seconds
   std::size_t devices = 0;
-  std::vector<std::string> device_names;
+  GpuInfo gpu;
 };
 
 // Returns the run directory.

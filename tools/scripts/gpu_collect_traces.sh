@@ -1,20 +1,49 @@
 #!/usr/bin/env bash
-# GPU session: verify a training step, then record traced runs of 4 workloads on 2 GPUs.
+# GPU session (issue 4) on a 4-GPU machine: the hw GPU tests, the hw benchmarks, the Llama layer
+# against PyTorch eager (three interleaved rounds), then traced runs of the four einsum workloads on
+# 1, 2 and 4 GPUs (heuristic placements + random ones, 5 repetitions each, median recorded).
+# Binaries come from .hwrun/ (doppler, hw_*_test, doppler_hw_bench, libyaml-cpp, libmetis), built
+# on the dev machine with the CUDA toolkit (build-hw). Everything lands in $OUT/w.tar.gz.
+# Usage: cp tools/scripts/gpu_collect_traces.sh .hwrun/collect.sh; run `bash .hwrun/collect.sh`
+# through the device tool with carry [".hwrun"] on nvidia-h100-x4.
 set -u
 out=${OUT:-./out}
+w=$out/w
+mkdir -p "$w"
+OUT=$w bash hw/scripts/gpu_tests.sh .hwrun >/dev/null
 cublas=$(ls -d /usr/local/cuda/lib64 2>/dev/null | head -1)
-ls "$cublas"/libcublas.so.13 >/dev/null 2>&1 || cublas=$(dirname "$(find / -name 'libcublas.so.13' -not -path '*/proc/*' 2>/dev/null | head -1)")
 export LD_LIBRARY_PATH="$PWD/.hwrun:$cublas:${LD_LIBRARY_PATH:-}"
 D=.hwrun/doppler
-nvidia-smi -L > "$out/device.txt" 2>&1
-{ time $D execute configs/einsum/gpu/verify_small.yaml --placements critical_path,round_robin,eindecomp --verify --repetitions 1; } > "$out/verify.txt" 2>&1
-mkdir -p traces
-for c in chain_mm ffnn llama_block llama_layer; do
-  timeout 120 $D execute configs/einsum/gpu/$c.yaml --placements critical_path,heft,etf,eindecomp,round_robin,metis \
-    --random 16 --repetitions 5 --trace traces/h100-2gpu --json > "traces/$c.json" 2> "traces/$c.err"
-  echo "$c rc=$?" >> "$out/verify.txt"
+{ nvidia-smi -L; nvidia-smi topo -m; } >"$w/gpus.txt" 2>&1
+if grep -q "FAILED" "$w/summary.txt"; then
+  cat "$w/summary.txt"
+  tar czf "$out/w.tar.gz" -C "$out" w
+  exit 1
+fi
+{
+  .hwrun/doppler_hw_bench overhead --tasks 2000
+  .hwrun/doppler_hw_bench gemm --n 8192 --length 8 --dtype bf16
+  .hwrun/doppler_hw_bench gemm --n 4096 --length 8 --dtype bf16
+} >"$w/bench.txt" 2>&1
+for r in 1 2 3; do
+  python3 tools/scripts/torch_llama_layer.py --batch 2 --seq 1024 --hidden 2048 --heads 16 >"$w/torch$r.json" 2>&1
+  $D execute configs/einsum/gpu/llama_layer_1gpu.yaml --placements critical_path --repetitions 7 --json >"$w/d1_$r.json" 2>&1
+  $D execute configs/einsum/gpu/llama_layer.yaml --placements critical_path,eindecomp --repetitions 7 --json \
+    >"$w/d2_$r.json" 2>&1
 done
-tar czf "$out/traces.tar.gz" traces
-python3 tools/scripts/torch_llama_layer.py --batch 2 --seq 1024 --hidden 2048 --heads 16 > "$out/torch.json" 2>&1
-$D execute configs/einsum/gpu/llama_layer.yaml --placements critical_path,eindecomp --repetitions 5 --json > "$out/doppler_llama.json" 2>&1
-cat "$out/verify.txt"
+t=$w/traces
+mkdir -p "$t"
+P=critical_path,heft,etf,eindecomp,round_robin,metis
+for c in chain_mm ffnn llama_block llama_layer; do
+  timeout 50 $D execute configs/einsum/gpu/${c}_1gpu.yaml --placements critical_path,heft,eindecomp --random 2 \
+    --repetitions 5 --trace "$t/h100-1gpu" --json >"$t/${c}_1gpu.json" 2>"$t/${c}_1gpu.err"
+  echo "$c 1gpu rc=$?" >>"$w/collect.txt"
+  timeout 70 $D execute configs/einsum/gpu/$c.yaml --placements $P --random 16 --repetitions 5 \
+    --trace "$t/h100-2gpu" --json >"$t/${c}_2gpu.json" 2>"$t/${c}_2gpu.err"
+  echo "$c 2gpu rc=$?" >>"$w/collect.txt"
+  timeout 70 $D execute configs/einsum/gpu/${c}_4gpu.yaml --placements $P --random 16 --repetitions 5 \
+    --trace "$t/h100-4gpu" --json >"$t/${c}_4gpu.json" 2>"$t/${c}_4gpu.err"
+  echo "$c 4gpu rc=$?" >>"$w/collect.txt"
+done
+tar czf "$out/w.tar.gz" -C "$out" w
+cat "$w/summary.txt" "$w/bench.txt" "$w/collect.txt"

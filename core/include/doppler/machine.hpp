@@ -60,7 +60,8 @@ struct Calibration {
   std::string source;                            // informational: what it was fitted from
   std::map<std::string, KindCalibration> kinds;  // by task kind
   double concurrency_slowdown = 1;               // kernel slowdown while a copy runs on its device (>= 1)
-  std::vector<HeldOutRun> held_out;              // runs left out of the fit (for validation)
+  double dispatch_gap = 0;  // seconds a stream idles between back-to-back kernels (added to each kernel)
+  std::vector<HeldOutRun> held_out;  // runs left out of the fit (for validation)
 };
 
 struct Machine {

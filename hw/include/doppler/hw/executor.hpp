@@ -1,21 +1,30 @@
 #pragma once
 // Contract: runs a LOWERED einsum task graph on N GPUs of this process under a plan (a device per
 // task, optional priorities), with the same work-conserving Scheduler as the simulator: the
-// executor launches what the scheduler picks and feeds back completions polled from CUDA events.
+// executor launches what the scheduler picks and feeds back completions polled from CUDA events,
+// one host thread per device (its launches, its outgoing transfers, its events).
 // Per device: `streams` compute streams (each with a cuBLAS handle and a workspace), one stream
 // for host->device copies and one per destination for device->device copies (peer access enabled
-// where available). Every block buffer (task outputs and transferred copies) is allocated before
-// the run; the run allocates nothing on the GPU. Input/parameter values are the CPU reference's
-// (ReferenceOptions), so results compare with run_reference / run_lowered.
+// where available). Launches run ahead of the GPU: an op is enqueued as soon as its inputs from
+// its own device are enqueued (stream order or an event wait guards them) and its inputs from
+// other devices have arrived, with at most `queue_depth` ops per compute stream not yet finished;
+// a transfer is enqueued behind its producer (its copy stream waits on the producer's event).
+// Every block buffer (task outputs and transferred copies) is allocated before the run; the run
+// allocates nothing on the GPU. Input/parameter values are the CPU reference's (ReferenceOptions),
+// so results compare with run_reference / run_lowered.
+// An Executor keeps devices, streams, cuBLAS handles, kernel parameters and the staged input
+// blocks between runs, so repeated runs (placements, repetitions) pay the set-up once.
 // Errors (a plan device beyond the visible GPUs, any failed CUDA or cuBLAS call) throw one-line
 // doppler::Errors naming the task or transfer and the device.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "doppler/einsum/einsum_graph.hpp"
 #include "doppler/einsum/lowering.hpp"
 #include "doppler/plan.hpp"
+#include "doppler/traced_run.hpp"
 
 namespace doppler::hw {
 
@@ -24,13 +33,17 @@ struct ExecuteOptions {
   int num_devices = 0;                  // GPUs used; 0 = the plan's largest device + 1
   std::vector<int> cuda_devices;        // CUDA ordinal of each plan device; empty = 0, 1, ...
   int streams = 1;                      // compute streams per device
+  int queue_depth = 4;                  // ops enqueued and not finished per compute stream (>= 1)
   bool use_cublas = true;               // contractions through cuBLAS where they map to a GEMM
   bool preload_inputs = true;           // load tasks' blocks copied before the run (inputs resident)
+  bool return_outputs = true;           // copy the output tensors back (ExecuteResult::values)
   bool assemble_intermediates = false;  // also return intermediate tensors, not only outputs
+  bool warm_up = true;                  // a GEMM burst on every GPU just before the clock starts
 };
 
 // One task or transfer on the GPU: milliseconds from its device's base event (recorded on all
-// devices at the same host instant, just before the first launch).
+// devices at the same host instant, just before the first launch). A preloaded load runs nothing
+// and reads 0..0.
 struct TaskTiming {
   DeviceId device = 0;
   int stream = 0;  // compute stream index; -1: the host->device stream (a load)
@@ -48,15 +61,37 @@ struct TransferTiming {
 };
 
 struct ExecuteResult {
-  std::vector<std::vector<float>> values;  // by TensorId: outputs (and intermediates if asked)
+  std::vector<std::vector<float>> values;  // by TensorId: outputs (return_outputs), intermediates if asked
   std::vector<TaskTiming> tasks;           // by OpId of the lowered graph
   std::vector<TransferTiming> transfers;   // in the scheduler's transfer order
   double makespan_ms = 0;                  // latest end over tasks and transfers
   int gemm_joins = 0;                      // joins run through cuBLAS
   int generic_joins = 0;                   // joins run by the generic join kernel
-  std::vector<std::string> device_names;   // per plan device
+  GpuInfo gpu;                             // versions, clocks, per plan device the GPU's name
+  double host_ms = 0;                      // host wall time from the first launch to the last completion
 };
 
+class Executor {
+ public:
+  // Keeps references to graph and lowered: they must outlive the executor. Nothing touches a GPU
+  // before the first run.
+  Executor(const einsum::EinsumGraph& graph, const einsum::LoweredGraph& lowered,
+           ExecuteOptions options = {});
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Runs one plan. The GPUs are chosen by the first run (options.num_devices, or the plan's largest
+  // device + 1); later plans must fit them.
+  ExecuteResult run(const Plan& plan);
+
+  struct State;  // devices, kernels, staged inputs (executor.cpp)
+
+ private:
+  std::unique_ptr<State> state_;
+};
+
+// One run with a fresh Executor.
 ExecuteResult execute(const einsum::EinsumGraph& graph, const einsum::LoweredGraph& lowered, const Plan& plan,
                       const ExecuteOptions& options = {});
 

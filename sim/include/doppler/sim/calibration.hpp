@@ -5,7 +5,9 @@
 //           relative error (for shapes never measured). Kernels overlapped by a copy on their device
 //           are left out when the kind has enough others.
 //  launch:  every device's launch overhead = the median fitted per-kind overhead (kinds without
-//           samples fall back to the device roofline plus it).
+//           samples fall back to the device roofline plus it); the dispatch gap = the median idle
+//           time between back-to-back kernels of a stream (< 10 us apart), added to every kernel
+//           that takes time.
 //  links:   per directed device pair, and host->device / device->host pooled over devices, latency
 //           and bandwidth by least squares of duration on bytes; pairs never measured get the pooled
 //           device-to-device fit, else keep the base machine's link.
