@@ -172,6 +172,45 @@ TEST(CalibrationFit, DispatchGapFromBackToBackKernelsIsAddedToEachKernel) {
   expect_relative(simulator.run(plan).makespan, 6 * 12e-6, 1e-9, "makespan");
 }
 
+TEST(CalibrationFit, HostSideLatenciesAreFittedAndReplayed) {
+  // p0, p1 on device 0 (10 us kernels, 2 us apart, the first 20 us after the clock starts);
+  // copies to device 1 start 5 us after they could (copy dispatch), take 10 and 30 us; their
+  // consumers c0, c1 start 15 us after the copy they wait for has landed (arrival latency).
+  TaskGraph graph;
+  const auto op = [&](const char* name, double output) {
+    return graph.add_op({name, "join", {}, {}, 1e9, 1e6, 1e6, output});
+  };
+  const OpId p0 = op("p0", 1e6), p1 = op("p1", 4e6), c0 = op("c0", 1e6), c1 = op("c1", 1e6);
+  graph.add_edge(p0, c0);
+  graph.add_edge(p1, c1);
+  Trace trace;
+  const auto kernel = [&](OpId id, DeviceId d, double start) {
+    trace.records.push_back({TraceRecord::Kind::compute, id, d, d, 0, start * 1e-6, (start + 10) * 1e-6, 0});
+  };
+  const auto copy = [&](OpId id, double start, double end, double bytes) {
+    trace.records.push_back({TraceRecord::Kind::transfer, id, 1, 0, 0, start * 1e-6, end * 1e-6, bytes});
+  };
+  kernel(p0, 0, 20);
+  kernel(p1, 0, 32);
+  copy(p0, 35, 45, 1e6);
+  copy(p1, 50, 80, 4e6);  // ready at 45 (the link frees), starts 5 us later
+  kernel(c0, 1, 60);
+  kernel(c1, 1, 95);
+  const sim::MeasuredRun run{&graph, &trace};
+  const Machine fitted = sim::fit_calibration({&run, 1}, std::nullopt, "hand-made");
+  const Calibration& c = *fitted.calibration;
+  expect_relative(c.dispatch_gap, 2e-6, 1e-9, "dispatch gap");
+  expect_relative(c.copy_dispatch, 5e-6, 1e-9, "copy dispatch");
+  expect_relative(c.arrival_latency, 15e-6, 1e-9, "arrival latency");
+  expect_relative(c.start_latency, 20e-6, 1e-9, "start latency");
+  // Replayed: p0 20-32, p1 32-44 (each kernel 10 us + the 2 us gap); copy p0 32-47 (5 us
+  // dispatch + 10 us), copy p1 47-82; c0 from 47 + 15, c1 from 82 + 15 to 109 us.
+  sim::Simulator simulator(graph, fitted, sim::CostModelKind::roofline);
+  Plan plan;
+  plan.device = {0, 0, 1, 1};
+  expect_relative(simulator.run(plan).makespan, 109e-6, 1e-6, "makespan");
+}
+
 TEST(Calibration, RecoversTheTrueMachineFromSimulatedRuns) {
   const Machine machine = truth();
   const Runs runs = training_runs(machine);
@@ -251,11 +290,17 @@ TEST(Calibration, MachineYamlRoundTripsTheCalibration) {
   Machine fitted = sim::fit_calibration(training_runs(truth()).measured(), std::nullopt, "simulated");
   fitted.calibration->held_out.push_back({"ffnn", "heft"});
   fitted.calibration->dispatch_gap = 2.5e-6;
+  fitted.calibration->arrival_latency = 1.5e-5;
+  fitted.calibration->copy_dispatch = 7e-6;
+  fitted.calibration->start_latency = 2e-5;
   const Machine back = parse_machine_yaml(machine_to_yaml(fitted), "back.yaml");
   ASSERT_TRUE(back.calibration);
   EXPECT_EQ(machine_to_yaml(back), machine_to_yaml(fitted));
   EXPECT_EQ(back.calibration->held_out.at(0).placement, "heft");
   EXPECT_EQ(back.calibration->dispatch_gap, 2.5e-6);
+  EXPECT_EQ(back.calibration->arrival_latency, 1.5e-5);
+  EXPECT_EQ(back.calibration->copy_dispatch, 7e-6);
+  EXPECT_EQ(back.calibration->start_latency, 2e-5);
   for (const auto& [kind, k] : fitted.calibration->kinds) {
     const KindCalibration& b = back.calibration->kinds.at(kind);
     EXPECT_EQ(b.flop_rate, k.flop_rate) << kind;

@@ -83,6 +83,12 @@ Calibration read_calibration(const YAML::Node& node, const std::string& source) 
                "calibration: 'concurrency_slowdown' must be >= 1");
   }
   if (node["dispatch_gap"]) c.dispatch_gap = yaml_non_negative(node, "dispatch_gap", source, "calibration");
+  if (node["start_latency"])
+    c.start_latency = yaml_non_negative(node, "start_latency", source, "calibration");
+  if (node["copy_dispatch"])
+    c.copy_dispatch = yaml_non_negative(node, "copy_dispatch", source, "calibration");
+  if (node["arrival_latency"])
+    c.arrival_latency = yaml_non_negative(node, "arrival_latency", source, "calibration");
   if (const YAML::Node held = node["held_out"]) {
     if (!held.IsSequence()) throw_at(source, yaml_line(held), "calibration: 'held_out' must be a list");
     for (const YAML::Node& run : held) {

@@ -25,6 +25,9 @@ void write_calibration(std::ostream& out, const Calibration& c) {
   if (!c.source.empty()) out << "  source: " << quoted(c.source) << "\n";
   out << "  concurrency_slowdown: " << format_number(c.concurrency_slowdown) << "\n";
   out << "  dispatch_gap: " << format_number(c.dispatch_gap) << "\n";
+  out << "  arrival_latency: " << format_number(c.arrival_latency) << "\n";
+  out << "  copy_dispatch: " << format_number(c.copy_dispatch) << "\n";
+  out << "  start_latency: " << format_number(c.start_latency) << "\n";
   if (!c.held_out.empty()) {
     out << "  held_out:\n";
     for (const HeldOutRun& run : c.held_out)

@@ -43,6 +43,12 @@ double median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
+double mean(const std::vector<double>& values) {
+  double sum = 0;
+  for (const double v : values) sum += v;
+  return sum / static_cast<double>(values.size());
+}
+
 struct Durations {
   std::vector<double> clean;       // not overlapped by a copy on the device
   std::vector<double> overlapped;  // measured durations of overlapped runs ...
@@ -55,8 +61,11 @@ using LinkSamples = std::map<std::pair<DeviceId, DeviceId>, std::vector<std::pai
 
 struct Samples {
   KindSamples kinds;
-  LinkSamples links;         // (src, dst), kHostDevice for the host
-  std::vector<double> gaps;  // back-to-back kernel gaps
+  LinkSamples links;                // (src, dst), kHostDevice for the host
+  std::vector<double> gaps;         // back-to-back kernel gaps
+  std::vector<double> arrivals;     // kernel start - arrival of its last (remote) input
+  std::vector<double> copy_delays;  // copy start - when it could start
+  std::vector<double> starts;       // per run: its first kernel's or copy's start
   std::size_t devices = 0;
   int streams = 1;
 };
@@ -80,8 +89,82 @@ void gather_gaps(const Trace& trace, std::vector<double>& gaps) {
   }
 }
 
+// Kernels whose last input to come was a transfer from another device (it arrived after the
+// kernel's same-device inputs and after the previous kernel of its stream): how long after the
+// transfer's end they started.
+void gather_arrivals(const MeasuredRun& run, std::vector<double>& latencies) {
+  struct Kernel {
+    DeviceId device;
+    int stream;
+    double start, end;
+  };
+  std::map<OpId, Kernel> kernels;
+  std::map<std::pair<OpId, DeviceId>, double> arrival;  // (producer, destination) -> end
+  for (const TraceRecord& r : run.trace->records) {
+    if (r.kind == TraceRecord::Kind::compute) kernels[r.op] = {r.device, r.stream, r.start, r.end};
+    if (r.kind == TraceRecord::Kind::transfer && r.src != kHostDevice) arrival[{r.op, r.device}] = r.end;
+  }
+  std::map<std::pair<DeviceId, int>, std::vector<std::pair<double, double>>> streams;  // (start, end)
+  for (const auto& [op, k] : kernels)
+    if (k.end > k.start) streams[{k.device, k.stream}].push_back({k.start, k.end});
+  for (auto& [stream, spans] : streams) std::sort(spans.begin(), spans.end());
+  for (const auto& [op, k] : kernels) {
+    if (k.end <= k.start) continue;
+    double local = 0, remote = -1;
+    for (const OpId p : run.graph->predecessors(op)) {
+      const auto pk = kernels.find(p);
+      if (pk == kernels.end()) continue;
+      if (pk->second.device == k.device) {
+        local = std::max(local, pk->second.end);
+      } else if (const auto a = arrival.find({p, k.device}); a != arrival.end()) {
+        remote = std::max(remote, a->second);
+      }
+    }
+    const auto& spans = streams[{k.device, k.stream}];
+    const auto at = std::lower_bound(spans.begin(), spans.end(), std::pair{k.start, k.end});
+    const double previous_end = at == spans.begin() ? 0.0 : std::prev(at)->second;
+    if (remote > std::max(local, previous_end) && k.start >= remote) latencies.push_back(k.start - remote);
+  }
+}
+
+// Device-to-device copies after the first on their link: how long after they could start (their
+// producer kernel ended and the link was free) they started.
+void gather_copy_dispatch(const Trace& trace, std::vector<double>& delays) {
+  std::map<OpId, double> kernel_end;
+  for (const TraceRecord& r : trace.records)
+    if (r.kind == TraceRecord::Kind::compute) kernel_end[r.op] = r.end;
+  std::vector<const TraceRecord*> copies;
+  for (const TraceRecord& r : trace.records)
+    if (r.kind == TraceRecord::Kind::transfer && r.src != kHostDevice && r.device != kHostDevice)
+      copies.push_back(&r);
+  std::sort(copies.begin(), copies.end(),
+            [](const TraceRecord* a, const TraceRecord* b) { return a->start < b->start; });
+  std::map<std::pair<DeviceId, DeviceId>, double> link_free;
+  for (const TraceRecord* r : copies) {
+    const auto link = std::pair{r->src, r->device};
+    const auto free = link_free.find(link);
+    if (free != link_free.end()) {
+      const auto produced = kernel_end.find(r->op);
+      const double ready = std::max(free->second, produced == kernel_end.end() ? 0.0 : produced->second);
+      if (r->start >= ready) delays.push_back(r->start - ready);
+    }
+    link_free[link] = r->end;
+  }
+}
+
+// When the run's first kernel or copy started (its clock starts at 0).
+void gather_start(const Trace& trace, std::vector<double>& starts) {
+  double first = -1;
+  for (const TraceRecord& r : trace.records)
+    if (r.end > r.start && (first < 0 || r.start < first)) first = r.start;
+  if (first >= 0) starts.push_back(first);
+}
+
 void gather(const MeasuredRun& run, Samples& samples) {
   gather_gaps(*run.trace, samples.gaps);
+  gather_start(*run.trace, samples.starts);
+  gather_copy_dispatch(*run.trace, samples.copy_delays);
+  gather_arrivals(run, samples.arrivals);
   std::map<DeviceId, std::vector<Interval>> copies;
   for (const TraceRecord& r : run.trace->records) {
     if (r.kind != TraceRecord::Kind::transfer) continue;
@@ -199,6 +282,9 @@ Machine fit_calibration(std::span<const MeasuredRun> runs, const std::optional<M
   Calibration calibration = fit_kinds(samples.kinds, slowdown);
   calibration.concurrency_slowdown = slowdown;
   calibration.dispatch_gap = samples.gaps.empty() ? 0.0 : median(samples.gaps);
+  calibration.arrival_latency = samples.arrivals.empty() ? 0.0 : mean(samples.arrivals);
+  calibration.copy_dispatch = samples.copy_delays.empty() ? 0.0 : mean(samples.copy_delays);
+  calibration.start_latency = samples.starts.empty() ? 0.0 : median(samples.starts);
   calibration.source = source;
   Machine m = starting_machine(base, samples, calibration);
   fit_links(samples.links, base.has_value(), m);

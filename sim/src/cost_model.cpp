@@ -55,6 +55,11 @@ CostTable::CostTable(const TaskGraph& graph, const Machine& machine, CostModelKi
   compute_estimate_.resize(n);
   comm_estimate_.resize(n);
   per_op_comm_ = kind == CostModelKind::paper;
+  if (kind == CostModelKind::roofline && machine.calibration) {
+    arrival_latency_ = machine.calibration->arrival_latency;
+    copy_dispatch_ = machine.calibration->copy_dispatch;
+    start_latency_ = machine.calibration->start_latency;
+  }
   for (OpId v = 0; v < n; ++v) {
     const Op& op = graph.op(v);
     bytes_[v] = op.output_bytes;

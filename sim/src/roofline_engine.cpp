@@ -6,6 +6,7 @@ namespace doppler::sim {
 namespace {
 
 constexpr std::uint32_t kTransferBit = 1u << 31;
+constexpr std::uint32_t kDeliveredBit = 1u << 30;  // with kTransferBit: the transfer reached its consumers
 
 }  // namespace
 
@@ -40,6 +41,12 @@ void RooflineEngine::launch_transfer(Scheduler& s, DeviceId src, DeviceId dst, d
   }
 }
 
+void RooflineEngine::deliver(Scheduler& s, TransferId t, double now) {
+  for (OpId v : s.consumers_of(t))
+    if (s.input_arrived(v)) s.make_ready(v);
+  launch_ops(s, s.transfer(t).dst, now);
+}
+
 double RooflineEngine::run(Scheduler& s, SimResult* detail, bool record_trace) {
   record_ = detail && record_trace;
   const ExecGraph& g = s.graph();
@@ -56,7 +63,7 @@ double RooflineEngine::run(Scheduler& s, SimResult* detail, bool record_trace) {
       for (int k = s.streams(d) - 1; k >= 0; --k) free_stream_ids_[d].push_back(k);
   }
   for (OpId v : s.sources()) s.make_ready(v);
-  for (DeviceId d = 0; d < n; ++d) launch_ops(s, d, 0.0);
+  for (DeviceId d = 0; d < n; ++d) launch_ops(s, d, costs_.start_latency());
 
   double makespan = 0;
   while (!timed_.empty()) {
@@ -83,13 +90,17 @@ double RooflineEngine::run(Scheduler& s, SimResult* detail, bool record_trace) {
         launch_transfer(s, d, s.transfer(t).dst, now, detail);
       }
       launch_ops(s, d, now);
+    } else if (event.payload() & kDeliveredBit) {
+      deliver(s, event.payload() & ~(kTransferBit | kDeliveredBit), now);
     } else {
       const TransferId t = event.payload() & ~kTransferBit;
       const Transfer tr = s.transfer(t);
       s.transfer_finished(t);
-      for (OpId v : s.consumers_of(t))
-        if (s.input_arrived(v)) s.make_ready(v);
-      launch_ops(s, tr.dst, now);
+      if (costs_.arrival_latency() > 0) {
+        push(now + costs_.arrival_latency(), t | kTransferBit | kDeliveredBit);
+      } else {
+        deliver(s, t, now);
+      }
       launch_transfer(s, tr.src, tr.dst, now, detail);
     }
   }

@@ -37,6 +37,9 @@ void print(const Machine& m, const CalibrateFlags& flags, std::size_t fitted, bo
     j["launch_overhead"] = m.devices[0].launch_overhead;
     j["concurrency_slowdown"] = c.concurrency_slowdown;
     j["dispatch_gap"] = c.dispatch_gap;
+    j["copy_dispatch"] = c.copy_dispatch;
+    j["arrival_latency"] = c.arrival_latency;
+    j["start_latency"] = c.start_latency;
     j["kinds"] = nlohmann::ordered_json::object();
     for (const auto& [kind, k] : c.kinds)
       j["kinds"][kind] = {{"samples", k.samples},
@@ -61,7 +64,9 @@ void print(const Machine& m, const CalibrateFlags& flags, std::size_t fitted, bo
                    g4(k.bandwidth), g4(k.overhead)});
   std::cout << table.render() << "\nlaunch overhead       " << g4(m.devices[0].launch_overhead)
             << "\nconcurrency slowdown  " << g4(c.concurrency_slowdown) << "\ndispatch gap          "
-            << g4(c.dispatch_gap) << "\n";
+            << g4(c.dispatch_gap) << "\ncopy dispatch         " << g4(c.copy_dispatch)
+            << "\narrival latency       " << g4(c.arrival_latency) << "\nstart latency         "
+            << g4(c.start_latency) << "\n";
 }
 
 void run_calibrate(const CalibrateFlags& flags) {

@@ -60,7 +60,10 @@ struct Calibration {
   std::string source;                            // informational: what it was fitted from
   std::map<std::string, KindCalibration> kinds;  // by task kind
   double concurrency_slowdown = 1;               // kernel slowdown while a copy runs on its device (>= 1)
-  double dispatch_gap = 0;  // seconds a stream idles between back-to-back kernels (added to each kernel)
+  double dispatch_gap = 0;     // seconds a stream idles between back-to-back kernels (added to each kernel)
+  double arrival_latency = 0;  // seconds from a transfer's end until its consumers may start
+  double copy_dispatch = 0;    // seconds from a transfer being ready until it starts (added to each copy)
+  double start_latency = 0;    // seconds from the run's clock start to its first launch
   std::vector<HeldOutRun> held_out;  // runs left out of the fit (for validation)
 };
 

@@ -7,7 +7,8 @@
 //  launch:  every device's launch overhead = the median fitted per-kind overhead (kinds without
 //           samples fall back to the device roofline plus it); the dispatch gap = the median idle
 //           time between back-to-back kernels of a stream (< 10 us apart), added to every kernel
-//           that takes time.
+//           that takes time; the arrival latency = the median time from a transfer's end to the
+//           start of a kernel that waited for it last (the executor notices arrivals by polling).
 //  links:   per directed device pair, and host->device / device->host pooled over devices, latency
 //           and bandwidth by least squares of duration on bytes; pairs never measured get the pooled
 //           device-to-device fit, else keep the base machine's link.

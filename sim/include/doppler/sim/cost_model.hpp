@@ -30,9 +30,16 @@ class CostTable {
   std::size_t num_devices() const { return num_devices_; }
   double compute(OpId op, DeviceId device) const { return compute_[op * num_devices_ + device]; }
   double transfer(OpId producer, DeviceId src, DeviceId dst) const {
-    return per_op_comm_ ? comm_[producer] : links_[src * num_devices_ + dst].transfer_time(bytes_[producer]);
+    return per_op_comm_ ? comm_[producer]
+                        : copy_dispatch_ + links_[src * num_devices_ + dst].transfer_time(bytes_[producer]);
   }
   double bytes(OpId producer) const { return bytes_[producer]; }
+  // Time from a transfer's end until its consumers may start (a calibrated machine's arrival
+  // latency under the roofline model; else 0). A calibrated machine's copy dispatch time is part
+  // of every transfer().
+  double arrival_latency() const { return arrival_latency_; }
+  // When the first ops may start (a calibrated machine's start latency; else 0).
+  double start_latency() const { return start_latency_; }
   // True when every transfer of an op takes the same time whatever the devices (paper model).
   bool per_op_comm() const { return per_op_comm_; }
   bool has_zero_compute() const { return has_zero_compute_; }  // some op takes no time somewhere
@@ -47,6 +54,9 @@ class CostTable {
   std::size_t num_devices_;
   bool per_op_comm_;
   bool has_zero_compute_ = false;
+  double arrival_latency_ = 0;
+  double copy_dispatch_ = 0;
+  double start_latency_ = 0;
   std::vector<double> compute_;
   std::vector<double> comm_;
   std::vector<double> bytes_;

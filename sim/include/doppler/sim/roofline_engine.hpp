@@ -1,7 +1,9 @@
 #pragma once
 // Contract: the engine of the `roofline` model: `streams` concurrent kernels per device (no mutual
-// slowdown), one transfer at a time per directed link (FIFO), events ordered by (time, sequence
-// id). Decisions are the core Scheduler's; this engine only turns launches into timed completions.
+// slowdown), one transfer at a time per directed link (FIFO), a transfer's consumers released the
+// cost table's arrival latency after it ends (the link is free at the end), events ordered by
+// (time, sequence id). Decisions are the core Scheduler's; this engine only turns launches into timed
+// completions.
 #include <cstdint>
 #include <vector>
 
@@ -20,6 +22,7 @@ class RooflineEngine final : public Engine {
  private:
   void launch_ops(Scheduler& s, DeviceId d, double now);
   void launch_transfer(Scheduler& s, DeviceId src, DeviceId dst, double now, SimResult* detail);
+  void deliver(Scheduler& s, TransferId t, double now);
   void push(double time, std::uint32_t payload);
 
   const CostTable& costs_;
