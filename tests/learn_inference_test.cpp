@@ -1,0 +1,141 @@
+// The learned policies' inference: normalised graph inputs on a hand-worked graph, the
+// hand-written C++ SEL/PLC inference against the torch networks (1e-5 on probabilities), and the
+// batched torch scoring of recorded episodes against the log-probabilities the rollout computed.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+
+#include "doppler/learn/graph_inputs.hpp"
+#include "doppler/learn/policy_net.hpp"
+#include "doppler/learn/rollout.hpp"
+#include "doppler/paper_graph_format.hpp"
+
+namespace doppler::learn {
+namespace {
+
+// Diamond a -> {b, c} -> d on the paper model: compute 2, 3, 5, 1; comm 10, 1, 1, 0.
+TaskGraph diamond() {
+  TaskGraph graph("diamond");
+  const double compute[] = {2, 3, 5, 1};
+  const double comm[] = {10, 1, 1, 0};
+  for (int i = 0; i < 4; ++i) {
+    Op op;
+    op.name = std::string(1, static_cast<char>('a' + i));
+    op.fixed_cost = compute[i];
+    op.comm_cost = comm[i];
+    graph.add_op(std::move(op));
+  }
+  graph.add_edge(0, 1);
+  graph.add_edge(0, 2);
+  graph.add_edge(1, 3);
+  graph.add_edge(2, 3);
+  return graph;
+}
+
+TEST(LearnInference, GraphInputsByHand) {
+  const TaskGraph graph = diamond();
+  const sim::Simulator simulator(graph, abstract_machine(2), sim::CostModelKind::paper);
+  const GraphInputs in = graph_inputs(simulator);
+  // Raw rows (placement_env_test): a {2,19,0,0,20} b {3,5,12,10,1} c {5,7,12,10,1} d {1,1,18,2,0};
+  // column maxima 5, 19, 18, 10, 20.
+  const std::vector<float> want = {2 / 5.f,   1,       0,        0, 1,        3 / 5.f,   5 / 19.f,
+                                   12 / 18.f, 1,       1 / 20.f, 1, 7 / 19.f, 12 / 18.f, 1,
+                                   1 / 20.f,  1 / 5.f, 1 / 19.f, 1, 2 / 10.f, 0};
+  ASSERT_EQ(in.op_features.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_FLOAT_EQ(in.op_features[i], want[i]) << i;
+  // Edges both ways, feature = producer's comm over the largest (10): a->b, b->a, a->c, c->a, ...
+  EXPECT_EQ(in.edge_source, (std::vector<std::int64_t>{0, 1, 0, 2, 1, 3, 2, 3}));
+  EXPECT_EQ(in.edge_target, (std::vector<std::int64_t>{1, 0, 2, 0, 3, 1, 3, 2}));
+  EXPECT_EQ(in.edge_feature, (std::vector<float>{1, 1, 1, 1, 0.1f, 0.1f, 0.1f, 0.1f}));
+  EXPECT_EQ(in.time_scale, 19);
+  policies::PlacementEnv env(simulator);
+  env.step(0, 0);
+  std::vector<float> rows(2 * kDeviceFeatureCount);
+  device_inputs(env, 2, in.time_scale, rows);
+  // Raw rows {2,2,2,2,2} and {0,0,0,0,12}; the earliest start is 2.
+  EXPECT_EQ(rows, (std::vector<float>{2 / 19.f, 2 / 19.f, 2 / 19.f, 2 / 19.f, 2 / 19.f, 0, 0, 0, 0, 0,
+                                      12 / 19.f, 10 / 19.f}));
+}
+
+struct Fixture {
+  TaskGraph graph = read_paper_graph(std::string(DOPPLER_SOURCE_DIR) +
+                                     "/configs/workloads/doppler-paper/chain_mm_112nodes.txt");
+  sim::Simulator simulator{graph, abstract_machine(4), sim::CostModelKind::paper};
+  GraphInputs inputs = graph_inputs(simulator);
+  GraphTensors tensors = graph_tensors(inputs);
+};
+
+TEST(LearnInference, HandWrittenInferenceEqualsTorch) {
+  Fixture f;
+  torch::manual_seed(3);
+  PolicyNet net(PolicySizes{.hidden = 32, .steps = 3, .edge_basis = 3, .head_hidden = 24});
+  torch::NoGradGuard no_grad;
+  const GraphOutputs out = net->forward_graph(f.tensors);
+  const PolicyArrays arrays = net->export_arrays(out);
+  policies::PlacementEnv env(f.simulator);
+  std::mt19937_64 rng(7);
+  const Episode e = rollout(env, f.simulator, f.inputs, arrays, {.epsilon = 0.2}, rng);
+  const std::size_t devices = 4, n = f.graph.num_ops();
+  ASSERT_EQ(e.ops.size(), n);
+
+  torch::Tensor sums = torch::zeros({4, 32});
+  PlcSums cpp_sums;
+  cpp_sums.reset(devices, arrays.head_hidden);
+  for (std::size_t step = 0; step < n; ++step) {
+    // SEL: softmax of the torch logits over the legal set.
+    std::vector<std::int64_t> legal(e.legal.begin() + e.legal_begin[step],
+                                    e.legal.begin() + e.legal_begin[step + 1]);
+    const torch::Tensor sel = torch::softmax(out.sel_logits.index_select(0, torch::tensor(legal)), 0);
+    EXPECT_NEAR(std::exp(e.sel_log_prob[step]), sel[e.chosen[step]].item<double>(), 1e-5) << step;
+    // PLC: the head on its concatenated input; every device's probability.
+    const OpId op = e.ops[step];
+    const torch::Tensor features =
+        torch::from_blob(const_cast<float*>(e.device_inputs.data()) + step * devices * kDeviceFeatureCount,
+                         {4, static_cast<std::int64_t>(kDeviceFeatureCount)});
+    const torch::Tensor plc = torch::softmax(net->plc_head(features, out.plc_embedding[op], sums), 0);
+    std::vector<double> cpp(devices);
+    plc_logits(arrays, cpp_sums, op, std::span<const float>(features.data_ptr<float>(), features.numel()),
+               cpp);
+    softmax_in_place(cpp);
+    for (std::size_t d = 0; d < devices; ++d) EXPECT_NEAR(cpp[d], plc[d].item<double>(), 1e-5) << step;
+    EXPECT_NEAR(std::exp(e.plc_log_prob[step]), plc[e.devices[step]].item<double>(), 1e-5) << step;
+    sums[e.devices[step]] += out.plc_embedding[op];
+    cpp_sums.add(arrays, op, e.devices[step]);
+  }
+}
+
+TEST(LearnInference, BatchedScoringEqualsRollouts) {
+  Fixture f;
+  torch::manual_seed(5);
+  PolicyNet net(PolicySizes{.hidden = 16, .steps = 2, .edge_basis = 2, .head_hidden = 16});
+  const GraphOutputs out = net->forward_graph(f.tensors);
+  const PolicyArrays arrays = net->export_arrays(out);
+  policies::PlacementEnv env(f.simulator);
+  std::mt19937_64 rng(11);
+  std::vector<Episode> episodes;
+  for (int i = 0; i < 3; ++i)
+    episodes.push_back(rollout(env, f.simulator, f.inputs, arrays, {.teacher = true}, rng));
+  const StepLogProbs lp = net->batch_log_probs(out, episodes, 4, true);
+  for (std::size_t b = 0; b < episodes.size(); ++b) {
+    for (std::size_t t = 0; t < episodes[b].ops.size(); ++t) {
+      EXPECT_NEAR(std::exp(lp.sel[b][t].item<double>()), std::exp(episodes[b].sel_log_prob[t]), 1e-5);
+      EXPECT_NEAR(std::exp(lp.plc[b][t].item<double>()), std::exp(episodes[b].plc_log_prob[t]), 1e-5);
+      // The teacher's tied sets are non-empty subsets of the choices.
+      EXPECT_LE(lp.sel_teacher[b][t].item<double>(), 1e-6);
+      EXPECT_LE(lp.plc_teacher[b][t].item<double>(), 1e-6);
+      EXPECT_TRUE(std::isfinite(lp.sel_teacher[b][t].item<double>()));
+    }
+  }
+  // Gradients reach both encoders and both heads.
+  (-(lp.sel_teacher + lp.plc_teacher).mean() - (lp.sel_entropy + lp.plc_entropy).mean()).backward();
+  for (const auto& p : net->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0) << p.key();
+  }
+}
+
+}  // namespace
+}  // namespace doppler::learn
