@@ -11,6 +11,7 @@
 #include "doppler/learn/policy_net.hpp"
 #include "doppler/learn/rollout.hpp"
 #include "doppler/paper_graph_format.hpp"
+#include "plc_scores.hpp"
 
 namespace doppler::learn {
 namespace {
@@ -134,6 +135,33 @@ TEST(LearnInference, BatchedScoringEqualsRollouts) {
     ASSERT_TRUE(p.value().grad().defined()) << p.key();
     EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
     EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0) << p.key();
+  }
+}
+
+TEST(LearnInference, FusedPlcScoresEqualTorchAutograd) {
+  torch::manual_seed(9);
+  const std::int64_t n = 7, m = 5, f = static_cast<std::int64_t>(kDeviceFeatureCount), b = 2, t = 7, d = 3;
+  const auto param = [](std::vector<std::int64_t> shape) { return torch::randn(shape).requires_grad_(true); };
+  const torch::Tensor op = param({n, m}), sum = param({n, m}), weight = param({m, f}), bias = param({m}),
+                      out_weight = param({1, m}), out_bias = param({1});
+  const torch::Tensor ops = torch::cat({torch::randperm(n), torch::randperm(n)});
+  const torch::Tensor devs = torch::randint(d, {b * t}, torch::kInt64);
+  const torch::Tensor x = torch::rand({b, t, d, f});
+  const torch::Tensor fused = plc_scores(op, sum, weight, bias, out_weight, out_bias, ops, devs, x);
+  // The same head with the per-device sums materialised by an exclusive cumulative sum.
+  const torch::Tensor one_hot =
+      torch::zeros({b * t, d}).scatter_(1, devs.unsqueeze(1), 1.0).view({b, t, d, 1});
+  const torch::Tensor contribution = one_hot * sum.index_select(0, ops).view({b, t, 1, m});
+  const torch::Tensor pre = x.matmul(weight.t()) + op.index_select(0, ops).view({b, t, 1, m}) +
+                            (contribution.cumsum(1) - contribution) + bias;
+  const torch::Tensor reference = torch::relu(pre).matmul(out_weight.t()).squeeze(3) + out_bias;
+  EXPECT_LT((fused - reference).abs().max().item<double>(), 1e-5);
+  const torch::Tensor mix = torch::randn({b, t, d});
+  const std::vector<torch::Tensor> inputs = {op, sum, weight, bias, out_weight, out_bias};
+  const auto got = torch::autograd::grad({(fused * mix).sum()}, inputs);
+  const auto want = torch::autograd::grad({(reference * mix).sum()}, inputs);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    EXPECT_LT((got[i] - want[i]).abs().max().item<double>(), 1e-4) << i;
   }
 }
 

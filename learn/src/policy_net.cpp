@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "plc_scores.hpp"
+
 namespace doppler::learn {
 namespace {
 
@@ -131,7 +133,6 @@ StepLogProbs PolicyNetImpl::batch_log_probs(const GraphOutputs& outputs, std::sp
   const auto b = static_cast<std::int64_t>(episodes.size());
   const auto t = static_cast<std::int64_t>(episodes.front().ops.size());
   const auto d = static_cast<std::int64_t>(devices);
-  const auto m = static_cast<std::int64_t>(sizes_.head_hidden);
   const std::int64_t rows = b * t;
   std::size_t width = 1;
   for (const Episode& e : episodes) {
@@ -179,18 +180,11 @@ StepLogProbs PolicyNetImpl::batch_log_probs(const GraphOutputs& outputs, std::sp
     out.sel_teacher = (gathered.masked_fill(~tied, minus_infinity).logsumexp(1, true) - log_z).view({b, t});
   }
 
-  const torch::Tensor op_index = int64_tensor(ops);
   const torch::Tensor dev_index = int64_tensor(devs);
-  const torch::Tensor q = outputs.plc_sum.index_select(0, op_index).view({b, t, 1, m});
-  const torch::Tensor p = outputs.plc_op.index_select(0, op_index).view({b, t, 1, m});
-  const torch::Tensor one_hot =
-      torch::zeros({rows, d}).scatter_(1, dev_index.unsqueeze(1), 1.0).view({b, t, d, 1});
-  const torch::Tensor contribution = one_hot * q;
-  const torch::Tensor sums = contribution.cumsum(1) - contribution;
   const torch::Tensor x = torch::from_blob(features.data(), {b, t, d, kF}).clone();
-  const torch::Tensor& w = plc_hidden_->weight;
-  const torch::Tensor pre = x.matmul(w.narrow(1, 0, kF).t()) + p + sums + plc_hidden_->bias;
-  const torch::Tensor logits = plc_out_(torch::relu(pre)).squeeze(3);
+  const torch::Tensor logits =
+      plc_scores(outputs.plc_op, outputs.plc_sum, plc_hidden_->weight.narrow(1, 0, kF), plc_hidden_->bias,
+                 plc_out_->weight, plc_out_->bias, int64_tensor(ops), dev_index, x);
   const torch::Tensor plc_log_p = torch::log_softmax(logits, 2);
   out.plc = plc_log_p.gather(2, dev_index.view({b, t, 1})).squeeze(2);
   out.plc_entropy = -(plc_log_p.exp() * plc_log_p).sum(2);

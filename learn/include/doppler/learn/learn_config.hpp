@@ -28,7 +28,7 @@ struct PolicySizes {
 struct TrainSettings {
   std::size_t imitation_episodes = 1000;
   std::size_t rl_episodes = 4000;
-  std::size_t batch = 16;
+  std::size_t batch = 64;
   std::size_t threads = 1;
   double lr = 1e-3;
   double lr_decay = 0.7;
