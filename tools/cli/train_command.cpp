@@ -1,7 +1,7 @@
 // `doppler train CONFIG.yaml [--out DIR] [--resume]`: trains the SEL/PLC policies on the config's
 // graph and machine (stages and sizes from its train: and policy: sections, docs/TRAINING.md).
 // Writes DIR/policy.ckpt, episodes.csv, best_plan.yaml, greedy_plan.yaml and learning_curve.svg;
-// a progress line on stderr; a summary (table or --json) on stdout.
+// a progress line on stderr (not with --json); a summary (table or --json) on stdout.
 #include <unistd.h>
 
 #include <chrono>
@@ -92,7 +92,7 @@ void train(const TrainFlags& flags) {
   const Plan reference = policies::place("critical_path", {simulator, e.seed});
   const double critical_path = simulator.makespan(reference.device, reference.priority);
   ProgressLine progress;
-  request.progress = [&progress](const learn::TrainProgress& p) { progress(p); };
+  if (!flags.run.json) request.progress = [&progress](const learn::TrainProgress& p) { progress(p); };
   const learn::TrainResult result = learn::train(request);
   const std::string svg = (std::filesystem::path(request.out_dir) / "learning_curve.svg").string();
   write_file_atomically(
