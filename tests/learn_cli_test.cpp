@@ -60,6 +60,25 @@ TEST_F(LearnCli, TrainResumePlace) {
   const Result table = run("place --policy " + ckpt + " " + cfg);
   EXPECT_EQ(table.code, 0) << table.err;
   EXPECT_NE(table.out.find("placing took"), std::string::npos);
+
+  // evaluate: every heuristic, the greedy policy and best-of-K, as JSON and CSV.
+  const std::string csv = path("eval.csv");
+  const nlohmann::json evaluated =
+      run_json("evaluate " + cfg + " --policy " + ckpt + " --samples 3 --csv " + csv + " --json");
+  std::vector<std::string> methods;
+  for (const auto& r : evaluated["results"]) {
+    EXPECT_EQ(r["graph"], "tiny");
+    EXPECT_GT(r["makespan"].get<double>(), 0);
+    methods.push_back(r["method"]);
+  }
+  for (const char* m : {"random", "round_robin", "critical_path", "heft", "etf", "eindecomp", "doppler",
+                        "doppler_best_of_3"}) {
+    EXPECT_NE(std::find(methods.begin(), methods.end(), m), methods.end()) << m;
+  }
+  EXPECT_EQ(evaluated["results"][methods.size() - 2]["makespan"], placed["makespan"]);
+  EXPECT_EQ(lines_of(slurp(csv)).size(), methods.size() + 1);
+  expect_error("evaluate " + cfg, {"exactly one of --policy CKPT and --runs DIR"});
+  expect_error("evaluate " + cfg + " --runs " + path("nowhere"), {path("nowhere") + "/tiny/policy.ckpt"});
 }
 
 TEST_F(LearnCli, Errors) {

@@ -54,10 +54,10 @@ TEST(LearnInference, GraphInputsByHand) {
   policies::PlacementEnv env(simulator);
   env.step(0, 0);
   std::vector<float> rows(2 * kDeviceFeatureCount);
-  device_inputs(env, 2, in.time_scale, rows);
-  // Raw rows {2,2,2,2,2} and {0,0,0,0,12}; the earliest start is 2.
-  EXPECT_EQ(rows, (std::vector<float>{2 / 19.f, 2 / 19.f, 2 / 19.f, 2 / 19.f, 2 / 19.f, 0, 0, 0, 0, 0,
-                                      12 / 19.f, 10 / 19.f}));
+  device_inputs(env, 2, rows);
+  // Raw rows {2,2,2,2,2} and {0,0,0,0,12}: columns over their largest (2, 2, 2, 2, 12); earliest
+  // starts 2 and 12 -> 0 and 1.
+  EXPECT_EQ(rows, (std::vector<float>{1, 1, 1, 1, 2 / 12.f, 0, 0, 0, 0, 0, 1, 1}));
 }
 
 struct Fixture {
@@ -77,7 +77,7 @@ TEST(LearnInference, HandWrittenInferenceEqualsTorch) {
   const PolicyArrays arrays = net->export_arrays(out);
   policies::PlacementEnv env(f.simulator);
   std::mt19937_64 rng(7);
-  const Episode e = rollout(env, f.simulator, f.inputs, arrays, {.epsilon = 0.2}, rng);
+  const Episode e = rollout(env, f.simulator, arrays, {.epsilon = 0.2}, rng);
   const std::size_t devices = 4, n = f.graph.num_ops();
   ASSERT_EQ(e.ops.size(), n);
 
@@ -116,8 +116,7 @@ TEST(LearnInference, BatchedScoringEqualsRollouts) {
   policies::PlacementEnv env(f.simulator);
   std::mt19937_64 rng(11);
   std::vector<Episode> episodes;
-  for (int i = 0; i < 3; ++i)
-    episodes.push_back(rollout(env, f.simulator, f.inputs, arrays, {.teacher = true}, rng));
+  for (int i = 0; i < 3; ++i) episodes.push_back(rollout(env, f.simulator, arrays, {.teacher = true}, rng));
   const StepLogProbs lp = net->batch_log_probs(out, episodes, 4, true);
   for (std::size_t b = 0; b < episodes.size(); ++b) {
     for (std::size_t t = 0; t < episodes[b].ops.size(); ++t) {

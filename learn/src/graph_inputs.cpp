@@ -45,7 +45,7 @@ GraphInputs graph_inputs(const sim::Simulator& simulator) {
   return in;
 }
 
-void device_inputs(const policies::PlacementEnv& env, OpId op, double time_scale, std::span<float> out) {
+void device_inputs(const policies::PlacementEnv& env, OpId op, std::span<float> out) {
   const std::size_t devices = env.num_devices();
   std::array<policies::DeviceFeatureRow, 64> small{};
   std::vector<policies::DeviceFeatureRow> large;
@@ -55,12 +55,17 @@ void device_inputs(const policies::PlacementEnv& env, OpId op, double time_scale
     rows = large;
   }
   env.device_features(op, rows);
-  double earliest = std::numeric_limits<double>::infinity();
-  for (const auto& row : rows) earliest = std::min(earliest, row[4]);
+  std::array<double, 5> top{};
+  double earliest = std::numeric_limits<double>::infinity(), latest = 0;
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < 5; ++c) top[c] = std::max(top[c], std::abs(row[c]));
+    earliest = std::min(earliest, row[4]);
+    latest = std::max(latest, row[4]);
+  }
   for (std::size_t d = 0; d < devices; ++d) {
     float* o = out.data() + d * kDeviceFeatureCount;
-    for (std::size_t c = 0; c < 5; ++c) o[c] = static_cast<float>(rows[d][c] / time_scale);
-    o[5] = static_cast<float>((rows[d][4] - earliest) / time_scale);
+    for (std::size_t c = 0; c < 5; ++c) o[c] = static_cast<float>(top[c] > 0 ? rows[d][c] / top[c] : 0.0);
+    o[5] = static_cast<float>(latest > earliest ? (rows[d][4] - earliest) / (latest - earliest) : 0.0);
   }
 }
 

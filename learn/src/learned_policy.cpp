@@ -39,9 +39,9 @@ Plan LearnedPolicy::place(sim::Simulator& simulator, std::size_t samples, std::u
   std::mt19937_64 rng(seed);
   RolloutOptions options;
   options.greedy = samples == 0;
-  Episode best = rollout(env, simulator, inputs, arrays, options, rng);
+  Episode best = rollout(env, simulator, arrays, options, rng);
   for (std::size_t k = 1; k < samples; ++k) {
-    Episode e = rollout(env, simulator, inputs, arrays, options, rng);
+    Episode e = rollout(env, simulator, arrays, options, rng);
     if (e.makespan < best.makespan) best = std::move(e);
   }
   best.plan.method = samples == 0 ? "doppler-policy" : "doppler-policy-best-of-" + std::to_string(samples);

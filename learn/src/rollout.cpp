@@ -29,8 +29,8 @@ std::size_t choose(std::span<const double> probabilities, const RolloutOptions& 
 
 }  // namespace
 
-Episode rollout(policies::PlacementEnv& env, sim::Simulator& simulator, const GraphInputs& inputs,
-                const PolicyArrays& arrays, const RolloutOptions& options, std::mt19937_64& rng) {
+Episode rollout(policies::PlacementEnv& env, sim::Simulator& simulator, const PolicyArrays& arrays,
+                const RolloutOptions& options, std::mt19937_64& rng) {
   env.reset();
   const std::size_t n = env.num_ops();
   const std::size_t devices = env.num_devices();
@@ -68,7 +68,7 @@ Episode rollout(policies::PlacementEnv& env, sim::Simulator& simulator, const Gr
     }
     std::span<float> features(e.device_inputs.data() + step * devices * kDeviceFeatureCount,
                               devices * kDeviceFeatureCount);
-    device_inputs(env, op, inputs.time_scale, features);
+    device_inputs(env, op, features);
     plc_logits(arrays, sums, op, features, plc);
     softmax_in_place(plc);
     const auto device = static_cast<DeviceId>(choose(plc, options, rng));

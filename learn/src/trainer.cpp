@@ -191,7 +191,7 @@ void Trainer::rollouts(const PolicyArrays& arrays, const RolloutOptions& options
     try {
       for (std::size_t i = t; i < episodes.size(); i += threads) {
         std::mt19937_64 rng(episode_seed(s_.seed, episode_ + i));
-        episodes[i] = rollout(*workers_[t].env, *workers_[t].simulator, inputs_, arrays, options, rng);
+        episodes[i] = rollout(*workers_[t].env, *workers_[t].simulator, arrays, options, rng);
       }
     } catch (...) {
       errors[t] = std::current_exception();
@@ -318,7 +318,7 @@ TrainResult Trainer::run() {
   std::mt19937_64 rng(0);
   RolloutOptions greedy;
   greedy.greedy = true;
-  Episode e = rollout(*workers_[0].env, *workers_[0].simulator, inputs_, arrays, greedy, rng);
+  Episode e = rollout(*workers_[0].env, *workers_[0].simulator, arrays, greedy, rng);
   e.plan.method = "doppler-policy-greedy";
   if (!r_.out_dir.empty()) save_plan(e.plan, (fs::path(r_.out_dir) / "greedy_plan.yaml").string());
   result.greedy_makespan = e.makespan;

@@ -18,6 +18,7 @@ void add_validate_command(CLI::App& app);
 // The learned policies (built with LibTorch only).
 void add_train_command(CLI::App& app);
 void add_place_command(CLI::App& app);
+void add_evaluate_command(CLI::App& app);
 void add_bench_learn_commands(CLI::App& bench);  // bench train, bench place
 #endif
 

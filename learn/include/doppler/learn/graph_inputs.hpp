@@ -4,8 +4,10 @@
 // are divided by their column's largest absolute value over the graph (1 where that is 0). The
 // graph is made bidirectional: every edge u -> v appears as (u, v) and (v, u), both with the
 // producer u's communication cost over the largest such cost as the edge feature. Device
-// features (PlacementEnv::device_features, plus the earliest start minus the smallest one over the
-// devices) are divided by `time_scale`, the graph's critical-path length (its largest b-level).
+// features (PlacementEnv::device_features) are normalised per step: each column divided by its
+// largest absolute value over the devices (0 where that is 0); a sixth column places the op's
+// earliest start between the smallest (0) and the largest (1) over the devices (0 if all equal).
+// `time_scale` is the graph's critical-path length (its largest b-level).
 #include <array>
 #include <cstddef>
 #include <span>
@@ -31,6 +33,6 @@ GraphInputs graph_inputs(const sim::Simulator& simulator);
 
 // The normalised device features of `op` in the environment's current state: one row of
 // kDeviceFeatureCount floats per device, written to `out` (num_devices x kDeviceFeatureCount).
-void device_inputs(const policies::PlacementEnv& env, OpId op, double time_scale, std::span<float> out);
+void device_inputs(const policies::PlacementEnv& env, OpId op, std::span<float> out);
 
 }  // namespace doppler::learn

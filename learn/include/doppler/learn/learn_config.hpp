@@ -30,7 +30,7 @@ struct TrainSettings {
   std::size_t rl_episodes = 4000;
   std::size_t batch = 64;
   std::size_t threads = 1;
-  double lr = 1e-3;
+  double lr = 1e-2;
   double lr_decay = 0.7;
   double entropy = 1e-3;
   double epsilon = 0.1;

@@ -36,7 +36,7 @@ struct Episode {
 };
 
 // `env` must have been built on `simulator` (it is reset first).
-Episode rollout(policies::PlacementEnv& env, sim::Simulator& simulator, const GraphInputs& inputs,
-                const PolicyArrays& arrays, const RolloutOptions& options, std::mt19937_64& rng);
+Episode rollout(policies::PlacementEnv& env, sim::Simulator& simulator, const PolicyArrays& arrays,
+                const RolloutOptions& options, std::mt19937_64& rng);
 
 }  // namespace doppler::learn
