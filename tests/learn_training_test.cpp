@@ -179,7 +179,7 @@ TEST(LearnTraining, ConfigSections) {
   EXPECT_EQ(
       error_of([&] { read_train_settings(parse_experiment(head + "train:\n  bach: 3\n", "t.yaml", names)); }),
       "t.yaml:5: 'train.bach': unknown key (known: imitation_episodes, rl_episodes, batch, threads, lr, "
-      "lr_decay, entropy, epsilon, baseline_decay, checkpoint_every)");
+      "rl_lr, lr_decay, entropy, epsilon, baseline_decay, checkpoint_every)");
   EXPECT_EQ(
       error_of([&] { read_policy_sizes(parse_experiment(head + "policy: {hidden: 0}\n", "t.yaml", names)); }),
       "t.yaml:4: 'policy.hidden': must be at least 1");

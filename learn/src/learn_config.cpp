@@ -71,6 +71,8 @@ TrainSettings read_train_settings(const Experiment& experiment) {
       s.threads = positive(in, v, field);
     } else if (key == "lr") {
       s.lr = in_range(in, v, field, 0, 1, true);
+    } else if (key == "rl_lr") {
+      s.rl_lr = in_range(in, v, field, 0, 1, true);
     } else if (key == "lr_decay") {
       s.lr_decay = in_range(in, v, field, 0, 1, true);
     } else if (key == "entropy") {
@@ -83,8 +85,8 @@ TrainSettings read_train_settings(const Experiment& experiment) {
       s.checkpoint_every = positive(in, v, field);
     } else {
       in.fail(it->first, field,
-              "unknown key (known: imitation_episodes, rl_episodes, batch, threads, lr, lr_decay, entropy, "
-              "epsilon, baseline_decay, checkpoint_every)");
+              "unknown key (known: imitation_episodes, rl_episodes, batch, threads, lr, rl_lr, lr_decay, "
+              "entropy, epsilon, baseline_decay, checkpoint_every)");
     }
   }
   if (s.total() == 0) in.fail(*found->second, "train", "imitation_episodes + rl_episodes must be at least 1");

@@ -121,7 +121,8 @@ class Trainer {
   void rollouts(const PolicyArrays& arrays, const RolloutOptions& options, std::vector<Episode>& episodes);
   void save();
   double lr_at(std::size_t episode) const {
-    return s_.lr * std::pow(s_.lr_decay, static_cast<double>(episode) / 1000.0);
+    const double base = episode < s_.imitation_episodes ? s_.lr : s_.rl_lr;
+    return base * std::pow(s_.lr_decay, static_cast<double>(episode) / 1000.0);
   }
   double epsilon_at(std::size_t episode) const {
     if (episode < s_.imitation_episodes || s_.rl_episodes == 0) return 0;

@@ -23,14 +23,16 @@ struct PolicySizes {
 // Stage I (imitation of the critical-path teacher, DAgger-style) runs `imitation_episodes`, then
 // stage II (REINFORCE) `rl_episodes`. One update per batch of `batch` episodes rolled out on
 // `threads` threads (results do not depend on `threads`). The learning rate is
-// lr * lr_decay^(episode / 1000); exploration epsilon falls linearly from `epsilon` to 0 over the
-// RL stage; the baseline is a running mean (baseline <- b * baseline + (1 - b) * makespan).
+// lr * lr_decay^(episode / 1000) in stage I and rl_lr * lr_decay^(episode / 1000) in stage II; exploration
+// epsilon falls linearly from `epsilon` to 0 over the RL stage; the baseline is a running mean (baseline <- b
+// * baseline + (1 - b) * makespan).
 struct TrainSettings {
   std::size_t imitation_episodes = 1000;
   std::size_t rl_episodes = 4000;
   std::size_t batch = 64;
   std::size_t threads = 1;
   double lr = 1e-2;
+  double rl_lr = 1e-4;
   double lr_decay = 0.7;
   double entropy = 1e-3;
   double epsilon = 0.1;
