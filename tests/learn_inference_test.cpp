@@ -137,6 +137,29 @@ TEST(LearnInference, BatchedScoringEqualsRollouts) {
   }
 }
 
+TEST(LearnInference, PathSumsWalkTheLongestPaths) {
+  for (const char* name : {"chain_mm_112nodes", "full_transformer_layer_261nodes"}) {
+    const TaskGraph graph = read_paper_graph(std::string(DOPPLER_SOURCE_DIR) +
+                                             "/configs/workloads/doppler-paper/" + name + ".txt");
+    const sim::Simulator simulator(graph, abstract_machine(4), sim::CostModelKind::paper);
+    const GraphInputs in = graph_inputs(simulator);
+    const torch::Tensor h =
+        torch::randn({static_cast<std::int64_t>(in.num_ops), 3}, torch::kFloat64).to(torch::kFloat32);
+    for (const auto* next : {&in.next_on_exit_path, &in.previous_on_entry_path}) {
+      const torch::Tensor got = path_sums(h, path_jumps(*next));
+      for (std::size_t o = 0; o < in.num_ops; ++o) {
+        torch::Tensor want = torch::zeros({3});
+        for (OpId v = (*next)[o]; v != kNoOp; v = (*next)[v]) want += h[v];
+        EXPECT_LT((got[o] - want).abs().max().item<double>(), 1e-4) << name << " op " << o;
+      }
+    }
+  }
+  // A single chain of 6 (not a power of two): every suffix.
+  const torch::Tensor h = torch::arange(1, 7, torch::kFloat32).unsqueeze(1);
+  const torch::Tensor got = path_sums(h, path_jumps({1, 2, 3, 4, 5, kNoOp}));
+  EXPECT_TRUE(torch::equal(got.squeeze(1), torch::tensor({20.f, 18.f, 15.f, 11.f, 6.f, 0.f})));
+}
+
 TEST(LearnInference, FusedPlcScoresEqualTorchAutograd) {
   torch::manual_seed(9);
   const std::int64_t n = 7, m = 5, f = static_cast<std::int64_t>(kDeviceFeatureCount), b = 2, t = 7, d = 3;

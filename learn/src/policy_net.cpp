@@ -11,16 +11,6 @@ namespace {
 
 constexpr auto kF = static_cast<std::int64_t>(kDeviceFeatureCount);
 
-torch::Tensor path_matrix(const std::vector<OpId>& next) {
-  const auto n = static_cast<std::int64_t>(next.size());
-  torch::Tensor m = torch::zeros({n, n});
-  float* data = m.data_ptr<float>();
-  for (std::int64_t o = 0; o < n; ++o) {
-    for (OpId v = next[o]; v != kNoOp; v = next[v]) data[o * n + v] = 1;
-  }
-  return m;
-}
-
 torch::Tensor int64_tensor(const std::vector<std::int64_t>& values) {
   return torch::tensor(torch::ArrayRef<std::int64_t>(values), torch::kInt64);
 }
@@ -31,6 +21,34 @@ std::vector<float> to_vector(const torch::Tensor& t) {
 }
 
 }  // namespace
+
+// Pointer doubling over a path's next-pointers: N + 1 entries, the extra one (index N) a sentinel
+// that points to itself; ceil(log2(N + 1)) rounds, as jumps of 1, 2, 4, ... ops.
+std::vector<torch::Tensor> path_jumps(const std::vector<OpId>& next) {
+  const std::size_t n = next.size();
+  std::vector<std::int64_t> first(n + 1, static_cast<std::int64_t>(n));
+  for (std::size_t o = 0; o < n; ++o) {
+    if (next[o] != kNoOp) first[o] = next[o];
+  }
+  std::vector<torch::Tensor> jumps;
+  torch::Tensor jump = torch::tensor(torch::ArrayRef<std::int64_t>(first), torch::kInt64);
+  for (std::size_t reach = 1;; reach *= 2) {
+    jumps.push_back(jump);
+    if (reach >= n) return jumps;
+    jump = jump.index_select(0, jump);
+  }
+}
+
+// Row o: the sum of h over the ops after o on its path (jumps from path_jumps).
+torch::Tensor path_sums(const torch::Tensor& h, const std::vector<torch::Tensor>& jumps) {
+  const torch::Tensor padded = torch::cat({h, torch::zeros({1, h.size(1)})}, 0);
+  torch::Tensor sums = padded.index_select(0, jumps.front());  // the next op's h
+  for (std::size_t i = 0; i + 1 < jumps.size(); ++i) {
+    // sums covers 2^i ops after each op; add the next 2^i after those.
+    sums = sums + sums.index_select(0, jumps[i]);
+  }
+  return sums.narrow(0, 0, h.size(0));
+}
 
 GraphTensors graph_tensors(const GraphInputs& in) {
   const auto n = static_cast<std::int64_t>(in.num_ops);
@@ -46,8 +64,8 @@ GraphTensors graph_tensors(const GraphInputs& in) {
   for (const std::int64_t t : in.edge_target) inverse[t] += 1;
   for (float& x : inverse) x = 1.0f / std::max(1.0f, x);
   g.inverse_in_degree = torch::from_blob(inverse.data(), {n, 1}).clone();
-  g.exit_paths = path_matrix(in.next_on_exit_path);
-  g.entry_paths = path_matrix(in.previous_on_entry_path);
+  g.exit_jumps = path_jumps(in.next_on_exit_path);
+  g.entry_jumps = path_jumps(in.previous_on_entry_path);
   return g;
 }
 
@@ -97,7 +115,7 @@ GraphOutputs PolicyNetImpl::forward_graph(const GraphTensors& g) {
   GraphOutputs out;
   const torch::Tensor sel = sel_encoder_(g);
   const torch::Tensor sel_input =
-      torch::cat({sel, g.features, g.exit_paths.mm(sel), g.entry_paths.mm(sel)}, 1);
+      torch::cat({sel, g.features, path_sums(sel, g.exit_jumps), path_sums(sel, g.entry_jumps)}, 1);
   out.sel_logits = sel_out_(torch::relu(sel_hidden_(sel_input))).squeeze(1);
   out.plc_embedding = plc_encoder_(g);
   const torch::Tensor& w = plc_hidden_->weight;

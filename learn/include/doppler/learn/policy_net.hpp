@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include <span>
+#include <vector>
 
 #include "doppler/learn/graph_inputs.hpp"
 #include "doppler/learn/learn_config.hpp"
@@ -21,13 +22,20 @@
 namespace doppler::learn {
 
 struct GraphTensors {
-  torch::Tensor features;                 // N x kOpFeatureCount
-  torch::Tensor source, target;           // int64, directed edges (both directions)
-  torch::Tensor edge_feature;             // edges x 1
-  torch::Tensor inverse_in_degree;        // N x 1 (1 where an op has no neighbour)
-  torch::Tensor exit_paths, entry_paths;  // N x N: row o marks the ops on o's longest exit / entry path
+  torch::Tensor features;           // N x kOpFeatureCount
+  torch::Tensor source, target;     // int64, directed edges (both directions)
+  torch::Tensor edge_feature;       // edges x 1
+  torch::Tensor inverse_in_degree;  // N x 1 (1 where an op has no neighbour)
+  // Pointer-doubling jumps along each op's longest path to an exit / from an entry: jumps[i][o] is
+  // the op 2^i steps further (index N: past the end). Path sums cost O(N log N), not O(N^2).
+  std::vector<torch::Tensor> exit_jumps, entry_jumps;
 };
 GraphTensors graph_tensors(const GraphInputs& inputs);
+
+// Pointer-doubling jumps for next-pointers (kNoOp: the path ends), and the sums of h over the ops
+// after each op on its path, from them.
+std::vector<torch::Tensor> path_jumps(const std::vector<OpId>& next);
+torch::Tensor path_sums(const torch::Tensor& h, const std::vector<torch::Tensor>& jumps);
 
 class EncoderImpl : public torch::nn::Module {
  public:
