@@ -11,6 +11,7 @@
 #include "doppler/learn/policy_net.hpp"
 #include "doppler/learn/rollout.hpp"
 #include "doppler/paper_graph_format.hpp"
+#include "edge_aggregate.hpp"
 #include "plc_scores.hpp"
 
 namespace doppler::learn {
@@ -158,6 +159,24 @@ TEST(LearnInference, PathSumsWalkTheLongestPaths) {
   const torch::Tensor h = torch::arange(1, 7, torch::kFloat32).unsqueeze(1);
   const torch::Tensor got = path_sums(h, path_jumps({1, 2, 3, 4, 5, kNoOp}));
   EXPECT_TRUE(torch::equal(got.squeeze(1), torch::tensor({20.f, 18.f, 15.f, 11.f, 6.f, 0.f})));
+}
+
+TEST(LearnInference, FusedEdgeAggregationEqualsTorchAutograd) {
+  torch::manual_seed(4);
+  const std::int64_t n = 6, k = 3, h = 5;
+  const torch::Tensor projected = torch::randn({n, k, h}).requires_grad_(true);
+  const torch::Tensor coefficients = torch::randn({8, k}).requires_grad_(true);
+  const torch::Tensor source = torch::tensor({0, 1, 0, 2, 1, 3, 4, 5}, torch::kInt64);
+  const torch::Tensor target = torch::tensor({1, 0, 2, 0, 3, 1, 5, 4}, torch::kInt64);
+  const torch::Tensor inverse = torch::tensor({0.5f, 0.5f, 1.f, 1.f, 1.f, 1.f}).unsqueeze(1);
+  const torch::Tensor fused = edge_aggregate(projected, coefficients, source, target, inverse);
+  const torch::Tensor messages = (projected.index_select(0, source) * coefficients.unsqueeze(2)).sum(1);
+  const torch::Tensor reference = torch::zeros({n, h}).index_add(0, target, messages) * inverse;
+  EXPECT_LT((fused - reference).abs().max().item<double>(), 1e-5);
+  const torch::Tensor mix = torch::randn({n, h});
+  const auto got = torch::autograd::grad({(fused * mix).sum()}, {projected, coefficients});
+  const auto want = torch::autograd::grad({(reference * mix).sum()}, {projected, coefficients});
+  for (std::size_t i = 0; i < 2; ++i) EXPECT_LT((got[i] - want[i]).abs().max().item<double>(), 1e-5) << i;
 }
 
 TEST(LearnInference, FusedPlcScoresEqualTorchAutograd) {

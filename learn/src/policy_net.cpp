@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "edge_aggregate.hpp"
 #include "plc_scores.hpp"
 
 namespace doppler::learn {
@@ -90,9 +91,8 @@ torch::Tensor EncoderImpl::forward(const GraphTensors& g) {
           .unsqueeze(2);
   for (std::int64_t step = 0; step < steps_; ++step) {
     const torch::Tensor projected = h.matmul(edge_weights_).view({n, basis_ + 1, hidden_});
-    const torch::Tensor messages = (projected.index_select(0, g.source) * coefficients).sum(1);
     const torch::Tensor mean =
-        torch::zeros({n, hidden_}).index_add(0, g.target, messages) * g.inverse_in_degree;
+        edge_aggregate(projected, coefficients, g.source, g.target, g.inverse_in_degree);
     h = gru_(torch::relu(root_(h) + mean), h);
   }
   return h;
