@@ -7,7 +7,10 @@
 #include <random>
 #include <string>
 
+#include "checkpoint.hpp"
+#include "doppler/error.hpp"
 #include "doppler/learn/graph_inputs.hpp"
+#include "doppler/learn/learned_policy.hpp"
 #include "doppler/learn/policy_net.hpp"
 #include "doppler/learn/rollout.hpp"
 #include "doppler/paper_graph_format.hpp"
@@ -203,6 +206,43 @@ TEST(LearnInference, FusedPlcScoresEqualTorchAutograd) {
   const auto want = torch::autograd::grad({(reference * mix).sum()}, inputs);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     EXPECT_LT((got[i] - want[i]).abs().max().item<double>(), 1e-4) << i;
+  }
+}
+
+TEST(LearnInference, CheckpointWithOtherFeatureSizesIsAnError) {
+  torch::manual_seed(1);
+  PolicyNet net(PolicySizes{.hidden = 8, .steps = 1, .edge_basis = 1, .head_hidden = 8});
+  const std::string path = testing::TempDir() + "doppler_other_features.ckpt";
+  CheckpointState state;
+  state.sizes = net->sizes();
+  state.devices = 4;
+  save_checkpoint(path, state, net, nullptr);
+  EXPECT_EQ(read_checkpoint_state(path).sizes, net->sizes());
+  // The same archive claiming 7 op features (a policy from another build).
+  torch::serialize::OutputArchive archive;
+  for (const auto& [key, value] : std::vector<std::pair<std::string, double>>{{"format", 1},
+                                                                              {"hidden", 8},
+                                                                              {"steps", 1},
+                                                                              {"edge_basis", 1},
+                                                                              {"head_hidden", 8},
+                                                                              {"devices", 4},
+                                                                              {"op_features", 7},
+                                                                              {"device_features", 6},
+                                                                              {"episode", 0},
+                                                                              {"running", 0},
+                                                                              {"best", 0}}) {
+    archive.write(key, torch::tensor(value, torch::kFloat64));
+  }
+  archive.write("seed", torch::tensor(std::int64_t{1}, torch::kInt64));
+  archive.save_to(path);
+  try {
+    LearnedPolicy::load(path, 4);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              path +
+                  ": the policy uses 7 op and 6 device features; this build uses 5 and 6 "
+                  "(retrain the policy)");
   }
 }
 
