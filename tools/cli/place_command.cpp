@@ -1,6 +1,7 @@
 // `doppler place --policy CKPT CONFIG.yaml [--out plan.yaml] [--samples K]`: places the config's
 // graph with a trained policy (greedy, or the best of K sampled episodes), simulates the plan and
-// reports its makespan and how long placing took; --out saves the plan.
+// reports its makespan and how long placing took (one cold call, torch start-up included); --out
+// saves the plan.
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -49,7 +50,8 @@ void place_with_policy(const PlaceFlags& flags) {
   table.add_row({"place", inputs_line(e, *workload)});
   table.add_row({"policy", flags.policy + " (" + plan.method + ")"});
   table.add_row({"makespan", format_number(makespan)});
-  table.add_row({"placing took", format_short(ms, 3) + " ms"});
+  table.add_row(
+      {"placing took", format_short(ms, 3) + " ms (one cold call; `doppler bench place` times warm ones)"});
   if (!flags.out.empty()) table.add_row({"plan", flags.out});
   std::cout << table.render();
 }
