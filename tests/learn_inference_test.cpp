@@ -81,7 +81,9 @@ TEST(LearnInference, HandWrittenInferenceEqualsTorch) {
   const PolicyArrays arrays = net->export_arrays(out);
   policies::PlacementEnv env(f.simulator);
   std::mt19937_64 rng(7);
-  const Episode e = rollout(env, f.simulator, arrays, {.epsilon = 0.2}, rng);
+  RolloutOptions options;
+  options.epsilon = 0.2;
+  const Episode e = rollout(env, f.simulator, arrays, options, rng);
   const std::size_t devices = 4, n = f.graph.num_ops();
   ASSERT_EQ(e.ops.size(), n);
 
@@ -120,7 +122,9 @@ TEST(LearnInference, BatchedScoringEqualsRollouts) {
   policies::PlacementEnv env(f.simulator);
   std::mt19937_64 rng(11);
   std::vector<Episode> episodes;
-  for (int i = 0; i < 3; ++i) episodes.push_back(rollout(env, f.simulator, arrays, {.teacher = true}, rng));
+  RolloutOptions options;
+  options.teacher = true;
+  for (int i = 0; i < 3; ++i) episodes.push_back(rollout(env, f.simulator, arrays, options, rng));
   const StepLogProbs lp = net->batch_log_probs(out, episodes, 4, true);
   for (std::size_t b = 0; b < episodes.size(); ++b) {
     for (std::size_t t = 0; t < episodes[b].ops.size(); ++t) {
@@ -225,6 +229,9 @@ TEST(LearnInference, CheckpointWithOtherFeatureSizesIsAnError) {
                                                                               {"steps", 1},
                                                                               {"edge_basis", 1},
                                                                               {"head_hidden", 8},
+                                                                              {"learned_sel", 1},
+                                                                              {"learned_plc", 1},
+                                                                              {"priority", 1},
                                                                               {"devices", 4},
                                                                               {"op_features", 7},
                                                                               {"device_features", 6},

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <algorithm>
 #include <numeric>
 #include <string>
 
@@ -12,6 +13,8 @@
 #include "doppler/learn/learned_policy.hpp"
 #include "doppler/learn/trainer.hpp"
 #include "doppler/paper_graph_format.hpp"
+#include "doppler/policies/placement.hpp"
+#include "doppler/policies/placement_env.hpp"
 #include "error_of.hpp"
 
 namespace doppler::learn {
@@ -160,6 +163,40 @@ TEST(LearnTraining, WrongCheckpointsAreOneLineErrors) {
   fs::remove_all(dir);
 }
 
+TEST(LearnTraining, Ablations) {
+  const TrainingSetup setup;
+  sim::Simulator simulator(setup.graph, setup.machine, sim::CostModelKind::paper);
+  TrainSettings s = small_settings();
+  // SEL-only learning is off: the selection order is the critical-path heuristic's.
+  TrainRequest plc_only = setup.request(s, "");
+  plc_only.mode.learned_sel = false;
+  const Plan critical_path = policies::place("critical_path", {simulator, 1});
+  EXPECT_EQ(train(plc_only).best_plan.priority, critical_path.priority);
+  // PLC learning off: every op goes where the teacher puts it, in the learned order.
+  const std::string dir = fresh_dir("sel_only");
+  TrainRequest sel_only = setup.request(s, dir);
+  sel_only.mode.learned_plc = false;
+  const Plan plan = train(sel_only).best_plan;
+  std::vector<OpId> order(plan.device.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](OpId a, OpId b) { return plan.priority[a] < plan.priority[b]; });
+  policies::PlacementEnv env(simulator);
+  for (const OpId op : order) {
+    EXPECT_EQ(plan.device[op], env.teacher_devices(op).front()) << op;
+    env.step(op, plan.device[op]);
+  }
+  EXPECT_EQ(LearnedPolicy::load(dir + "/policy.ckpt", 4).mode(), sel_only.mode);
+  TrainRequest resumed = setup.request(s, dir);
+  resumed.resume = true;
+  EXPECT_EQ(error_of([&] { train(resumed); }),
+            dir + "/policy.ckpt: the policy's sel/plc/priority differ from the config's");
+  fs::remove_all(dir);
+  // Without priority the plans carry none.
+  TrainRequest no_priority = setup.request(s, "");
+  no_priority.mode.priority = false;
+  EXPECT_FALSE(train(no_priority).best_plan.has_priority());
+}
+
 TEST(LearnTraining, ConfigSections) {
   const ExperimentNames names{{"paper"}, {"critical_path"}, {"policy", "train"}};
   const std::string graph =
@@ -183,6 +220,17 @@ TEST(LearnTraining, ConfigSections) {
   EXPECT_EQ(
       error_of([&] { read_policy_sizes(parse_experiment(head + "policy: {hidden: 0}\n", "t.yaml", names)); }),
       "t.yaml:4: 'policy.hidden': must be at least 1");
+  const PolicyConfig ablation = read_policy(
+      parse_experiment(head + "policy: {sel: critical_path, priority: false}\n", "t.yaml", names));
+  EXPECT_EQ(ablation.mode, (PolicyMode{.learned_sel = false, .learned_plc = true, .priority = false}));
+  EXPECT_EQ(error_of([&] {
+              read_policy(parse_experiment(head + "policy: {sel: critical_path, plc: critical_path}\n",
+                                           "t.yaml", names));
+            }),
+            "t.yaml:4: 'policy': sel and plc are both critical_path: nothing would be learned");
+  EXPECT_EQ(
+      error_of([&] { read_policy(parse_experiment(head + "policy: {sel: greedy}\n", "t.yaml", names)); }),
+      "t.yaml:4: 'policy.sel': expected learned or critical_path");
   EXPECT_EQ(error_of([&] { parse_experiment(head + "train: 3\n", "t.yaml", names); }),
             "t.yaml:4: 'train': expected a mapping");
 }

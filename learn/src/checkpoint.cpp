@@ -39,6 +39,9 @@ void save_checkpoint(const std::string& path, const CheckpointState& s, PolicyNe
   put(archive, "steps", static_cast<double>(s.sizes.steps));
   put(archive, "edge_basis", static_cast<double>(s.sizes.edge_basis));
   put(archive, "head_hidden", static_cast<double>(s.sizes.head_hidden));
+  put(archive, "learned_sel", s.mode.learned_sel ? 1 : 0);
+  put(archive, "learned_plc", s.mode.learned_plc ? 1 : 0);
+  put(archive, "priority", s.mode.priority ? 1 : 0);
   put(archive, "devices", static_cast<double>(s.devices));
   put(archive, "op_features", static_cast<double>(kOpFeatureCount));
   put(archive, "device_features", static_cast<double>(kDeviceFeatureCount));
@@ -77,6 +80,9 @@ CheckpointState read_checkpoint_state(const std::string& path) {
     s.sizes.steps = static_cast<std::size_t>(get(archive, "steps"));
     s.sizes.edge_basis = static_cast<std::size_t>(get(archive, "edge_basis"));
     s.sizes.head_hidden = static_cast<std::size_t>(get(archive, "head_hidden"));
+    s.mode.learned_sel = get(archive, "learned_sel") != 0;
+    s.mode.learned_plc = get(archive, "learned_plc") != 0;
+    s.mode.priority = get(archive, "priority") != 0;
     s.devices = static_cast<std::size_t>(get(archive, "devices"));
     s.op_features = static_cast<std::size_t>(get(archive, "op_features"));
     s.device_features = static_cast<std::size_t>(get(archive, "device_features"));

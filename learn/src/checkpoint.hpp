@@ -15,6 +15,7 @@ namespace doppler::learn {
 
 struct CheckpointState {
   PolicySizes sizes;
+  PolicyMode mode;
   std::size_t devices = 0;
   std::size_t op_features = kOpFeatureCount;
   std::size_t device_features = kDeviceFeatureCount;

@@ -29,10 +29,22 @@ double in_range(const ConfigFields& in, const YAML::Node& value, const std::stri
 }  // namespace
 
 PolicySizes read_policy_sizes(const Experiment& experiment) {
-  PolicySizes sizes;
+  return read_policy(experiment).sizes;
+}
+
+PolicyConfig read_policy(const Experiment& experiment) {
+  PolicyConfig policy;
+  PolicySizes& sizes = policy.sizes;
+  PolicyMode& mode = policy.mode;
   const auto found = experiment.sections.find("policy");
-  if (found == experiment.sections.end()) return sizes;
+  if (found == experiment.sections.end()) return policy;
   const ConfigFields in(experiment.source);
+  const auto learned = [&](const YAML::Node& value, const std::string& field) {
+    const std::string text = in.scalar(value, field);
+    if (text != "learned" && text != "critical_path")
+      in.fail(value, field, "expected learned or critical_path");
+    return text == "learned";
+  };
   for (auto it = found->second->begin(); it != found->second->end(); ++it) {
     const std::string key = it->first.Scalar();
     const std::string field = "policy." + key;
@@ -44,11 +56,21 @@ PolicySizes read_policy_sizes(const Experiment& experiment) {
       sizes.edge_basis = positive(in, it->second, field);
     } else if (key == "head_hidden") {
       sizes.head_hidden = positive(in, it->second, field);
+    } else if (key == "sel") {
+      mode.learned_sel = learned(it->second, field);
+    } else if (key == "plc") {
+      mode.learned_plc = learned(it->second, field);
+    } else if (key == "priority") {
+      mode.priority = in.boolean(it->second, field);
     } else {
-      in.fail(it->first, field, "unknown key (known: hidden, steps, edge_basis, head_hidden)");
+      in.fail(it->first, field,
+              "unknown key (known: hidden, steps, edge_basis, head_hidden, sel, plc, priority)");
     }
   }
-  return sizes;
+  if (!mode.learned_sel && !mode.learned_plc) {
+    in.fail(*found->second, "policy", "sel and plc are both critical_path: nothing would be learned");
+  }
+  return policy;
 }
 
 TrainSettings read_train_settings(const Experiment& experiment) {

@@ -31,6 +31,10 @@ const PolicySizes& LearnedPolicy::sizes() const {
   return impl_->state.sizes;
 }
 
+const PolicyMode& LearnedPolicy::mode() const {
+  return impl_->state.mode;
+}
+
 Plan LearnedPolicy::place(sim::Simulator& simulator, std::size_t samples, std::uint64_t seed) const {
   torch::NoGradGuard no_grad;
   const GraphInputs inputs = graph_inputs(simulator);
@@ -38,6 +42,7 @@ Plan LearnedPolicy::place(sim::Simulator& simulator, std::size_t samples, std::u
   policies::PlacementEnv env(simulator);
   std::mt19937_64 rng(seed);
   RolloutOptions options;
+  options.mode = impl_->state.mode;
   options.greedy = samples == 0;
   Episode best = rollout(env, simulator, arrays, options, rng);
   for (std::size_t k = 1; k < samples; ++k) {

@@ -53,12 +53,18 @@ Episode rollout(policies::PlacementEnv& env, sim::Simulator& simulator, const Po
     std::span<double> p(sel.data(), legal.size());
     sel_logits(arrays, legal, p);
     softmax_in_place(p);
-    const std::size_t at = choose(p, options, rng);
+    std::size_t at = 0;
+    if (options.mode.learned_sel) {
+      at = choose(p, options, rng);
+    } else {
+      const OpId best = env.teacher_ops().front();
+      at = static_cast<std::size_t>(std::find(legal.begin(), legal.end(), best) - legal.begin());
+    }
     const OpId op = legal[at];
     e.legal.insert(e.legal.end(), legal.begin(), legal.end());
     e.legal_begin.push_back(static_cast<std::uint32_t>(e.legal.size()));
     e.chosen.push_back(static_cast<std::uint32_t>(at));
-    e.sel_log_prob.push_back(std::log(p[at]));
+    e.sel_log_prob.push_back(options.mode.learned_sel ? std::log(p[at]) : 0.0);
     if (options.teacher) {
       const std::vector<OpId> best = env.teacher_ops();
       for (const OpId candidate : legal) {
@@ -69,16 +75,23 @@ Episode rollout(policies::PlacementEnv& env, sim::Simulator& simulator, const Po
     std::span<float> features(e.device_inputs.data() + step * devices * kDeviceFeatureCount,
                               devices * kDeviceFeatureCount);
     device_inputs(env, op, features);
-    plc_logits(arrays, sums, op, features, plc);
-    softmax_in_place(plc);
-    const auto device = static_cast<DeviceId>(choose(plc, options, rng));
-    e.plc_log_prob.push_back(std::log(plc[device]));
+    DeviceId device = 0;
+    if (options.mode.learned_plc) {
+      plc_logits(arrays, sums, op, features, plc);
+      softmax_in_place(plc);
+      device = static_cast<DeviceId>(choose(plc, options, rng));
+      e.plc_log_prob.push_back(std::log(plc[device]));
+    } else {
+      device = env.teacher_devices(op).front();
+      e.plc_log_prob.push_back(0.0);
+    }
     env.step(op, device);
     sums.add(arrays, op, device);
     e.ops.push_back(op);
     e.devices.push_back(device);
   }
   e.plan = env.plan();
+  if (!options.mode.priority) e.plan.priority.clear();
   e.makespan = simulator.makespan(e.plan.device, e.plan.priority);
   return e;
 }

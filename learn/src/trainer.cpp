@@ -171,6 +171,8 @@ void Trainer::start_or_resume() {
                 std::to_string(state.sizes.steps) + ", edge_basis " + std::to_string(state.sizes.edge_basis) +
                 ", head_hidden " + std::to_string(state.sizes.head_hidden) + ") differ from the config's");
   }
+  if (!(state.mode == r_.mode))
+    throw Error(path + ": the policy's sel/plc/priority differ from the config's");
   if (state.seed != s_.seed) {
     throw Error(path + ": trained with seed " + std::to_string(state.seed) + ", the config has " +
                 std::to_string(s_.seed));
@@ -213,6 +215,7 @@ void Trainer::run_batch(std::size_t count) {
   for (auto& group : optimizer_.param_groups())
     static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
   RolloutOptions options;
+  options.mode = r_.mode;
   options.teacher = imitation;
   options.epsilon = epsilon_at(episode_);
 
@@ -227,8 +230,10 @@ void Trainer::run_batch(std::size_t count) {
 
   const StepLogProbs lp = net_->batch_log_probs(outputs, episodes, devices_, imitation);
   torch::Tensor loss;
+  const auto sel = [&](const torch::Tensor& t) { return r_.mode.learned_sel ? t : torch::zeros_like(t); };
+  const auto plc = [&](const torch::Tensor& t) { return r_.mode.learned_plc ? t : torch::zeros_like(t); };
   if (imitation) {
-    loss = -(lp.sel_teacher + lp.plc_teacher).mean();
+    loss = -(sel(lp.sel_teacher) + plc(lp.plc_teacher)).mean();
   } else {
     const double baseline = running_ > 0 ? running_ : [&] {
       double sum = 0;
@@ -239,7 +244,8 @@ void Trainer::run_batch(std::size_t count) {
     for (std::size_t i = 0; i < count; ++i)
       advantage[i] = static_cast<float>((baseline - episodes[i].makespan) / baseline);
     const torch::Tensor a = torch::tensor(torch::ArrayRef<float>(advantage));
-    loss = -(a * (lp.sel + lp.plc).mean(1)).mean() - s_.entropy * (lp.sel_entropy + lp.plc_entropy).mean();
+    loss = -(a * (sel(lp.sel) + plc(lp.plc)).mean(1)).mean() -
+           s_.entropy * (sel(lp.sel_entropy) + plc(lp.plc_entropy)).mean();
   }
   optimizer_.zero_grad();
   loss.backward();
@@ -268,6 +274,7 @@ void Trainer::save() {
   const fs::path dir(r_.out_dir);
   CheckpointState state;
   state.sizes = r_.sizes;
+  state.mode = r_.mode;
   state.devices = devices_;
   state.episode = episode_;
   state.running = running_;
@@ -318,6 +325,7 @@ TrainResult Trainer::run() {
   const PolicyArrays arrays = net_->export_arrays(net_->forward_graph(tensors_));
   std::mt19937_64 rng(0);
   RolloutOptions greedy;
+  greedy.mode = r_.mode;
   greedy.greedy = true;
   Episode e = rollout(*workers_[0].env, *workers_[0].simulator, arrays, greedy, rng);
   e.plan.method = "doppler-policy-greedy";

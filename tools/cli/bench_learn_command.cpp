@@ -29,7 +29,9 @@ void bench_train(const BenchLearnFlags& flags) {
   const Experiment e = resolve(flags.run);
   const auto workload = load(e);
   learn::TrainRequest request;
-  request.sizes = learn::read_policy_sizes(e);
+  const learn::PolicyConfig policy = learn::read_policy(e);
+  request.sizes = policy.sizes;
+  request.mode = policy.mode;
   request.settings = learn::read_train_settings(e);
   request.settings.threads = 1;
   request.graph = &workload->graph;

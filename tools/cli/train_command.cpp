@@ -79,7 +79,9 @@ std::string curve_svg(const std::string& title, const std::vector<learn::Episode
 void train(const TrainFlags& flags) {
   const Experiment e = resolve(flags.run);
   learn::TrainRequest request;
-  request.sizes = learn::read_policy_sizes(e);
+  const learn::PolicyConfig policy = learn::read_policy(e);
+  request.sizes = policy.sizes;
+  request.mode = policy.mode;
   request.settings = learn::read_train_settings(e);
   if (flags.threads > 0) request.settings.threads = flags.threads;
   request.out_dir = flags.out.empty() ? "train-" + e.name : flags.out;

@@ -20,6 +20,22 @@ struct PolicySizes {
   bool operator==(const PolicySizes&) const = default;
 };
 
+// Ablations (the paper's SEL-only / PLC-only policies, and the runtime priority): a policy whose
+// `sel` is critical_path selects the teacher's op (largest b-level, first of ties) and learns only
+// PLC; `plc` critical_path places on the teacher's device (earliest start) and learns only SEL;
+// without `priority` the plan carries no priority (devices run ready ops in arrival order).
+struct PolicyMode {
+  bool learned_sel = true;
+  bool learned_plc = true;
+  bool priority = true;
+  bool operator==(const PolicyMode&) const = default;
+};
+
+struct PolicyConfig {
+  PolicySizes sizes;
+  PolicyMode mode;
+};
+
 // Stage I (imitation of the critical-path teacher, DAgger-style) runs `imitation_episodes`, then
 // stage II (REINFORCE) `rl_episodes`. One update per batch of `batch` episodes rolled out on
 // `threads` threads (results do not depend on `threads`). The learning rate is
@@ -42,6 +58,7 @@ struct TrainSettings {
   std::size_t total() const { return imitation_episodes + rl_episodes; }
 };
 
+PolicyConfig read_policy(const Experiment& experiment);  // the `policy:` section
 PolicySizes read_policy_sizes(const Experiment& experiment);
 TrainSettings read_train_settings(const Experiment& experiment);
 

@@ -22,6 +22,7 @@ class LearnedPolicy {
   ~LearnedPolicy();
 
   const PolicySizes& sizes() const;
+  const PolicyMode& mode() const;
   Plan place(sim::Simulator& simulator, std::size_t samples = 0, std::uint64_t seed = 1) const;
 
  private:

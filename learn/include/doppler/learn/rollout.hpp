@@ -5,11 +5,13 @@
 // largest probability (ties: the earlier op in legal order / the smaller device). The episode
 // records what a batched torch update needs (legal sets, chosen positions, device inputs, and with
 // `teacher` the critical-path teacher's tied choices), and the plan's simulated makespan (the SEL
-// order is the plan's priority). Same arrays, options and RNG state = same episode.
+// order is the plan's priority unless mode.priority is off). A choice that mode gives to the teacher
+// (first of its ties) records log-probability 0. Same arrays, options and RNG state = same episode.
 #include <cstdint>
 #include <random>
 #include <vector>
 
+#include "doppler/learn/learn_config.hpp"
 #include "doppler/learn/policy_arrays.hpp"
 #include "doppler/plan.hpp"
 
@@ -19,6 +21,7 @@ struct RolloutOptions {
   bool greedy = false;
   double epsilon = 0;
   bool teacher = false;  // record the teacher's choices (stage I)
+  PolicyMode mode;       // ablations: teacher SEL or PLC, plan priority or none
 };
 
 struct Episode {

@@ -45,6 +45,7 @@ struct TrainRequest {
   const Machine* machine = nullptr;
   sim::CostModelKind model = sim::CostModelKind::paper;
   PolicySizes sizes;
+  PolicyMode mode;
   TrainSettings settings;
   std::string out_dir;  // empty: nothing is written (benchmarks)
   bool resume = false;
