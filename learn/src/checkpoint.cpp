@@ -20,6 +20,12 @@ double get(torch::serialize::InputArchive& a, const std::string& key) {
   return t.item<double>();
 }
 
+// A key that older checkpoints lack (the ablation switches): `fallback` when absent.
+double get_or(torch::serialize::InputArchive& a, const std::string& key, double fallback) {
+  torch::Tensor t;
+  return a.try_read(key, t) ? t.item<double>() : fallback;
+}
+
 // c10 messages run over several lines; keep the first.
 std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
@@ -80,9 +86,9 @@ CheckpointState read_checkpoint_state(const std::string& path) {
     s.sizes.steps = static_cast<std::size_t>(get(archive, "steps"));
     s.sizes.edge_basis = static_cast<std::size_t>(get(archive, "edge_basis"));
     s.sizes.head_hidden = static_cast<std::size_t>(get(archive, "head_hidden"));
-    s.mode.learned_sel = get(archive, "learned_sel") != 0;
-    s.mode.learned_plc = get(archive, "learned_plc") != 0;
-    s.mode.priority = get(archive, "priority") != 0;
+    s.mode.learned_sel = get_or(archive, "learned_sel", 1) != 0;
+    s.mode.learned_plc = get_or(archive, "learned_plc", 1) != 0;
+    s.mode.priority = get_or(archive, "priority", 1) != 0;
     s.devices = static_cast<std::size_t>(get(archive, "devices"));
     s.op_features = static_cast<std::size_t>(get(archive, "op_features"));
     s.device_features = static_cast<std::size_t>(get(archive, "device_features"));
