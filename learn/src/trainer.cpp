@@ -345,6 +345,9 @@ std::string checkpoint_path(const std::string& out_dir) {
 
 TrainResult train(const TrainRequest& request) {
   if (request.graph == nullptr || request.machine == nullptr) throw Error("train: no graph or machine given");
+  if (!request.mode.learned_sel && !request.mode.learned_plc) {
+    throw Error("train: sel and plc are both critical_path: nothing would be learned");
+  }
   Trainer trainer(request);
   return trainer.run();
 }
