@@ -4,6 +4,7 @@
 // a progress line on stderr (not with --json); a summary (table or --json) on stdout.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -62,11 +63,15 @@ class ProgressLine {
   std::chrono::steady_clock::time_point shown_{};
 };
 
+// At most ~2,000 points per series (every k-th episode, and the last) keep the SVG small.
 std::string curve_svg(const std::string& title, const std::vector<learn::EpisodeRecord>& log,
                       double reference) {
   LineSeries makespan{"episode makespan", "#bbbbbb", {}, {}}, running{"running mean", "#1f77b4", {}, {}},
       best{"best", "#2ca02c", {}, {}}, cp{"critical path", "#d62728", {}, {}, true};
-  for (const learn::EpisodeRecord& r : log) {
+  const std::size_t step = std::max<std::size_t>(1, (log.size() + 1999) / 2000);
+  for (std::size_t i = 0; i < log.size(); ++i) {
+    if (i % step != 0 && i + 1 != log.size()) continue;
+    const learn::EpisodeRecord& r = log[i];
     const auto x = static_cast<double>(r.episode);
     makespan.x.push_back(x), makespan.y.push_back(r.makespan);
     running.x.push_back(x), running.y.push_back(r.running);
