@@ -82,7 +82,7 @@ TrainSettings read_train_settings(const Experiment& experiment) {
   for (auto it = found->second->begin(); it != found->second->end(); ++it) {
     const std::string key = it->first.Scalar();
     const std::string field = "train." + key;
-    const YAML::Node& v = it->second;
+    const YAML::Node v = it->second;
     if (key == "imitation_episodes") {
       s.imitation_episodes = static_cast<std::size_t>(in.unsigned_integer(v, field));
     } else if (key == "rl_episodes") {
