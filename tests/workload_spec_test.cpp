@@ -13,7 +13,7 @@ namespace {
 
 using test_support::error_of;
 
-const ExperimentNames kNames{{"paper", "roofline"}, {"heft"}};
+const ExperimentNames kNames{{"paper", "roofline"}, {"heft"}, {}};
 const std::string kConfig = std::string(DOPPLER_SOURCE_DIR) + "/configs/einsum/test.yaml";
 
 Experiment parse(const std::string& text) {

@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
 done
 
 packages=(cmake g++ make pkg-config libboost-graph-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
-          libmetis-dev libgtest-dev libgmock-dev libbenchmark-dev)
+          libmetis-dev libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev libopenblas0-pthread)
 [ "$tests" = 1 ] && packages+=(python3 python3-simpy3 python3-networkx)
 missing=()
 for p in "${packages[@]}"; do

@@ -146,11 +146,14 @@ Experiment parse_experiment(const std::string& text, const std::string& source_n
       e.trace = in.scalar(value, key);
     } else if (key == "output") {
       read_output(value, in, e);
+    } else if (std::find(names.sections.begin(), names.sections.end(), key) != names.sections.end()) {
+      if (!value.IsMap()) in.fail(value, key, "expected a mapping");
+      e.sections[key] = std::make_shared<const YAML::Node>(value);
     } else {
-      throw_at(source_name, yaml_line(it->first),
-               "unknown key '" + key +
-                   "' (known: name, graph, einsum, decompose, machine, devices, model, placements, seed, "
-                   "trace, output)");
+      std::string known =
+          "name, graph, einsum, decompose, machine, devices, model, placements, seed, trace, output";
+      for (const std::string& section : names.sections) known += ", " + section;
+      throw_at(source_name, yaml_line(it->first), "unknown key '" + key + "' (known: " + known + ")");
     }
   }
   if (has_graph && einsum_line > 0) {

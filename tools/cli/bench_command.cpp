@@ -115,6 +115,9 @@ void add_bench_command(CLI::App& app) {
       ->type_name("R")
       ->check(positive_integer());
   command->callback([flags] { bench_sim(*flags); });
+#ifdef DOPPLER_HAVE_TORCH
+  add_bench_learn_commands(*bench);
+#endif
 }
 
 }  // namespace doppler::cli

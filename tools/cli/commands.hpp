@@ -14,5 +14,12 @@ void add_decompose_command(CLI::App& app);
 void add_execute_command(CLI::App& app);
 void add_calibrate_command(CLI::App& app);
 void add_validate_command(CLI::App& app);
+#ifdef DOPPLER_HAVE_TORCH
+// The learned policies (built with LibTorch only).
+void add_train_command(CLI::App& app);
+void add_place_command(CLI::App& app);
+void add_evaluate_command(CLI::App& app);
+void add_bench_learn_commands(CLI::App& bench);  // bench train, bench place
+#endif
 
 }  // namespace doppler::cli

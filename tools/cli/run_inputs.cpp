@@ -84,7 +84,7 @@ std::vector<std::string> unavailable_methods() {
 }
 
 ExperimentNames known_names() {
-  return {{"paper", "roofline"}, policies::placement_names()};
+  return {{"paper", "roofline"}, policies::placement_names(), {"policy", "train"}};
 }
 
 Experiment resolve(const RunFlags& flags) {

@@ -16,12 +16,20 @@
 //   seed: 1                              # default 1
 //   trace: out/trace.json                # optional (simulate): Chrome trace .json or .csv
 //   output: {plan: out/plan.yaml, csv: out/compare.csv, plot: out/compare.svg}   # optional
+//   policy: {...}  train: {...}         # sections the caller names (ExperimentNames::sections),
+//                                        #   kept as YAML for the caller to read (docs/TRAINING.md)
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "doppler/einsum/workload_spec.hpp"
+
+namespace YAML {
+class Node;
+}
 
 namespace doppler {
 
@@ -29,6 +37,7 @@ namespace doppler {
 struct ExperimentNames {
   std::vector<std::string> models;
   std::vector<std::string> methods;
+  std::vector<std::string> sections;  // extra top-level keys (mappings) kept for the caller
 };
 
 struct PlacementSpec {
@@ -52,6 +61,7 @@ struct Experiment {
   std::string plan_output;
   std::string csv_output;
   std::string plot_output;
+  std::map<std::string, std::shared_ptr<const YAML::Node>> sections;  // given ones, by key
 };
 
 Experiment load_experiment(const std::string& path, const ExperimentNames& names);

@@ -1,0 +1,65 @@
+#pragma once
+// Contract: the learned policy's settings from an experiment config's `policy:` and `train:`
+// sections (docs/TRAINING.md). Every key is optional (defaults below); an unknown key or a bad
+// value throws a one-line Error naming file:line and the field. Torch-free.
+#include <cstddef>
+#include <cstdint>
+
+#include "doppler/experiment.hpp"
+
+namespace doppler::learn {
+
+// Network sizes. The encoder (per policy) runs `steps` rounds of edge-conditioned convolution
+// (edge network: 1 -> edge_basis -> hidden x hidden) and a GRU cell of `hidden` units; each head
+// is an MLP with one hidden layer of `head_hidden` units.
+struct PolicySizes {
+  std::size_t hidden = 128;
+  std::size_t steps = 6;
+  std::size_t edge_basis = 4;
+  std::size_t head_hidden = 128;
+  bool operator==(const PolicySizes&) const = default;
+};
+
+// Ablations (the paper's SEL-only / PLC-only policies, and the runtime priority): a policy whose
+// `sel` is critical_path selects the teacher's op (largest b-level, first of ties) and learns only
+// PLC; `plc` critical_path places on the teacher's device (earliest start) and learns only SEL;
+// without `priority` the plan carries no priority (devices run ready ops in arrival order).
+struct PolicyMode {
+  bool learned_sel = true;
+  bool learned_plc = true;
+  bool priority = true;
+  bool operator==(const PolicyMode&) const = default;
+};
+
+struct PolicyConfig {
+  PolicySizes sizes;
+  PolicyMode mode;
+};
+
+// Stage I (imitation of the critical-path teacher, DAgger-style) runs `imitation_episodes`, then
+// stage II (REINFORCE) `rl_episodes`. One update per batch of `batch` episodes rolled out on
+// `threads` threads (results do not depend on `threads`). The learning rate is
+// lr * lr_decay^(episode / 1000) in stage I and rl_lr * lr_decay^(episode / 1000) in stage II; exploration
+// epsilon falls linearly from `epsilon` to 0 over the RL stage; the baseline is a running mean (baseline <- b
+// * baseline + (1 - b) * makespan).
+struct TrainSettings {
+  std::size_t imitation_episodes = 1000;
+  std::size_t rl_episodes = 4000;
+  std::size_t batch = 64;
+  std::size_t threads = 1;
+  double lr = 1e-2;
+  double rl_lr = 1e-4;
+  double lr_decay = 0.7;
+  double entropy = 1e-3;
+  double epsilon = 0.1;
+  double baseline_decay = 0.95;
+  std::size_t checkpoint_every = 500;  // episodes (rounded up to whole batches)
+  std::uint64_t seed = 1;              // the experiment's seed
+  std::size_t total() const { return imitation_episodes + rl_episodes; }
+};
+
+PolicyConfig read_policy(const Experiment& experiment);  // the `policy:` section
+PolicySizes read_policy_sizes(const Experiment& experiment);
+TrainSettings read_train_settings(const Experiment& experiment);
+
+}  // namespace doppler::learn

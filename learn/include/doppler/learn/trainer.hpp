@@ -1,0 +1,72 @@
+#pragma once
+// Contract: `doppler train`'s engine (torch-free interface). Trains the SEL/PLC policies on one
+// graph and machine: stage I imitates the critical-path teacher on the learner's own rollouts
+// (loss: -log of the summed probability of the teacher's tied choices), stage II is REINFORCE on
+// the simulated makespan with a running-mean baseline, an entropy bonus, epsilon-greedy exploration
+// decaying to 0 and a decaying learning rate. Each update rolls out one batch of episodes on
+// `threads` threads; episode i draws from an RNG seeded by (seed, i), and torch runs on one thread,
+// so results do not depend on the thread count. In `out_dir`: policy.ckpt (checkpoint, see
+// checkpoint.hpp), episodes.csv (one row per episode) and best_plan.yaml (the best sampled
+// episode's plan), all rewritten atomically at every checkpoint and at the end, and at the end
+// greedy_plan.yaml (the final policy's greedy placement). `resume` continues from out_dir/policy.ckpt
+// exactly: the episodes after it are the ones an uninterrupted run would have had.
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "doppler/learn/learn_config.hpp"
+#include "doppler/plan.hpp"
+#include "doppler/sim/cost_model.hpp"
+#include "doppler/task_graph.hpp"
+
+namespace doppler::learn {
+
+struct EpisodeRecord {
+  std::size_t episode = 0;
+  int stage = 1;  // 1 imitation, 2 REINFORCE
+  double makespan = 0;
+  double running = 0;  // running-mean makespan after this episode
+  double best = 0;
+  double loss = 0;  // of the episode's batch
+  double lr = 0;
+  double epsilon = 0;
+};
+
+struct TrainProgress {
+  std::size_t episode = 0, total = 0;
+  int stage = 1;
+  double best = 0, running = 0;
+  double seconds = 0, eta_seconds = 0;
+};
+
+struct TrainRequest {
+  const TaskGraph* graph = nullptr;
+  const Machine* machine = nullptr;
+  sim::CostModelKind model = sim::CostModelKind::paper;
+  PolicySizes sizes;
+  PolicyMode mode;
+  TrainSettings settings;
+  std::string out_dir;  // empty: nothing is written (benchmarks)
+  bool resume = false;
+  std::size_t stop_after = 0;  // stop (with a checkpoint) after the batch reaching this episode; 0 = all
+  std::function<void(const TrainProgress&)> progress;  // called after every batch
+};
+
+struct TrainResult {
+  std::vector<EpisodeRecord> log;  // every episode so far, resumed ones included
+  std::size_t episodes_run = 0;    // in this call
+  double seconds = 0;              // of this call, and its parts:
+  double encoder_seconds = 0;      //   encoders forward + export to arrays
+  double rollout_seconds = 0;      //   rollouts (hand-written inference, environment, simulator)
+  double update_seconds = 0;       //   batched scoring, backward, optimizer step
+  double best_makespan = 0;        // over all sampled episodes and the final greedy placement
+  double greedy_makespan = 0;      // the final policy, greedy
+  Plan best_plan;                  // of best_makespan
+};
+
+TrainResult train(const TrainRequest& request);
+
+std::string checkpoint_path(const std::string& out_dir);  // out_dir/policy.ckpt
+
+}  // namespace doppler::learn

@@ -1,0 +1,355 @@
+#include "doppler/learn/trainer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "checkpoint.hpp"
+#include "doppler/error.hpp"
+#include "doppler/file_io.hpp"
+#include "doppler/learn/graph_inputs.hpp"
+#include "doppler/learn/policy_net.hpp"
+#include "doppler/learn/rollout.hpp"
+#include "doppler/number_format.hpp"
+
+namespace doppler::learn {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kCsvHeader = "episode,stage,makespan,running,best,loss,lr,epsilon";
+
+std::uint64_t episode_seed(std::uint64_t seed, std::uint64_t episode) {
+  std::uint64_t z = seed * 0x9E3779B97F4A7C15ull + episode + 1;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// One rollout thread's own simulator and environment.
+struct Worker {
+  std::unique_ptr<sim::Simulator> simulator;
+  std::unique_ptr<policies::PlacementEnv> env;
+};
+
+std::string csv_text(const std::vector<EpisodeRecord>& log) {
+  std::ostringstream out;
+  out << kCsvHeader << "\n";
+  for (const EpisodeRecord& r : log) {
+    out << r.episode << ',' << r.stage << ',' << format_number(r.makespan) << ',' << format_number(r.running)
+        << ',' << format_number(r.best) << ',' << format_number(r.loss) << ',' << format_number(r.lr) << ','
+        << format_number(r.epsilon) << "\n";
+  }
+  return out.str();
+}
+
+// The rows of an earlier run's CSV for episodes before `episode`.
+std::vector<EpisodeRecord> read_csv(const std::string& path, std::uint64_t episode) {
+  std::vector<EpisodeRecord> log;
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return log;
+  std::istringstream in(read_text_file(path));
+  std::string line;
+  std::getline(in, line);
+  std::size_t number = 1;
+  while (std::getline(in, line)) {
+    ++number;
+    EpisodeRecord r;
+    char c1, c2, c3, c4, c5, c6, c7;
+    std::istringstream row(line);
+    if (!(row >> r.episode >> c1 >> r.stage >> c2 >> r.makespan >> c3 >> r.running >> c4 >> r.best >> c5 >>
+          r.loss >> c6 >> r.lr >> c7 >> r.epsilon)) {
+      throw_at(path, number, "cannot read the episode log row (expected " + std::string(kCsvHeader) + ")");
+    }
+    if (r.episode < episode) log.push_back(r);
+  }
+  if (log.size() != episode) {
+    throw Error(path + ": holds " + std::to_string(log.size()) + " episodes before the checkpoint's " +
+                std::to_string(episode));
+  }
+  return log;
+}
+
+}  // namespace
+}  // namespace doppler::learn
+
+// OpenBLAS (when it is torch's BLAS) keeps its own threads; null when another BLAS is in use.
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+
+namespace doppler::learn {
+namespace {
+
+// Torch and its BLAS on one thread (rollouts use the cores; results independent of the machine),
+// initial weights from the seed.
+PolicyNet seeded_net(const TrainRequest& request) {
+  torch::set_num_threads(1);
+  if (openblas_set_num_threads != nullptr) openblas_set_num_threads(1);
+  torch::manual_seed(request.settings.seed);
+  return PolicyNet(request.sizes);
+}
+
+class Trainer {
+ public:
+  explicit Trainer(const TrainRequest& request)
+      : r_(request),
+        s_(request.settings),
+        net_(seeded_net(request)),
+        optimizer_(net_->parameters(), torch::optim::AdamOptions(request.settings.lr)) {
+    for (std::size_t t = 0; t < std::max<std::size_t>(1, s_.threads); ++t) {
+      Worker w;
+      w.simulator = std::make_unique<sim::Simulator>(*r_.graph, *r_.machine, r_.model);
+      w.env = std::make_unique<policies::PlacementEnv>(*w.simulator);
+      workers_.push_back(std::move(w));
+    }
+    inputs_ = graph_inputs(*workers_.front().simulator);
+    tensors_ = graph_tensors(inputs_);
+    devices_ = r_.machine->num_devices();
+  }
+
+  TrainResult run();
+
+ private:
+  void start_or_resume();
+  void run_batch(std::size_t count);
+  void rollouts(const PolicyArrays& arrays, const RolloutOptions& options, std::vector<Episode>& episodes);
+  void save();
+  double lr_at(std::size_t episode) const {
+    const double base = episode < s_.imitation_episodes ? s_.lr : s_.rl_lr;
+    return base * std::pow(s_.lr_decay, static_cast<double>(episode) / 1000.0);
+  }
+  double epsilon_at(std::size_t episode) const {
+    if (episode < s_.imitation_episodes || s_.rl_episodes == 0) return 0;
+    const double done =
+        static_cast<double>(episode - s_.imitation_episodes) / static_cast<double>(s_.rl_episodes);
+    return s_.epsilon * std::max(0.0, 1.0 - done);
+  }
+
+  const TrainRequest& r_;
+  const TrainSettings& s_;
+  PolicyNet net_;
+  torch::optim::Adam optimizer_;
+  std::vector<Worker> workers_;
+  GraphInputs inputs_;
+  GraphTensors tensors_;
+  std::size_t devices_ = 0;
+  std::size_t episode_ = 0;
+  double running_ = 0, best_ = 0;
+  double encoder_seconds_ = 0, rollout_seconds_ = 0, update_seconds_ = 0;
+  Plan best_plan_;
+  std::vector<EpisodeRecord> log_;
+};
+
+void Trainer::start_or_resume() {
+  if (r_.out_dir.empty()) {
+    if (r_.resume) throw Error("train: --resume needs an output directory");
+    return;
+  }
+  const std::string path = checkpoint_path(r_.out_dir);
+  std::error_code ec;
+  const bool exists = fs::exists(path, ec);
+  if (!r_.resume) {
+    if (exists) {
+      throw Error(path +
+                  ": a checkpoint is already there (pass --resume to continue it, or choose another --out)");
+    }
+    fs::create_directories(r_.out_dir, ec);
+    if (ec || !fs::is_directory(r_.out_dir)) throw Error(r_.out_dir + ": cannot create the output directory");
+    return;
+  }
+  if (!exists) throw Error(path + ": no checkpoint to resume");
+  const CheckpointState state = read_checkpoint_state(path);
+  check_devices(path, state, devices_);
+  if (!(state.sizes == r_.sizes)) {
+    throw Error(path + ": the policy's sizes (hidden " + std::to_string(state.sizes.hidden) + ", steps " +
+                std::to_string(state.sizes.steps) + ", edge_basis " + std::to_string(state.sizes.edge_basis) +
+                ", head_hidden " + std::to_string(state.sizes.head_hidden) + ") differ from the config's");
+  }
+  if (!(state.mode == r_.mode))
+    throw Error(path + ": the policy's sel/plc/priority differ from the config's");
+  if (state.seed != s_.seed) {
+    throw Error(path + ": trained with seed " + std::to_string(state.seed) + ", the config has " +
+                std::to_string(s_.seed));
+  }
+  load_checkpoint(path, net_, &optimizer_);
+  episode_ = state.episode;
+  running_ = state.running;
+  best_ = state.best;
+  log_ = read_csv((fs::path(r_.out_dir) / "episodes.csv").string(), episode_);
+  const std::string plan = (fs::path(r_.out_dir) / "best_plan.yaml").string();
+  if (best_ > 0 && fs::exists(plan, ec)) best_plan_ = load_plan(plan);
+}
+
+void Trainer::rollouts(const PolicyArrays& arrays, const RolloutOptions& options,
+                       std::vector<Episode>& episodes) {
+  const std::size_t threads = std::min(workers_.size(), episodes.size());
+  std::vector<std::exception_ptr> errors(threads);
+  const auto work = [&](std::size_t t) {
+    try {
+      for (std::size_t i = t; i < episodes.size(); i += threads) {
+        std::mt19937_64 rng(episode_seed(s_.seed, episode_ + i));
+        episodes[i] = rollout(*workers_[t].env, *workers_[t].simulator, arrays, options, rng);
+      }
+    } catch (...) {
+      errors[t] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (std::thread& thread : pool) thread.join();
+  for (const std::exception_ptr& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+void Trainer::run_batch(std::size_t count) {
+  const bool imitation = episode_ < s_.imitation_episodes;
+  const double lr = lr_at(episode_);
+  for (auto& group : optimizer_.param_groups())
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+  RolloutOptions options;
+  options.mode = r_.mode;
+  options.teacher = imitation;
+  options.epsilon = epsilon_at(episode_);
+
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  const GraphOutputs outputs = net_->forward_graph(tensors_);
+  const PolicyArrays arrays = net_->export_arrays(outputs);
+  const auto t1 = Clock::now();
+  std::vector<Episode> episodes(count);
+  rollouts(arrays, options, episodes);
+  const auto t2 = Clock::now();
+
+  const StepLogProbs lp = net_->batch_log_probs(outputs, episodes, devices_, imitation);
+  torch::Tensor loss;
+  const auto sel = [&](const torch::Tensor& t) { return r_.mode.learned_sel ? t : torch::zeros_like(t); };
+  const auto plc = [&](const torch::Tensor& t) { return r_.mode.learned_plc ? t : torch::zeros_like(t); };
+  if (imitation) {
+    loss = -(sel(lp.sel_teacher) + plc(lp.plc_teacher)).mean();
+  } else {
+    const double baseline = running_ > 0 ? running_ : [&] {
+      double sum = 0;
+      for (const Episode& e : episodes) sum += e.makespan;
+      return sum / static_cast<double>(count);
+    }();
+    std::vector<float> advantage(count);
+    for (std::size_t i = 0; i < count; ++i)
+      advantage[i] = static_cast<float>((baseline - episodes[i].makespan) / baseline);
+    const torch::Tensor a = torch::tensor(torch::ArrayRef<float>(advantage));
+    loss = -(a * (sel(lp.sel) + plc(lp.plc)).mean(1)).mean() -
+           s_.entropy * (sel(lp.sel_entropy) + plc(lp.plc_entropy)).mean();
+  }
+  optimizer_.zero_grad();
+  loss.backward();
+  optimizer_.step();
+  encoder_seconds_ += std::chrono::duration<double>(t1 - t0).count();
+  rollout_seconds_ += std::chrono::duration<double>(t2 - t1).count();
+  update_seconds_ += std::chrono::duration<double>(Clock::now() - t2).count();
+
+  const double loss_value = loss.item<double>();
+  for (std::size_t i = 0; i < count; ++i) {
+    const Episode& e = episodes[i];
+    running_ =
+        running_ > 0 ? s_.baseline_decay * running_ + (1 - s_.baseline_decay) * e.makespan : e.makespan;
+    if (best_ == 0 || e.makespan < best_) {
+      best_ = e.makespan;
+      best_plan_ = e.plan;
+    }
+    log_.push_back(
+        {episode_ + i, imitation ? 1 : 2, e.makespan, running_, best_, loss_value, lr, options.epsilon});
+  }
+  episode_ += count;
+}
+
+void Trainer::save() {
+  if (r_.out_dir.empty()) return;
+  const fs::path dir(r_.out_dir);
+  CheckpointState state;
+  state.sizes = r_.sizes;
+  state.mode = r_.mode;
+  state.devices = devices_;
+  state.episode = episode_;
+  state.running = running_;
+  state.best = best_;
+  state.seed = s_.seed;
+  write_file_atomically((dir / "episodes.csv").string(), csv_text(log_));
+  if (best_ > 0) {
+    best_plan_.method = "doppler-policy";
+    save_plan(best_plan_, (dir / "best_plan.yaml").string());
+  }
+  save_checkpoint(checkpoint_path(r_.out_dir), state, net_, &optimizer_);
+}
+
+TrainResult Trainer::run() {
+  start_or_resume();
+  const auto start = std::chrono::steady_clock::now();
+  const std::size_t total = s_.total();
+  const std::size_t first = episode_;
+  std::size_t next_checkpoint = (episode_ / s_.checkpoint_every + 1) * s_.checkpoint_every;
+  while (episode_ < total && (r_.stop_after == 0 || episode_ < r_.stop_after)) {
+    const std::size_t stage_end = episode_ < s_.imitation_episodes ? s_.imitation_episodes : total;
+    run_batch(std::min(s_.batch, stage_end - episode_));
+    if (episode_ >= next_checkpoint && episode_ < total) {
+      save();
+      next_checkpoint = (episode_ / s_.checkpoint_every + 1) * s_.checkpoint_every;
+    }
+    if (r_.progress) {
+      TrainProgress p;
+      p.episode = episode_;
+      p.total = total;
+      p.stage = episode_ <= s_.imitation_episodes ? 1 : 2;
+      p.best = best_;
+      p.running = running_;
+      p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      p.eta_seconds =
+          p.seconds / static_cast<double>(episode_ - first) * static_cast<double>(total - episode_);
+      r_.progress(p);
+    }
+  }
+  TrainResult result;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.episodes_run = episode_ - first;
+  result.encoder_seconds = encoder_seconds_;
+  result.rollout_seconds = rollout_seconds_;
+  result.update_seconds = update_seconds_;
+  save();
+  torch::NoGradGuard no_grad;
+  const PolicyArrays arrays = net_->export_arrays(net_->forward_graph(tensors_));
+  std::mt19937_64 rng(0);
+  RolloutOptions greedy;
+  greedy.mode = r_.mode;
+  greedy.greedy = true;
+  Episode e = rollout(*workers_[0].env, *workers_[0].simulator, arrays, greedy, rng);
+  e.plan.method = "doppler-policy-greedy";
+  if (!r_.out_dir.empty()) save_plan(e.plan, (fs::path(r_.out_dir) / "greedy_plan.yaml").string());
+  result.greedy_makespan = e.makespan;
+  result.log = log_;
+  result.best_makespan = std::min(best_, e.makespan);
+  result.best_plan = e.makespan < best_ ? e.plan : best_plan_;
+  return result;
+}
+
+}  // namespace
+
+std::string checkpoint_path(const std::string& out_dir) {
+  return (fs::path(out_dir) / "policy.ckpt").string();
+}
+
+TrainResult train(const TrainRequest& request) {
+  if (request.graph == nullptr || request.machine == nullptr) throw Error("train: no graph or machine given");
+  if (!request.mode.learned_sel && !request.mode.learned_plc) {
+    throw Error("train: sel and plc are both critical_path: nothing would be learned");
+  }
+  Trainer trainer(request);
+  return trainer.run();
+}
+
+}  // namespace doppler::learn

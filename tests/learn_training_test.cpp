@@ -1,0 +1,239 @@
+// Training the learned policies: a tiny fixed-seed run improves on its starting policy; results do
+// not depend on the rollout thread count; a checkpoint resumed gives exactly the episodes of an
+// uninterrupted run; wrong checkpoints and bad train/policy sections are one-line errors.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <algorithm>
+#include <numeric>
+#include <string>
+
+#include "doppler/error.hpp"
+#include "doppler/file_io.hpp"
+#include "doppler/learn/learned_policy.hpp"
+#include "doppler/learn/trainer.hpp"
+#include "doppler/paper_graph_format.hpp"
+#include "doppler/policies/placement.hpp"
+#include "doppler/policies/placement_env.hpp"
+#include "error_of.hpp"
+
+namespace doppler::learn {
+namespace {
+
+namespace fs = std::filesystem;
+using test_support::error_of;
+
+const PolicySizes kSmall{.hidden = 16, .steps = 2, .edge_basis = 2, .head_hidden = 16};
+
+struct TrainingSetup {
+  TaskGraph graph = read_paper_graph(std::string(DOPPLER_SOURCE_DIR) +
+                                     "/configs/workloads/doppler-paper/chain_mm_112nodes.txt");
+  Machine machine = abstract_machine(4);
+
+  TrainRequest request(TrainSettings settings, const std::string& out) const {
+    TrainRequest r;
+    r.graph = &graph;
+    r.machine = &machine;
+    r.model = sim::CostModelKind::paper;
+    r.sizes = kSmall;
+    r.settings = settings;
+    r.out_dir = out;
+    return r;
+  }
+};
+
+std::string fresh_dir(const std::string& name) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("doppler_learn_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  return dir.string();
+}
+
+bool same(const EpisodeRecord& a, const EpisodeRecord& b) {
+  return a.episode == b.episode && a.stage == b.stage && a.makespan == b.makespan && a.running == b.running &&
+         a.best == b.best && a.loss == b.loss && a.lr == b.lr && a.epsilon == b.epsilon;
+}
+
+void expect_same_logs(const std::vector<EpisodeRecord>& a, const std::vector<EpisodeRecord>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(same(a[i], b[i])) << "episode " << i;
+}
+
+TrainSettings small_settings() {
+  TrainSettings s;
+  s.imitation_episodes = 16;
+  s.rl_episodes = 16;
+  s.batch = 4;
+  s.checkpoint_every = 8;
+  s.lr = 3e-3;
+  s.seed = 5;
+  return s;
+}
+
+TEST(LearnTraining, TinyRunImprovesOnItsStartingPolicy) {
+  const TrainingSetup setup;
+  TrainSettings s;
+  s.imitation_episodes = 160;
+  s.rl_episodes = 160;
+  s.batch = 16;
+  s.lr = 1e-2;
+  s.threads = 2;
+  s.seed = 3;
+  const TrainResult r = train(setup.request(s, ""));
+  ASSERT_EQ(r.log.size(), 320u);
+  const auto mean = [&](std::size_t from, std::size_t to) {
+    double sum = 0;
+    for (std::size_t i = from; i < to; ++i) sum += r.log[i].makespan;
+    return sum / static_cast<double>(to - from);
+  };
+  const double start = mean(0, 16);  // the first batch is sampled from the initial policy
+  EXPECT_LT(mean(304, 320), 0.9 * start) << "start " << start;
+  EXPECT_LT(r.greedy_makespan, 0.9 * start) << "start " << start;
+}
+
+TEST(LearnTraining, ThreadCountDoesNotChangeResults) {
+  const TrainingSetup setup;
+  TrainSettings one = small_settings();
+  one.threads = 1;
+  TrainSettings three = small_settings();
+  three.threads = 3;
+  const TrainResult a = train(setup.request(one, ""));
+  const TrainResult b = train(setup.request(three, ""));
+  expect_same_logs(a.log, b.log);
+  EXPECT_EQ(a.greedy_makespan, b.greedy_makespan);
+}
+
+TEST(LearnTraining, ResumeContinuesExactly) {
+  const TrainingSetup setup;
+  const std::string whole = fresh_dir("whole"), split = fresh_dir("split");
+  const TrainResult uninterrupted = train(setup.request(small_settings(), whole));
+  TrainRequest first = setup.request(small_settings(), split);
+  first.stop_after = 20;  // inside stage II, on a batch boundary
+  const TrainResult part = train(first);
+  EXPECT_EQ(part.log.size(), 20u);
+  TrainRequest second = setup.request(small_settings(), split);
+  second.resume = true;
+  const TrainResult rest = train(second);
+  EXPECT_EQ(rest.episodes_run, 12u);
+  expect_same_logs(uninterrupted.log, rest.log);
+  EXPECT_EQ(uninterrupted.greedy_makespan, rest.greedy_makespan);
+  EXPECT_EQ(read_text_file(whole + "/episodes.csv"), read_text_file(split + "/episodes.csv"));
+  EXPECT_EQ(read_text_file(whole + "/greedy_plan.yaml"), read_text_file(split + "/greedy_plan.yaml"));
+  // A second run into the same directory must be asked to resume.
+  EXPECT_EQ(
+      error_of([&] { train(setup.request(small_settings(), whole)); }),
+      whole +
+          "/policy.ckpt: a checkpoint is already there (pass --resume to continue it, or choose another "
+          "--out)");
+  fs::remove_all(whole);
+  fs::remove_all(split);
+}
+
+TEST(LearnTraining, WrongCheckpointsAreOneLineErrors) {
+  const TrainingSetup setup;
+  const std::string dir = fresh_dir("wrong");
+  TrainSettings s = small_settings();
+  s.imitation_episodes = 4;
+  s.rl_episodes = 0;
+  train(setup.request(s, dir));
+  const std::string ckpt = dir + "/policy.ckpt";
+  EXPECT_EQ(
+      error_of([&] { LearnedPolicy::load(ckpt, 2); }),
+      ckpt + ": the policy was trained for 4 devices, the machine has 2 (train a policy for 2 devices)");
+  const LearnedPolicy policy = LearnedPolicy::load(ckpt, 4);
+  EXPECT_EQ(policy.sizes(), kSmall);
+  sim::Simulator simulator(setup.graph, setup.machine, sim::CostModelKind::paper);
+  EXPECT_NO_THROW(validate_plan(policy.place(simulator), setup.graph, 4));
+
+  TrainRequest other = setup.request(s, dir);
+  other.resume = true;
+  other.sizes.hidden = 32;
+  EXPECT_EQ(
+      error_of([&] { train(other); }),
+      ckpt +
+          ": the policy's sizes (hidden 16, steps 2, edge_basis 2, head_hidden 16) differ from the config's");
+
+  const std::string junk = dir + "/junk.ckpt";
+  write_file_atomically(junk, "not a checkpoint\n");
+  const std::string message = error_of([&] { LearnedPolicy::load(junk, 4); });
+  EXPECT_EQ(message.rfind(junk + ": not a usable doppler policy checkpoint (", 0), 0u) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+  EXPECT_EQ(error_of([&] { LearnedPolicy::load(dir + "/none.ckpt", 4); }),
+            dir + "/none.ckpt: no such checkpoint file");
+  fs::remove_all(dir);
+}
+
+TEST(LearnTraining, Ablations) {
+  const TrainingSetup setup;
+  sim::Simulator simulator(setup.graph, setup.machine, sim::CostModelKind::paper);
+  TrainSettings s = small_settings();
+  // SEL-only learning is off: the selection order is the critical-path heuristic's.
+  TrainRequest plc_only = setup.request(s, "");
+  plc_only.mode.learned_sel = false;
+  const Plan critical_path = policies::place("critical_path", {simulator, 1});
+  EXPECT_EQ(train(plc_only).best_plan.priority, critical_path.priority);
+  // PLC learning off: every op goes where the teacher puts it, in the learned order.
+  const std::string dir = fresh_dir("sel_only");
+  TrainRequest sel_only = setup.request(s, dir);
+  sel_only.mode.learned_plc = false;
+  const Plan plan = train(sel_only).best_plan;
+  std::vector<OpId> order(plan.device.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](OpId a, OpId b) { return plan.priority[a] < plan.priority[b]; });
+  policies::PlacementEnv env(simulator);
+  for (const OpId op : order) {
+    EXPECT_EQ(plan.device[op], env.teacher_devices(op).front()) << op;
+    env.step(op, plan.device[op]);
+  }
+  EXPECT_EQ(LearnedPolicy::load(dir + "/policy.ckpt", 4).mode(), sel_only.mode);
+  TrainRequest resumed = setup.request(s, dir);
+  resumed.resume = true;
+  EXPECT_EQ(error_of([&] { train(resumed); }),
+            dir + "/policy.ckpt: the policy's sel/plc/priority differ from the config's");
+  fs::remove_all(dir);
+  // Without priority the plans carry none.
+  TrainRequest no_priority = setup.request(s, "");
+  no_priority.mode.priority = false;
+  EXPECT_FALSE(train(no_priority).best_plan.has_priority());
+}
+
+TEST(LearnTraining, ConfigSections) {
+  const ExperimentNames names{{"paper"}, {"critical_path"}, {"policy", "train"}};
+  const std::string graph =
+      std::string(DOPPLER_SOURCE_DIR) + "/configs/workloads/doppler-paper/chain_mm_112nodes.txt";
+  const std::string head = "graph: " + graph + "\ndevices: 4\nseed: 9\n";
+  const Experiment e = parse_experiment(
+      head + "policy: {hidden: 64, steps: 3}\ntrain: {rl_episodes: 10, batch: 8, lr: 0.01}\n", "t.yaml",
+      names);
+  EXPECT_EQ(read_policy_sizes(e),
+            (PolicySizes{.hidden = 64, .steps = 3, .edge_basis = 4, .head_hidden = 128}));
+  const TrainSettings s = read_train_settings(e);
+  EXPECT_EQ(s.rl_episodes, 10u);
+  EXPECT_EQ(s.imitation_episodes, 1000u);
+  EXPECT_EQ(s.batch, 8u);
+  EXPECT_EQ(s.lr, 0.01);
+  EXPECT_EQ(s.seed, 9u);
+  EXPECT_EQ(
+      error_of([&] { read_train_settings(parse_experiment(head + "train:\n  bach: 3\n", "t.yaml", names)); }),
+      "t.yaml:5: 'train.bach': unknown key (known: imitation_episodes, rl_episodes, batch, threads, lr, "
+      "rl_lr, lr_decay, entropy, epsilon, baseline_decay, checkpoint_every)");
+  EXPECT_EQ(
+      error_of([&] { read_policy_sizes(parse_experiment(head + "policy: {hidden: 0}\n", "t.yaml", names)); }),
+      "t.yaml:4: 'policy.hidden': must be at least 1");
+  const PolicyConfig ablation = read_policy(
+      parse_experiment(head + "policy: {sel: critical_path, priority: false}\n", "t.yaml", names));
+  EXPECT_EQ(ablation.mode, (PolicyMode{.learned_sel = false, .learned_plc = true, .priority = false}));
+  EXPECT_EQ(error_of([&] {
+              read_policy(parse_experiment(head + "policy: {sel: critical_path, plc: critical_path}\n",
+                                           "t.yaml", names));
+            }),
+            "t.yaml:4: 'policy': sel and plc are both critical_path: nothing would be learned");
+  EXPECT_EQ(
+      error_of([&] { read_policy(parse_experiment(head + "policy: {sel: greedy}\n", "t.yaml", names)); }),
+      "t.yaml:4: 'policy.sel': expected learned or critical_path");
+  EXPECT_EQ(error_of([&] { parse_experiment(head + "train: 3\n", "t.yaml", names); }),
+            "t.yaml:4: 'train': expected a mapping");
+}
+
+}  // namespace
+}  // namespace doppler::learn

@@ -1,0 +1,116 @@
+// `doppler evaluate CONFIG.yaml... (--policy CKPT | --runs DIR)`: on each config's graph and
+// machine, the trained policy (greedy, and best of K sampled episodes) against every heuristic
+// (random, round_robin, critical_path, heft, etf, metis when built, eindecomp), all simulated.
+// The policy for a config is CKPT, or DIR/NAME/policy.ckpt (NAME: the config's name, as
+// `doppler train --out DIR/NAME` writes it). A table (makespan and ratio to critical path), --csv
+// and --json ({"results": [{graph, method, makespan}, ...]}).
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "commands.hpp"
+#include "doppler/error.hpp"
+#include "doppler/file_io.hpp"
+#include "doppler/learn/learned_policy.hpp"
+#include "doppler/number_format.hpp"
+#include "doppler/policies/placement.hpp"
+#include "report.hpp"
+#include "run_inputs.hpp"
+#include "text_table.hpp"
+
+namespace doppler::cli {
+namespace {
+
+struct EvaluateFlags {
+  std::vector<std::string> configs;
+  std::string policy, runs, csv;
+  std::size_t samples = 16;
+  bool json = false;
+};
+
+struct Row {
+  std::string graph, method;
+  double makespan = 0, ratio = 0;
+};
+
+std::vector<Row> evaluate_one(const std::string& config, const EvaluateFlags& flags) {
+  Experiment e = load_experiment(config, known_names());
+  if (e.model.empty()) e.model = e.machine.empty() ? "paper" : "roofline";
+  const std::string ckpt = flags.policy.empty()
+                               ? (std::filesystem::path(flags.runs) / e.name / "policy.ckpt").string()
+                               : flags.policy;
+  const auto workload = load(e);
+  sim::Simulator simulator(workload->graph, workload->machine, workload->model);
+  const learn::LearnedPolicy policy = learn::LearnedPolicy::load(ckpt, workload->machine.num_devices());
+  std::vector<std::pair<std::string, Plan>> plans;
+  const std::vector<std::string> missing = unavailable_methods();
+  for (const std::string& method : policies::placement_names()) {
+    if (std::find(missing.begin(), missing.end(), method) != missing.end()) continue;
+    plans.emplace_back(method, policies::place(method, {simulator, e.seed}));
+  }
+  plans.emplace_back("doppler", policy.place(simulator));
+  plans.emplace_back("doppler_best_of_" + std::to_string(flags.samples),
+                     policy.place(simulator, flags.samples, e.seed));
+  std::vector<Row> rows;
+  double critical_path = 0;
+  for (const auto& [method, plan] : plans) {
+    rows.push_back({e.name, method, simulator.run(plan).makespan, 0});
+    if (method == "critical_path") critical_path = rows.back().makespan;
+  }
+  for (Row& row : rows) row.ratio = critical_path > 0 ? row.makespan / critical_path : 0;
+  return rows;
+}
+
+void evaluate(const EvaluateFlags& flags) {
+  if (flags.policy.empty() == flags.runs.empty())
+    throw Error("give exactly one of --policy CKPT and --runs DIR");
+  if (!flags.csv.empty()) check_output_path(flags.csv, "--csv", {".csv"});
+  std::vector<Row> rows;
+  for (const std::string& config : flags.configs) {
+    const std::vector<Row> more = evaluate_one(config, flags);
+    rows.insert(rows.end(), more.begin(), more.end());
+  }
+  if (!flags.csv.empty()) {
+    std::string csv = "graph,method,makespan,ratio_to_critical_path\n";
+    for (const Row& r : rows)
+      csv += r.graph + "," + r.method + "," + format_number(r.makespan) + "," + ratio_text(r.ratio) + "\n";
+    write_file_atomically(flags.csv, csv);
+  }
+  if (flags.json) {
+    nlohmann::ordered_json results = nlohmann::ordered_json::array();
+    for (const Row& r : rows)
+      results.push_back({{"graph", r.graph}, {"method", r.method}, {"makespan", r.makespan}});
+    std::cout << nlohmann::ordered_json{{"results", results}}.dump(2) << "\n";
+    return;
+  }
+  TextTable table({{"graph"},
+                   {"method"},
+                   {"makespan", TextTable::Align::right},
+                   {"vs critical path", TextTable::Align::right}});
+  for (const Row& r : rows)
+    table.add_row({r.graph, r.method, format_number(r.makespan), ratio_text(r.ratio)});
+  std::cout << table.render();
+}
+
+}  // namespace
+
+void add_evaluate_command(CLI::App& app) {
+  auto flags = std::make_shared<EvaluateFlags>();
+  CLI::App* command = app.add_subcommand(
+      "evaluate",
+      "A trained policy (greedy, best of K) against every heuristic on configs' graphs, simulated");
+  command->add_option("configs", flags->configs, "Experiment configs (YAML)")
+      ->required()
+      ->type_name("CONFIG.yaml");
+  command->add_option("--policy", flags->policy, "Policy checkpoint for every config")->type_name("CKPT");
+  command->add_option("--runs", flags->runs, "Directory of training runs: DIR/NAME/policy.ckpt per config")
+      ->type_name("DIR");
+  command->add_option("--samples", flags->samples, "K for best-of-K sampled placements (default 16)")
+      ->type_name("K")
+      ->check(positive_integer());
+  command->add_option("--csv", flags->csv, "Write the results as CSV")->type_name("FILE");
+  command->add_flag("--json", flags->json, "Print JSON for scripts instead of a table");
+  command->callback([flags] { evaluate(*flags); });
+}
+
+}  // namespace doppler::cli
