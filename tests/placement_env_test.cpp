@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "diamond_graph.hpp"
 #include "doppler/einsum/decomposition.hpp"
 #include "doppler/einsum/lowering.hpp"
 #include "doppler/einsum/workloads.hpp"
@@ -22,24 +23,7 @@ namespace {
 
 using test_support::error_of;
 
-// Diamond a -> {b, c} -> d on the paper model: compute 2, 3, 5, 1; comm 10, 1, 1, 0.
-TaskGraph diamond() {
-  TaskGraph graph("diamond");
-  const double compute[] = {2, 3, 5, 1};
-  const double comm[] = {10, 1, 1, 0};
-  for (int i = 0; i < 4; ++i) {
-    Op op;
-    op.name = std::string(1, static_cast<char>('a' + i));
-    op.fixed_cost = compute[i];
-    op.comm_cost = comm[i];
-    graph.add_op(std::move(op));
-  }
-  graph.add_edge(0, 1);
-  graph.add_edge(0, 2);
-  graph.add_edge(1, 3);
-  graph.add_edge(2, 3);
-  return graph;
-}
+using test_support::diamond;
 
 TEST(PlacementEnv, OpFeaturesByHand) {
   const TaskGraph graph = diamond();

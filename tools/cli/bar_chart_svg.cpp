@@ -3,40 +3,13 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "svg_text.hpp"
+
 namespace doppler::cli {
 namespace {
 
 constexpr double kWidth = 760, kLabelWidth = 150, kValueWidth = 130, kTop = 44, kRow = 28, kBar = 18,
                  kBottom = 40;
-
-std::string escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-std::string num(double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.1f", value);
-  return buffer;
-}
 
 }  // namespace
 
@@ -48,28 +21,29 @@ std::string bar_chart_svg(const std::string& title, const std::vector<Bar>& bars
   const double scale = largest > 0 ? plot_width / largest : 0;
   const double height = kTop + kRow * static_cast<double>(bars.size()) + kBottom;
 
-  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(kWidth) + "\" height=\"" +
-                    num(height) + "\" viewBox=\"0 0 " + num(kWidth) + " " + num(height) +
-                    "\" font-family=\"sans-serif\" font-size=\"13\">\n";
+  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + svg_number(kWidth) +
+                    "\" height=\"" + svg_number(height) + "\" viewBox=\"0 0 " + svg_number(kWidth) + " " +
+                    svg_number(height) + "\" font-family=\"sans-serif\" font-size=\"13\">\n";
   svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  svg += "<text x=\"" + num(kWidth / 2) + "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">" +
-         escape(title) + "</text>\n";
+  svg += "<text x=\"" + svg_number(kWidth / 2) + "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">" +
+         svg_escape(title) + "</text>\n";
   for (std::size_t i = 0; i < bars.size(); ++i) {
     const double y = kTop + kRow * static_cast<double>(i);
     const double length = bars[i].value * scale;
-    svg += "<text x=\"" + num(kLabelWidth - 8) + "\" y=\"" + num(y + kBar - 4) + "\" text-anchor=\"end\">" +
-           escape(bars[i].label) + "</text>\n";
-    svg += "<rect x=\"" + num(kLabelWidth) + "\" y=\"" + num(y) + "\" width=\"" + num(length) +
-           "\" height=\"" + num(kBar) + "\" fill=\"#4878a8\"/>\n";
-    svg += "<text x=\"" + num(kLabelWidth + length + 6) + "\" y=\"" + num(y + kBar - 4) + "\">" +
-           escape(bars[i].value_text) + "</text>\n";
+    svg += "<text x=\"" + svg_number(kLabelWidth - 8) + "\" y=\"" + svg_number(y + kBar - 4) +
+           "\" text-anchor=\"end\">" + svg_escape(bars[i].label) + "</text>\n";
+    svg += "<rect x=\"" + svg_number(kLabelWidth) + "\" y=\"" + svg_number(y) + "\" width=\"" +
+           svg_number(length) + "\" height=\"" + svg_number(kBar) + "\" fill=\"#4878a8\"/>\n";
+    svg += "<text x=\"" + svg_number(kLabelWidth + length + 6) + "\" y=\"" + svg_number(y + kBar - 4) +
+           "\">" + svg_escape(bars[i].value_text) + "</text>\n";
   }
   const double x = kLabelWidth + reference * scale;
   const double bottom = kTop + kRow * static_cast<double>(bars.size());
-  svg += "<line x1=\"" + num(x) + "\" y1=\"" + num(kTop - 6) + "\" x2=\"" + num(x) + "\" y2=\"" +
-         num(bottom) + "\" stroke=\"#c03030\" stroke-width=\"2\" stroke-dasharray=\"6,4\"/>\n";
-  svg += "<text x=\"" + num(x) + "\" y=\"" + num(bottom + 18) +
-         "\" text-anchor=\"middle\" fill=\"#c03030\">" + escape(reference_label) + "</text>\n";
+  svg += "<line x1=\"" + svg_number(x) + "\" y1=\"" + svg_number(kTop - 6) + "\" x2=\"" + svg_number(x) +
+         "\" y2=\"" + svg_number(bottom) +
+         "\" stroke=\"#c03030\" stroke-width=\"2\" stroke-dasharray=\"6,4\"/>\n";
+  svg += "<text x=\"" + svg_number(x) + "\" y=\"" + svg_number(bottom + 18) +
+         "\" text-anchor=\"middle\" fill=\"#c03030\">" + svg_escape(reference_label) + "</text>\n";
   svg += "</svg>\n";
   return svg;
 }

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
+
 #include <limits>
+#include "svg_text.hpp"
 
 #include "report.hpp"
 
@@ -11,33 +13,9 @@ namespace {
 
 constexpr double kWidth = 760, kHeight = 420, kLeft = 70, kRight = 20, kTop = 40, kBottom = 80;
 
-std::string escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '&') {
-      out += "&amp;";
-    } else if (c == '<') {
-      out += "&lt;";
-    } else if (c == '>') {
-      out += "&gt;";
-    } else if (c == '"') {
-      out += "&quot;";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string num(double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.1f", value);
-  return buffer;
-}
-
 std::string text(double x, double y, const std::string& anchor, const std::string& content) {
-  return "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" text-anchor=\"" + anchor + "\">" + escape(content) +
-         "</text>\n";
+  return "<text x=\"" + svg_number(x) + "\" y=\"" + svg_number(y) + "\" text-anchor=\"" + anchor + "\">" +
+         svg_escape(content) + "</text>\n";
 }
 
 }  // namespace
@@ -57,33 +35,34 @@ std::string line_chart_svg(const std::string& title, const std::string& x_label,
   const auto px = [&](double x) { return kLeft + (x - x0) / (x1 - x0) * w; };
   const auto py = [&](double y) { return kTop + (1 - (y - y0) / (y1 - y0)) * h; };
 
-  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(kWidth) + "\" height=\"" +
-                    num(kHeight) + "\" viewBox=\"0 0 " + num(kWidth) + " " + num(kHeight) +
-                    "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + svg_number(kWidth) +
+                    "\" height=\"" + svg_number(kHeight) + "\" viewBox=\"0 0 " + svg_number(kWidth) + " " +
+                    svg_number(kHeight) + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  svg += "<text x=\"" + num(kWidth / 2) + "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" +
-         escape(title) + "</text>\n";
-  svg += "<rect x=\"" + num(kLeft) + "\" y=\"" + num(kTop) + "\" width=\"" + num(w) + "\" height=\"" +
-         num(h) + "\" fill=\"none\" stroke=\"#888\"/>\n";
+  svg += "<text x=\"" + svg_number(kWidth / 2) + "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" +
+         svg_escape(title) + "</text>\n";
+  svg += "<rect x=\"" + svg_number(kLeft) + "\" y=\"" + svg_number(kTop) + "\" width=\"" + svg_number(w) +
+         "\" height=\"" + svg_number(h) + "\" fill=\"none\" stroke=\"#888\"/>\n";
   svg += text(kLeft, kTop + h + 16, "middle", g4(x0)) + text(kLeft + w, kTop + h + 16, "middle", g4(x1));
   svg += text(kLeft - 6, kTop + h + 4, "end", g4(y0)) + text(kLeft - 6, kTop + 4, "end", g4(y1));
   svg += text(kLeft + w / 2, kTop + h + 34, "middle", x_label);
-  svg += "<text transform=\"translate(16," + num(kTop + h / 2) + ") rotate(-90)\" text-anchor=\"middle\">" +
-         escape(y_label) + "</text>\n";
+  svg += "<text transform=\"translate(16," + svg_number(kTop + h / 2) +
+         ") rotate(-90)\" text-anchor=\"middle\">" + svg_escape(y_label) + "</text>\n";
   for (const LineSeries& s : series) {
     std::string points;
     for (std::size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
-      points += num(px(s.x[i])) + "," + num(py(s.y[i])) + " ";
+      points += svg_number(px(s.x[i])) + "," + svg_number(py(s.y[i])) + " ";
     }
-    svg += "<polyline fill=\"none\" stroke=\"" + escape(s.colour) + "\" stroke-width=\"1.2\"" +
+    svg += "<polyline fill=\"none\" stroke=\"" + svg_escape(s.colour) + "\" stroke-width=\"1.2\"" +
            (s.dashed ? " stroke-dasharray=\"6,4\"" : "") + " points=\"" + points + "\"/>\n";
   }
   double legend_x = kLeft;
   for (const LineSeries& s : series) {
     const double y = kHeight - 18;
-    svg += "<line x1=\"" + num(legend_x) + "\" y1=\"" + num(y - 4) + "\" x2=\"" + num(legend_x + 24) +
-           "\" y2=\"" + num(y - 4) + "\" stroke=\"" + escape(s.colour) + "\" stroke-width=\"2\"" +
-           (s.dashed ? " stroke-dasharray=\"6,4\"" : "") + "/>\n";
+    svg += "<line x1=\"" + svg_number(legend_x) + "\" y1=\"" + svg_number(y - 4) + "\" x2=\"" +
+           svg_number(legend_x + 24) + "\" y2=\"" + svg_number(y - 4) + "\" stroke=\"" +
+           svg_escape(s.colour) + "\" stroke-width=\"2\"" + (s.dashed ? " stroke-dasharray=\"6,4\"" : "") +
+           "/>\n";
     svg += text(legend_x + 30, y, "start", s.label);
     legend_x += 40 + 7.0 * static_cast<double>(s.label.size());
   }
