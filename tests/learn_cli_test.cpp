@@ -1,6 +1,7 @@
-// doppler train / place end to end: a tiny training run writes its checkpoint, episode log, plans
-// and learning curve; --resume continues it; place applies the checkpoint (greedy and best-of-K)
-// and saves a valid plan; a checkpoint for another device count, a missing one and bad train
+// doppler train / place end to end: a tiny training run writes its checkpoint, policy file, episode
+// log, plans and learning curve; --resume continues it; place applies the checkpoint (greedy and
+// best-of-K) and saves a valid plan; the policy file places exactly like the checkpoint and is much
+// smaller; a checkpoint or policy file for another device count, a missing one and bad train
 // sections are one-line errors that write nothing.
 #include <filesystem>
 
@@ -31,8 +32,8 @@ TEST_F(LearnCli, TrainResumePlace) {
   const nlohmann::json trained = run_json("train " + cfg + " --out " + out + " --json");
   EXPECT_EQ(trained["episodes"], 16);
   EXPECT_GT(trained["greedy_makespan"].get<double>(), 0);
-  for (const char* file :
-       {"policy.ckpt", "episodes.csv", "best_plan.yaml", "greedy_plan.yaml", "learning_curve.svg"}) {
+  for (const char* file : {"policy.ckpt", "policy.pt", "episodes.csv", "best_plan.yaml", "greedy_plan.yaml",
+                           "learning_curve.svg"}) {
     EXPECT_TRUE(fs::is_regular_file(fs::path(out) / file)) << file;
   }
   EXPECT_EQ(lines_of(slurp(fs::path(out) / "episodes.csv")).size(), 17u);
@@ -77,6 +78,27 @@ TEST_F(LearnCli, TrainResumePlace) {
   }
   EXPECT_EQ(evaluated["results"][methods.size() - 2]["makespan"], placed["makespan"]);
   EXPECT_EQ(lines_of(slurp(csv)).size(), methods.size() + 1);
+
+  // The policy file (no optimizer state) places and evaluates exactly like its checkpoint.
+  const std::string small = out + "/policy.pt";
+  EXPECT_LT(fs::file_size(small) * 2, fs::file_size(ckpt));
+  const std::string small_plan = path("small_plan.yaml");
+  const nlohmann::json from_small =
+      run_json("place --policy " + small + " " + cfg + " --out " + small_plan + " --json");
+  EXPECT_EQ(from_small["makespan"], placed["makespan"]);
+  EXPECT_EQ(slurp(small_plan), slurp(plan));
+  const nlohmann::json small_best = run_json("place --policy " + small + " " + cfg + " --samples 4 --json");
+  EXPECT_EQ(small_best["makespan"], best["makespan"]);
+  const nlohmann::json small_evaluated =
+      run_json("evaluate " + cfg + " --policy " + small + " --samples 3 --json");
+  EXPECT_EQ(small_evaluated["results"], evaluated["results"]);
+  // --resume needs the optimizer state: a policy file alone is not a checkpoint to resume.
+  const std::string only_policy = path("only_policy");
+  fs::create_directories(only_policy);
+  fs::copy_file(small, fs::path(only_policy) / "policy.ckpt");
+  expect_error("train " + cfg + " --out " + only_policy + " --resume",
+               {only_policy + "/policy.ckpt", "without the optimizer's state"});
+
   expect_error("evaluate " + cfg, {"exactly one of --policy CKPT and --runs DIR"});
   expect_error("evaluate " + cfg + " --runs " + path("nowhere"), {path("nowhere") + "/tiny/policy.ckpt"});
 }
@@ -89,6 +111,9 @@ TEST_F(LearnCli, Errors) {
   const std::string plan = path("plan.yaml");
   expect_error("place --policy " + out + "/policy.ckpt " + two + " --out " + plan,
                {out + "/policy.ckpt", "trained for 4 devices, the machine has 2"});
+  EXPECT_FALSE(fs::exists(plan));
+  expect_error("place --policy " + out + "/policy.pt " + two + " --out " + plan,
+               {out + "/policy.pt", "trained for 4 devices, the machine has 2"});
   EXPECT_FALSE(fs::exists(plan));
   expect_error("place --policy " + path("none.ckpt") + " " + cfg, {"none.ckpt: no such checkpoint file"});
   const std::string bad = config("bad.yaml", 4, "batch: 0");

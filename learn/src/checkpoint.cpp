@@ -74,6 +74,10 @@ void save_checkpoint(const std::string& path, const CheckpointState& s, PolicyNe
   if (ec) throw Error(path + ": cannot write the checkpoint (" + ec.message() + ")");
 }
 
+void save_policy_file(const std::string& path, const CheckpointState& state, PolicyNet& net) {
+  save_checkpoint(path, state, net, nullptr);
+}
+
 CheckpointState read_checkpoint_state(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such checkpoint file");
@@ -119,7 +123,10 @@ void load_checkpoint(const std::string& path, PolicyNet& net, torch::optim::Opti
     net->load(policy);
     if (optimizer != nullptr) {
       torch::serialize::InputArchive state;
-      archive.read("optimizer", state);
+      if (!archive.try_read("optimizer", state)) {
+        throw Error(path +
+                    ": a policy file without the optimizer's state (resume from the run's policy.ckpt)");
+      }
       optimizer->load(state);
     }
   } catch (const c10::Error& e) {

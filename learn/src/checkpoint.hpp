@@ -5,6 +5,8 @@
 // and episode, so these restore them) and, when given, the Adam optimizer's state. Written to a
 // temporary file and renamed, so a crash never leaves a half-written checkpoint. Every read
 // problem is one Error line naming the file.
+// A policy file is the same archive without the optimizer's state (about a third of the size):
+// `place` and `evaluate` read either; `--resume` needs the checkpoint.
 #include <cstdint>
 #include <string>
 
@@ -27,6 +29,9 @@ struct CheckpointState {
 
 void save_checkpoint(const std::string& path, const CheckpointState& state, PolicyNet& net,
                      torch::optim::Optimizer* optimizer);
+
+// The policy file: sizes, switches, device count, feature sizes and parameters; no optimizer.
+void save_policy_file(const std::string& path, const CheckpointState& state, PolicyNet& net);
 
 // Reads the state only, checking the feature sizes against this build's.
 CheckpointState read_checkpoint_state(const std::string& path);

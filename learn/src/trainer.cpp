@@ -286,6 +286,7 @@ void Trainer::save() {
     save_plan(best_plan_, (dir / "best_plan.yaml").string());
   }
   save_checkpoint(checkpoint_path(r_.out_dir), state, net_, &optimizer_);
+  save_policy_file(policy_file_path(r_.out_dir), state, net_);
 }
 
 TrainResult Trainer::run() {
@@ -341,6 +342,10 @@ TrainResult Trainer::run() {
 
 std::string checkpoint_path(const std::string& out_dir) {
   return (fs::path(out_dir) / "policy.ckpt").string();
+}
+
+std::string policy_file_path(const std::string& out_dir) {
+  return (fs::path(out_dir) / "policy.pt").string();
 }
 
 TrainResult train(const TrainRequest& request) {

@@ -1,8 +1,8 @@
 // `doppler evaluate CONFIG.yaml... (--policy CKPT | --runs DIR)`: on each config's graph and
 // machine, the trained policy (greedy, and best of K sampled episodes) against every heuristic
 // (random, round_robin, critical_path, heft, etf, metis when built, eindecomp), all simulated.
-// The policy for a config is CKPT, or DIR/NAME/policy.ckpt (NAME: the config's name, as
-// `doppler train --out DIR/NAME` writes it). A table (makespan and ratio to critical path), --csv
+// The policy for a config is CKPT (a checkpoint or policy file), or DIR/NAME/policy.ckpt (NAME: the config's
+// name, as `doppler train --out DIR/NAME` writes it). A table (makespan and ratio to critical path), --csv
 // and --json ({"results": [{graph, method, makespan}, ...]}).
 #include <filesystem>
 #include <iostream>

@@ -1,7 +1,7 @@
 // `doppler place --policy CKPT CONFIG.yaml [--out plan.yaml] [--samples K]`: places the config's
 // graph with a trained policy (greedy, or the best of K sampled episodes), simulates the plan and
 // reports its makespan and how long placing took (one cold call, torch start-up included); --out
-// saves the plan.
+// saves the plan. CKPT: a training checkpoint (DIR/policy.ckpt) or policy file (DIR/policy.pt).
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -62,7 +62,9 @@ void add_place_command(CLI::App& app) {
   auto flags = std::make_shared<PlaceFlags>();
   CLI::App* command = app.add_subcommand("place", "Place a graph with a trained policy (doppler train)");
   add_input_flags(*command, flags->run);
-  command->add_option("--policy", flags->policy, "Policy checkpoint (DIR/policy.ckpt of doppler train)")
+  command
+      ->add_option("--policy", flags->policy,
+                   "Policy checkpoint or file (DIR/policy.ckpt or DIR/policy.pt of doppler train)")
       ->type_name("CKPT")
       ->required();
   command->add_option("--out", flags->out, "Save the plan (.yaml, .yml or .json)")->type_name("FILE");

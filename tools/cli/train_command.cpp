@@ -1,7 +1,8 @@
 // `doppler train CONFIG.yaml [--out DIR] [--resume]`: trains the SEL/PLC policies on the config's
 // graph and machine (stages and sizes from its train: and policy: sections, docs/TRAINING.md).
-// Writes DIR/policy.ckpt, episodes.csv, best_plan.yaml, greedy_plan.yaml and learning_curve.svg;
-// a progress line on stderr (not with --json); a summary (table or --json) on stdout.
+// Writes DIR/policy.ckpt, policy.pt (the policy without optimizer state), episodes.csv, best_plan.yaml,
+// greedy_plan.yaml and learning_curve.svg; a progress line on stderr (not with --json); a summary (table or
+// --json) on stdout.
 #include <unistd.h>
 
 #include <algorithm>
@@ -129,7 +130,7 @@ void train(const TrainFlags& flags) {
   table.add_row({"greedy makespan", format_number(result.greedy_makespan)});
   table.add_row({"critical path", format_number(critical_path)});
   table.add_row({"outputs", request.out_dir +
-                                "/{policy.ckpt, episodes.csv, best_plan.yaml, greedy_plan.yaml, "
+                                "/{policy.ckpt, policy.pt, episodes.csv, best_plan.yaml, greedy_plan.yaml, "
                                 "learning_curve.svg}"});
   std::cout << table.render();
 }

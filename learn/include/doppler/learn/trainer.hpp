@@ -6,7 +6,8 @@
 // decaying to 0 and a decaying learning rate. Each update rolls out one batch of episodes on
 // `threads` threads; episode i draws from an RNG seeded by (seed, i), and torch runs on one thread,
 // so results do not depend on the thread count. In `out_dir`: policy.ckpt (checkpoint, see
-// checkpoint.hpp), episodes.csv (one row per episode) and best_plan.yaml (the best sampled
+// checkpoint.hpp), policy.pt (the policy file: the checkpoint without the optimizer's state),
+// episodes.csv (one row per episode) and best_plan.yaml (the best sampled
 // episode's plan), all rewritten atomically at every checkpoint and at the end, and at the end
 // greedy_plan.yaml (the final policy's greedy placement). `resume` continues from out_dir/policy.ckpt
 // exactly: the episodes after it are the ones an uninterrupted run would have had.
@@ -67,6 +68,7 @@ struct TrainResult {
 
 TrainResult train(const TrainRequest& request);
 
-std::string checkpoint_path(const std::string& out_dir);  // out_dir/policy.ckpt
+std::string checkpoint_path(const std::string& out_dir);   // out_dir/policy.ckpt
+std::string policy_file_path(const std::string& out_dir);  // out_dir/policy.pt (no optimizer)
 
 }  // namespace doppler::learn
