@@ -103,6 +103,21 @@ TEST_F(LearnCli, TrainResumePlace) {
   expect_error("evaluate " + cfg + " --runs " + path("nowhere"), {path("nowhere") + "/tiny/policy.ckpt"});
 }
 
+// The committed paper-graph policies (configs/policies/paper-4dev) load through --runs and place
+// ChainMM below critical path, as docs/PERFORMANCE.md reports.
+TEST_F(LearnCli, CommittedPaperPolicies) {
+  const nlohmann::json j =
+      run_json("evaluate configs/train/chainmm.yaml --runs configs/policies/paper-4dev --samples 2 --json");
+  double critical_path = 0, greedy = 0;
+  for (const auto& r : j["results"]) {
+    if (r["method"] == "critical_path") critical_path = r["makespan"].get<double>();
+    if (r["method"] == "doppler") greedy = r["makespan"].get<double>();
+  }
+  ASSERT_GT(critical_path, 0);
+  EXPECT_GT(greedy, 0);
+  EXPECT_LT(greedy, critical_path);
+}
+
 TEST_F(LearnCli, Errors) {
   const std::string cfg = config("tiny.yaml", 4, "imitation_episodes: 4, rl_episodes: 0, batch: 4");
   const std::string out = path("run");

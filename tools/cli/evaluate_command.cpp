@@ -1,9 +1,9 @@
 // `doppler evaluate CONFIG.yaml... (--policy CKPT | --runs DIR)`: on each config's graph and
 // machine, the trained policy (greedy, and best of K sampled episodes) against every heuristic
 // (random, round_robin, critical_path, heft, etf, metis when built, eindecomp), all simulated.
-// The policy for a config is CKPT (a checkpoint or policy file), or DIR/NAME/policy.ckpt (NAME: the config's
-// name, as `doppler train --out DIR/NAME` writes it). A table (makespan and ratio to critical path), --csv
-// and --json ({"results": [{graph, method, makespan}, ...]}).
+// The policy for a config is CKPT (a checkpoint or policy file), or DIR/NAME/policy.ckpt, else
+// DIR/NAME/policy.pt (NAME: the config's name, as `doppler train --out DIR/NAME` writes it). A table
+// (makespan and ratio to critical path), --csv and --json ({"results": [{graph, method, makespan}, ...]}).
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -36,9 +36,13 @@ struct Row {
 std::vector<Row> evaluate_one(const std::string& config, const EvaluateFlags& flags) {
   Experiment e = load_experiment(config, known_names());
   if (e.model.empty()) e.model = e.machine.empty() ? "paper" : "roofline";
-  const std::string ckpt = flags.policy.empty()
-                               ? (std::filesystem::path(flags.runs) / e.name / "policy.ckpt").string()
-                               : flags.policy;
+  std::string ckpt = flags.policy;
+  if (ckpt.empty()) {  // a training run's checkpoint, else its policy file
+    const std::filesystem::path run = std::filesystem::path(flags.runs) / e.name;
+    const bool policy_file_only =
+        !std::filesystem::exists(run / "policy.ckpt") && std::filesystem::exists(run / "policy.pt");
+    ckpt = (run / (policy_file_only ? "policy.pt" : "policy.ckpt")).string();
+  }
   const auto workload = load(e);
   sim::Simulator simulator(workload->graph, workload->machine, workload->model);
   const learn::LearnedPolicy policy = learn::LearnedPolicy::load(ckpt, workload->machine.num_devices());
@@ -103,7 +107,9 @@ void add_evaluate_command(CLI::App& app) {
       ->required()
       ->type_name("CONFIG.yaml");
   command->add_option("--policy", flags->policy, "Policy checkpoint for every config")->type_name("CKPT");
-  command->add_option("--runs", flags->runs, "Directory of training runs: DIR/NAME/policy.ckpt per config")
+  command
+      ->add_option("--runs", flags->runs,
+                   "Directory of training runs: DIR/NAME/policy.ckpt (or policy.pt) per config")
       ->type_name("DIR");
   command->add_option("--samples", flags->samples, "K for best-of-K sampled placements (default 16)")
       ->type_name("K")
