@@ -527,10 +527,7 @@ std::vector<float> Run::assemble(einsum::TensorId t) {
 }  // namespace
 
 void Executor::State::open(const Plan& plan) {
-  int n = options.num_devices;
-  if (n == 0)
-    for (const DeviceId d : plan.device) n = std::max(n, static_cast<int>(d) + 1);
-  n = std::max(n, 1);
+  const int n = options.num_devices > 0 ? options.num_devices : static_cast<int>(plan_devices(plan));
   std::vector<int> ordinals = options.cuda_devices;
   if (ordinals.empty())
     for (int d = 0; d < n; ++d) ordinals.push_back(d);

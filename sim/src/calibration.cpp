@@ -74,14 +74,24 @@ struct Samples {
 // for dispatch. Longer gaps are waits for inputs.
 constexpr double kBackToBack = 10e-6;
 
-void gather_gaps(const Trace& trace, std::vector<double>& gaps) {
-  std::map<std::pair<DeviceId, int>, std::vector<Interval>> streams;
+// The kernels that took time, per (device, stream), in order of (start, end).
+using StreamKernels = std::map<std::pair<DeviceId, int>, std::vector<Interval>>;
+
+bool earlier(const Interval& a, const Interval& b) {
+  return a.start != b.start ? a.start < b.start : a.end < b.end;
+}
+
+StreamKernels kernels_by_stream(const Trace& trace) {
+  StreamKernels streams;
   for (const TraceRecord& r : trace.records)
     if (r.kind == TraceRecord::Kind::compute && r.end > r.start)
       streams[{r.device, r.stream}].push_back({r.start, r.end});
-  for (auto& [stream, kernels] : streams) {
-    std::sort(kernels.begin(), kernels.end(),
-              [](const Interval& a, const Interval& b) { return a.start < b.start; });
+  for (auto& [stream, kernels] : streams) std::sort(kernels.begin(), kernels.end(), earlier);
+  return streams;
+}
+
+void gather_gaps(const StreamKernels& streams, std::vector<double>& gaps) {
+  for (const auto& [stream, kernels] : streams) {
     for (std::size_t i = 1; i < kernels.size(); ++i) {
       const double gap = kernels[i].start - kernels[i - 1].end;
       if (gap >= 0 && gap < kBackToBack) gaps.push_back(gap);
@@ -92,7 +102,7 @@ void gather_gaps(const Trace& trace, std::vector<double>& gaps) {
 // Kernels whose last input to come was a transfer from another device (it arrived after the
 // kernel's same-device inputs and after the previous kernel of its stream): how long after the
 // transfer's end they started.
-void gather_arrivals(const MeasuredRun& run, std::vector<double>& latencies) {
+void gather_arrivals(const MeasuredRun& run, const StreamKernels& streams, std::vector<double>& latencies) {
   struct Kernel {
     DeviceId device;
     int stream;
@@ -104,10 +114,6 @@ void gather_arrivals(const MeasuredRun& run, std::vector<double>& latencies) {
     if (r.kind == TraceRecord::Kind::compute) kernels[r.op] = {r.device, r.stream, r.start, r.end};
     if (r.kind == TraceRecord::Kind::transfer && r.src != kHostDevice) arrival[{r.op, r.device}] = r.end;
   }
-  std::map<std::pair<DeviceId, int>, std::vector<std::pair<double, double>>> streams;  // (start, end)
-  for (const auto& [op, k] : kernels)
-    if (k.end > k.start) streams[{k.device, k.stream}].push_back({k.start, k.end});
-  for (auto& [stream, spans] : streams) std::sort(spans.begin(), spans.end());
   for (const auto& [op, k] : kernels) {
     if (k.end <= k.start) continue;
     double local = 0, remote = -1;
@@ -120,9 +126,9 @@ void gather_arrivals(const MeasuredRun& run, std::vector<double>& latencies) {
         remote = std::max(remote, a->second);
       }
     }
-    const auto& spans = streams[{k.device, k.stream}];
-    const auto at = std::lower_bound(spans.begin(), spans.end(), std::pair{k.start, k.end});
-    const double previous_end = at == spans.begin() ? 0.0 : std::prev(at)->second;
+    const std::vector<Interval>& spans = streams.at({k.device, k.stream});
+    const auto at = std::lower_bound(spans.begin(), spans.end(), Interval{k.start, k.end}, earlier);
+    const double previous_end = at == spans.begin() ? 0.0 : std::prev(at)->end;
     if (remote > std::max(local, previous_end) && k.start >= remote) latencies.push_back(k.start - remote);
   }
 }
@@ -161,10 +167,11 @@ void gather_start(const Trace& trace, std::vector<double>& starts) {
 }
 
 void gather(const MeasuredRun& run, Samples& samples) {
-  gather_gaps(*run.trace, samples.gaps);
+  const StreamKernels streams = kernels_by_stream(*run.trace);
+  gather_gaps(streams, samples.gaps);
   gather_start(*run.trace, samples.starts);
   gather_copy_dispatch(*run.trace, samples.copy_delays);
-  gather_arrivals(run, samples.arrivals);
+  gather_arrivals(run, streams, samples.arrivals);
   std::map<DeviceId, std::vector<Interval>> copies;
   for (const TraceRecord& r : run.trace->records) {
     if (r.kind != TraceRecord::Kind::transfer) continue;

@@ -21,12 +21,7 @@ std::string bar_chart_svg(const std::string& title, const std::vector<Bar>& bars
   const double scale = largest > 0 ? plot_width / largest : 0;
   const double height = kTop + kRow * static_cast<double>(bars.size()) + kBottom;
 
-  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + svg_number(kWidth) +
-                    "\" height=\"" + svg_number(height) + "\" viewBox=\"0 0 " + svg_number(kWidth) + " " +
-                    svg_number(height) + "\" font-family=\"sans-serif\" font-size=\"13\">\n";
-  svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  svg += "<text x=\"" + svg_number(kWidth / 2) + "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">" +
-         svg_escape(title) + "</text>\n";
+  std::string svg = svg_open(kWidth, height, 13, title, 24);
   for (std::size_t i = 0; i < bars.size(); ++i) {
     const double y = kTop + kRow * static_cast<double>(i);
     const double length = bars[i].value * scale;

@@ -35,12 +35,7 @@ std::string line_chart_svg(const std::string& title, const std::string& x_label,
   const auto px = [&](double x) { return kLeft + (x - x0) / (x1 - x0) * w; };
   const auto py = [&](double y) { return kTop + (1 - (y - y0) / (y1 - y0)) * h; };
 
-  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + svg_number(kWidth) +
-                    "\" height=\"" + svg_number(kHeight) + "\" viewBox=\"0 0 " + svg_number(kWidth) + " " +
-                    svg_number(kHeight) + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
-  svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  svg += "<text x=\"" + svg_number(kWidth / 2) + "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" +
-         svg_escape(title) + "</text>\n";
+  std::string svg = svg_open(kWidth, kHeight, 12, title, 22);
   svg += "<rect x=\"" + svg_number(kLeft) + "\" y=\"" + svg_number(kTop) + "\" width=\"" + svg_number(w) +
          "\" height=\"" + svg_number(h) + "\" fill=\"none\" stroke=\"#888\"/>\n";
   svg += text(kLeft, kTop + h + 16, "middle", g4(x0)) + text(kLeft + w, kTop + h + 16, "middle", g4(x1));
