@@ -428,6 +428,8 @@ TEST_F(TracedRunFiles, TraceOpsMustMatchTheGraph) {
             csv + ":2: op 0 is 'not-x' here but '" + graph_.op(0).name + "' in the graph of " + run.config);
 }
 
+// Names with commas are written RFC 4180-quoted (pandas and spreadsheets read them); unquoted ones
+// from older files still read.
 TEST(TraceCsv, ReadsBackTheWriterIncludingCommasInNamesAndHostCopies) {
   TaskGraph g;
   g.add_op({"a[i0,j1]", "join", {}, {}, 1, 1, 1, 8});
@@ -444,6 +446,17 @@ TEST(TraceCsv, ReadsBackTheWriterIncludingCommasInNamesAndHostCopies) {
   const TraceCsv host = parse_trace_csv(
       "kind,op,name,device,src,stream,start,end,bytes\ntransfer,0,a,0,host,,0,1,8\n", "h.csv");
   EXPECT_EQ(host.trace.records[0].src, kHostDevice);
+  const std::string csv = trace_to_csv(trace, g);
+  EXPECT_NE(csv.find(",\"a[i0,j1]\","), std::string::npos) << csv;
+  const TraceCsv legacy = parse_trace_csv(
+      "kind,op,name,device,src,stream,start,end,bytes\ncompute,0,a[i0,j1],1,,2,0.5,0.75,0\n", "l.csv");
+  EXPECT_EQ(legacy.names[0], "a[i0,j1]");
+  EXPECT_EQ(legacy.trace.records[0].stream, 2);
+  TaskGraph quotes;
+  quotes.add_op({"say \"hi\", twice", "join", {}, {}, 1, 1, 1, 8});
+  Trace one;
+  one.records.push_back(trace.records[0]);
+  EXPECT_EQ(parse_trace_csv(trace_to_csv(one, quotes), "q.csv").names[0], "say \"hi\", twice");
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 // The generic join kernel's index arithmetic (hw/src/join_launch.hpp, fast_divmod.hpp) run on the
 // host: FastDivmod equals plain division; on random blocks with broadcast operands the merged,
 // 32-bit launch reaches exactly the elements the einsum's loop nest reaches; group sizes follow
-// the reduction's shape; oversized blocks are refused with the op's name; join forms equal the
-// interpreter and cover the built-in workloads.
+// the reduction's shape; the vectorised path reads runs of consecutive elements; oversized blocks are refused
+// with the op's name; join forms equal the interpreter and cover the built-in workloads.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,6 +16,7 @@
 #include "fast_divmod.hpp"
 #include "join_forms.hpp"
 #include "join_launch.hpp"
+#include "strided_copy.hpp"
 
 namespace doppler::hw {
 namespace {
@@ -126,6 +127,89 @@ TEST(HwJoinLaunch, RefusesBlocksBeyond32BitOffsets) {
   JoinParams p = reduction(1 << 16, 1 << 16, true);
   EXPECT_EQ(test_support::error_of([&] { make_join_launch(p, "op 'big'"); }),
             "hw: op 'big': a join block over 2^31 elements is too large for the join kernel");
+}
+
+// On the vectorised path a thread takes kJoinVector consecutive elements of the innermost dim from
+// one set of offsets: on random blocks (sizes often multiples of 8), wherever make_join_launch
+// picks it, the loop nest's offsets of those elements are base + j (stride 1, base a multiple of
+// 8) or base (stride 0). Misaligned buffers, odd inner sizes and strided operands stay scalar.
+TEST(HwJoinLaunch, VectorPathTakesRunsOfConsecutiveElements) {
+  std::mt19937 rng(23);
+  int vectorised = 0, scalar = 0;
+  for (int trial = 0; trial < 600; ++trial) {
+    JoinParams p = random_block(rng);
+    for (int d = 0; d < p.loop_dims; ++d)
+      if (p.size[d] > 1 && rng() % 2 == 0) p.size[d] = 8 * (1 + static_cast<std::int64_t>(rng() % 2));
+    p.out_elements = p.agg_elements = 1;
+    for (int k = 0; k < p.inputs; ++k) {
+      std::vector<int> dims;
+      for (int d = 0; d < p.loop_dims; ++d)
+        if (p.in_stride[k][d] != 0) dims.push_back(d);
+      std::sort(dims.begin(), dims.end(),
+                [&](int a, int b) { return p.in_stride[k][a] < p.in_stride[k][b]; });
+      std::int64_t stride = 1;
+      for (const int d : dims) {
+        p.in_stride[k][d] = stride;
+        stride *= p.size[d];
+      }
+    }
+    for (int d = 0; d < p.loop_dims; ++d) (d < p.out_dims ? p.out_elements : p.agg_elements) *= p.size[d];
+    const JoinLaunch l = make_join_launch(p, "op 'x'");
+    if (l.vector == 1) {
+      ++scalar;
+      continue;
+    }
+    ASSERT_EQ(l.vector, kJoinVector);
+    ++vectorised;
+    const int inner = l.loop_dims - 1;
+    const bool map = l.agg == AggKind::kNone;
+    for (std::uint32_t o = 0; o < l.out_elements; o += map ? kJoinVector : 1) {
+      std::uint32_t base[kMaxJoinInputs], first[kMaxJoinInputs], off[kMaxJoinInputs];
+      join_base_offsets<kMaxJoinInputs>(l, o, base);
+      for (std::uint32_t t = 0; t < l.agg_elements; t += map ? 1 : kJoinVector) {
+        join_agg_offsets<kMaxJoinInputs>(l, t, base, first);
+        for (int k = 0; k < l.inputs; ++k) {
+          const std::uint32_t stride = l.in_stride[k][inner];
+          ASSERT_TRUE(stride == 0 || (stride == 1 && first[k] % kJoinVector == 0)) << "trial " << trial;
+        }
+        for (std::uint32_t j = 1; j < kJoinVector; ++j) {
+          std::uint32_t at[kMaxJoinInputs];
+          if (map) {
+            join_base_offsets<kMaxJoinInputs>(l, o + j, at);
+          } else {
+            join_agg_offsets<kMaxJoinInputs>(l, t + j, base, at);
+          }
+          for (int k = 0; k < l.inputs; ++k)
+            ASSERT_EQ(at[k], first[k] + j * l.in_stride[k][inner]) << "trial " << trial << " input " << k;
+        }
+      }
+    }
+  }
+  EXPECT_GT(vectorised, 50);
+  EXPECT_GT(scalar, 50);
+
+  JoinParams rows = reduction(64, 1024, true);
+  EXPECT_EQ(make_join_launch(rows, "r").vector, kJoinVector);
+  rows.in[0] = reinterpret_cast<const void*>(std::uintptr_t{8});
+  EXPECT_EQ(make_join_launch(rows, "r").vector, 1);                        // misaligned
+  EXPECT_EQ(make_join_launch(reduction(64, 1020, true), "r").vector, 1);   // 1020 % 8 != 0
+  EXPECT_EQ(make_join_launch(reduction(1024, 64, false), "r").vector, 1);  // strided reduction
+}
+
+TEST(HwStridedCopy, RunsInVectorsOnlyWhenBothSidesAreContiguousAndAligned) {
+  const std::vector<std::int64_t> dims{4, 16};
+  const StridedCopy rows =
+      make_copy(dims, std::vector<std::int64_t>{32, 1}, std::vector<std::int64_t>{16, 1});
+  EXPECT_TRUE(runs_in_vectors(rows, 8));
+  EXPECT_FALSE(
+      runs_in_vectors(make_copy(dims, std::vector<std::int64_t>{32, 1}, std::vector<std::int64_t>{16, 1}, 4),
+                      8));  // source offset 4
+  EXPECT_FALSE(
+      runs_in_vectors(make_copy(dims, std::vector<std::int64_t>{1, 4}, std::vector<std::int64_t>{16, 1}),
+                      8));  // transposing
+  EXPECT_FALSE(runs_in_vectors(make_copy(std::vector<std::int64_t>{4, 12}, std::vector<std::int64_t>{20, 1},
+                                         std::vector<std::int64_t>{12, 1}),
+                               8));  // rows of 12
 }
 
 // Every form's straight-line code equals the interpreter on the same program; the joins of the

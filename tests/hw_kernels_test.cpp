@@ -1,7 +1,8 @@
 // Every kernel kind of the CUDA backend against the CPU reference, on one GPU, for f32, f16 and
 // bf16: joins (cuBLAS GEMM in all its layouts, the generic join kernel with custom joins and
 // sum/max/min/prod aggregation, fills, mixed dtypes), long reductions (every group size of the
-// join kernel), aggregation of split contractions,
+// join kernel), the vectorised join and copy kernels (inner dims in multiples of 8: softmax,
+// RMSNorm, rotary, broadcasts), aggregation of split contractions,
 // repartitions, structural copies (slice, concat, reshape) and loads (preloaded and copied
 // during the run). Shapes and partitions are random. Skips with the reason when no GPU is visible.
 #include <gtest/gtest.h>
@@ -202,6 +203,40 @@ TEST_F(HwKernels, LongReductionsOfEveryGroupSizeEqualTheReference) {
       g.mark_output(g.add_einsum("y", r.spec, {x}));
       const ExecuteResult got = run_y_on_gpu0(g, make_partition("ij", {1, 1}), dt, r.spec);
       EXPECT_EQ(got.generic_joins, 1) << r.spec;
+    }
+  }
+}
+
+// Attention's memory-bound pieces with inner dims that are multiples of 8 (the vectorised join
+// and copy kernels) and the same with odd dims (scalar kernels), unsplit, every dtype.
+TEST_F(HwKernels, VectorisedJoinsAndCopiesEqualTheReference) {
+  for (const std::int64_t d : {16, 64, 13}) {
+    for (const DType dt : {DType::kF32, DType::kF16, DType::kBF16}) {
+      const std::int64_t b = 2, s = d == 13 ? 9 : 24, heads = 3;
+      const std::int64_t head_dim = d == 13 ? 14 : d;
+      EinsumGraph g;
+      const TensorId x = g.add_input("x", {b, s, heads, head_dim}, dt);
+      const TensorId w = g.add_parameter("w", {head_dim}, dt);
+      const TensorId cos = g.add_input("cos", {s, head_dim}, dt);
+      const TensorId sin = g.add_input("sin", {s, head_dim}, dt);
+      const TensorId xn = rms_norm(g, "xn", x, w, 3);
+      const TensorId q = rotary(g, "q", xn, cos, sin, 1, 3);
+      const TensorId scores = g.add_einsum("scores", "bsnd,btnd->bnst | join=a*b*0.25", {q, xn});
+      const TensorId probs = softmax(g, "probs", scores, 3);
+      g.mark_output(elementwise(g, "y", "silu(a)*b", {probs, probs}));
+      g.mark_output(g.add_einsum("rowmax", "bsnd->bsn | agg=max", {q}));
+      std::vector<Partition> unsplit(g.num_ops());
+      const LoweredGraph lowered = lower(g, unsplit);
+      Plan plan;
+      plan.device.assign(lowered.graph.num_ops(), 0);
+      const ExecuteResult got = execute(g, lowered, plan);
+      const auto want = run_reference<double>(g);
+      for (TensorId t = 0; t < g.num_tensors(); ++t) {
+        if (g.tensor(t).kind != TensorKind::kOutput) continue;
+        const std::vector<double> values(got.values[t].begin(), got.values[t].end());
+        EXPECT_LT(test_support::max_relative_error(values, want[t]), tolerance(dt))
+            << g.tensor(t).name << " " << dtype_name(dt) << " head dim " << head_dim;
+      }
     }
   }
 }

@@ -60,13 +60,25 @@ std::string trace_to_chrome_json(const Trace& trace, const TaskGraph& graph) {
   return root.dump() + "\n";
 }
 
+namespace {
+
+// An RFC 4180 field: quoted (quotes doubled) when it holds a comma, a quote or a line break.
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (const char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + '"';
+}
+
+}  // namespace
+
 std::string trace_to_csv(const Trace& trace, const TaskGraph& graph) {
   std::ostringstream out;
   out << "kind,op,name,device,src,stream,start,end,bytes\n";
   for (const TraceRecord& r : trace.records) {
     const bool compute = r.kind == TraceRecord::Kind::compute;
-    out << (compute ? "compute" : "transfer") << ',' << r.op << ',' << graph.op(r.op).name << ',' << r.device
-        << ',' << (compute ? std::string() : std::to_string(r.src)) << ','
+    out << (compute ? "compute" : "transfer") << ',' << r.op << ',' << csv_field(graph.op(r.op).name) << ','
+        << r.device << ',' << (compute ? std::string() : std::to_string(r.src)) << ','
         << (compute ? std::to_string(r.stream) : std::string()) << ',' << format_number(r.start) << ','
         << format_number(r.end) << ',' << format_number(r.bytes) << '\n';
   }

@@ -12,14 +12,29 @@ namespace {
 
 constexpr const char* kHeader = "kind,op,name,device,src,stream,start,end,bytes";
 
+// RFC 4180 fields: a field in double quotes may hold commas, and "" stands for one quote.
 std::vector<std::string> split(const std::string& line) {
-  std::vector<std::string> fields;
-  std::size_t begin = 0;
-  for (std::size_t comma = line.find(','); comma != std::string::npos; comma = line.find(',', begin)) {
-    fields.push_back(line.substr(begin, comma - begin));
-    begin = comma + 1;
+  std::vector<std::string> fields(1);
+  bool in_quotes = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (in_quotes) {
+      if (c != '"') {
+        fields.back() += c;
+      } else if (i + 1 < line.size() && line[i + 1] == '"') {
+        fields.back() += '"';
+        ++i;
+      } else {
+        in_quotes = false;
+      }
+    } else if (c == '"' && fields.back().empty()) {
+      in_quotes = true;
+    } else if (c == ',') {
+      fields.emplace_back();
+    } else {
+      fields.back() += c;
+    }
   }
-  fields.push_back(line.substr(begin));
   return fields;
 }
 

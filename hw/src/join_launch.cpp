@@ -1,5 +1,6 @@
 #include "join_launch.hpp"
 
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -24,6 +25,27 @@ int group_for(const JoinParams& p, bool contiguous_reduction) {
   if (!contiguous_reduction && p.out_elements >= 16384) return 1;
   if (p.agg_elements <= 1024 || p.out_elements >= 16384) return 32;
   return 256;
+}
+
+bool aligned16(const void* p) {
+  return reinterpret_cast<std::uintptr_t>(p) % 16 == 0;
+}
+
+// The launch's VECTOR (join_launch.hpp): a reduction vectorises along its one aggregated dim.
+int vector_for(const JoinLaunch& l) {
+  const int aggregated = l.loop_dims - l.out_dims;
+  if (l.loop_dims == 0 || aggregated != (l.agg == AggKind::kNone ? 0 : 1)) return 1;
+  const int inner = l.loop_dims - 1;
+  if (l.size[inner].divisor % kJoinVector != 0) return 1;
+  if (l.agg == AggKind::kNone && !aligned16(l.out)) return 1;
+  for (int k = 0; k < l.inputs; ++k) {
+    const std::uint32_t stride = l.in_stride[k][inner];
+    if (stride == 0) continue;
+    if (stride != 1 || !aligned16(l.in[k])) return 1;
+    for (int d = 0; d < inner; ++d)
+      if (l.in_stride[k][d] % kJoinVector != 0) return 1;
+  }
+  return kJoinVector;
 }
 
 }  // namespace
@@ -79,6 +101,7 @@ JoinLaunch make_join_launch(const JoinParams& p, const std::string& where) {
   const bool contiguous_reduction =
       l.loop_dims > l.out_dims && p.inputs > 0 && l.in_stride[0][l.loop_dims - 1] == 1;
   l.group = group_for(p, contiguous_reduction);
+  l.vector = vector_for(l);
   return l;
 }
 

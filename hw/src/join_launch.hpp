@@ -5,7 +5,10 @@
 // Error when a block or operand exceeds 2^31 elements), a FastDivmod per loop dim, and GROUP:
 // how many threads cooperate on one output element (1; 32 = a warp; 256 = a block), chosen from
 // the reduction's length and whether it runs along contiguous memory, and the program's join
-// form (join_forms.hpp). join_base_offsets and
+// form (join_forms.hpp), and VECTOR: 8 when each thread may take 8 consecutive elements of the
+// innermost loop dim with 16-byte loads (its size a multiple of 8; every operand runs along it with
+// stride 1, then 16-byte aligned with its other strides multiples of 8, or stride 0; at most one
+// aggregated dim, then the innermost; a map's output 16-byte aligned), else 1. join_base_offsets and
 // join_agg_offsets are the kernel's index arithmetic, shared with the host for tests.
 #include <cstdint>
 #include <string>
@@ -20,6 +23,7 @@ enum class ElemType : std::uint8_t { kF32, kF16, kBF16 };
 enum class AggKind : std::uint8_t { kNone, kSum, kMax, kMin, kProd };
 
 inline constexpr int kMaxLoopDims = 12;
+inline constexpr int kJoinVector = 8;  // elements per thread on the vectorised path
 
 // One join block as the einsum describes it: loop dims [0, out_dims) are the output's
 // (row-major), [out_dims, loop_dims) the aggregated ones; strides in elements, 0 = broadcast.
@@ -53,6 +57,7 @@ struct JoinLaunch {
   std::uint32_t out_elements = 1;
   std::uint32_t agg_elements = 1;
   int group = 1;
+  int vector = 1;                      // 1, or kJoinVector
   JoinForm form = JoinForm::kGeneric;  // straight-line code for the program, when it has a form
   float constant = 0.0f;               // the form's constant
   JoinProgram program;

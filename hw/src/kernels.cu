@@ -33,6 +33,66 @@ __device__ inline void store_elem(void* p, ElemType t, std::int64_t i, float v) 
   }
 }
 
+// kJoinVector consecutive elements at element offset i (16-byte aligned), as floats.
+__device__ inline void load_vec(const void* p, ElemType t, std::uint32_t i, float* v) {
+  switch (t) {
+    case ElemType::kF16: {
+      const uint4 raw = *reinterpret_cast<const uint4*>(static_cast<const __half*>(p) + i);
+      const __half2* h = reinterpret_cast<const __half2*>(&raw);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const float2 f = __half22float2(h[j]);
+        v[2 * j] = f.x;
+        v[2 * j + 1] = f.y;
+      }
+      break;
+    }
+    case ElemType::kBF16: {
+      const uint4 raw = *reinterpret_cast<const uint4*>(static_cast<const __nv_bfloat16*>(p) + i);
+      const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const float2 f = __bfloat1622float2(h[j]);
+        v[2 * j] = f.x;
+        v[2 * j + 1] = f.y;
+      }
+      break;
+    }
+    default: {
+      const float4* f = reinterpret_cast<const float4*>(static_cast<const float*>(p) + i);
+      const float4 a = f[0], b = f[1];
+      v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w;
+      v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+    }
+  }
+}
+
+__device__ inline void store_vec(void* p, ElemType t, std::uint32_t i, const float* v) {
+  switch (t) {
+    case ElemType::kF16: {
+      uint4 raw;
+      __half2* h = reinterpret_cast<__half2*>(&raw);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) h[j] = __floats2half2_rn(v[2 * j], v[2 * j + 1]);
+      *reinterpret_cast<uint4*>(static_cast<__half*>(p) + i) = raw;
+      break;
+    }
+    case ElemType::kBF16: {
+      uint4 raw;
+      __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&raw);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) h[j] = __floats2bfloat162_rn(v[2 * j], v[2 * j + 1]);
+      *reinterpret_cast<uint4*>(static_cast<__nv_bfloat16*>(p) + i) = raw;
+      break;
+    }
+    default: {
+      float4* f = reinterpret_cast<float4*>(static_cast<float*>(p) + i);
+      f[0] = make_float4(v[0], v[1], v[2], v[3]);
+      f[1] = make_float4(v[4], v[5], v[6], v[7]);
+    }
+  }
+}
+
 __device__ inline float identity(AggKind agg) {
   switch (agg) {
     case AggKind::kMax:
@@ -133,6 +193,74 @@ __global__ void join_kernel(const JoinLaunch p) {
   if (lane == 0) store_elem(p.out, p.out_type, o, acc);
 }
 
+// The vectorised path (launch.vector == kJoinVector): operand k's kJoinVector elements at `at`
+// along the innermost loop dim: one 16-byte load where it runs along that dim, else one element
+// repeated (stride 0).
+__device__ inline void load_operand(const JoinLaunch& p, int k, std::uint32_t at, float* v) {
+  if (p.in_stride[k][p.loop_dims - 1] == 1) {
+    load_vec(p.in[k], p.in_type[k], at, v);
+    return;
+  }
+  const float x = load_elem(p.in[k], p.in_type[k], at);
+#pragma unroll
+  for (int j = 0; j < kJoinVector; ++j) v[j] = x;
+}
+
+// Elementwise joins, vectorised: a thread computes kJoinVector consecutive outputs (one row of
+// the innermost dim, so one set of base offsets) and stores them with one 16-byte store.
+template <JoinForm kForm>
+__global__ void map_vec_kernel(const JoinLaunch p) {
+  constexpr int kInputs = form_inputs(kForm);
+  const std::uint32_t o = (blockIdx.x * kThreads + threadIdx.x) * kJoinVector;
+  if (o >= p.out_elements) return;
+  std::uint32_t base[kInputs];
+  join_base_offsets<kInputs>(p, o, base);
+  float in[kInputs][kJoinVector];
+#pragma unroll
+  for (int k = 0; k < kInputs; ++k)
+    if (k < p.inputs) load_operand(p, k, base[k], in[k]);
+  float out[kJoinVector];
+#pragma unroll
+  for (int j = 0; j < kJoinVector; ++j) {
+    float vals[kMaxJoinInputs] = {};
+#pragma unroll
+    for (int k = 0; k < kInputs; ++k) vals[k] = k < p.inputs ? in[k][j] : 0.0f;
+    out[j] = form_value<kForm>(p.program, p.constant, vals);
+  }
+  store_vec(p.out, p.out_type, o, out);
+}
+
+// Aggregating joins over one innermost aggregated dim, vectorised: each of the kGroup threads of
+// an output element takes kJoinVector consecutive aggregated elements per step.
+template <int kGroup, JoinForm kForm>
+__global__ void join_vec_kernel(const JoinLaunch p) {
+  constexpr int kInputs = form_inputs(kForm);
+  const std::uint32_t thread = blockIdx.x * kThreads + threadIdx.x;
+  const std::uint32_t o = thread / kGroup;
+  const std::uint32_t lane = thread % kGroup;
+  if (o >= p.out_elements) return;
+  std::uint32_t base[kInputs];
+  join_base_offsets<kInputs>(p, o, base);
+  const int inner = p.loop_dims - 1;
+  float acc = identity(p.agg);
+#pragma unroll 4
+  for (std::uint32_t t = lane * kJoinVector; t < p.agg_elements; t += kGroup * kJoinVector) {
+    float in[kInputs][kJoinVector];
+#pragma unroll
+    for (int k = 0; k < kInputs; ++k)
+      if (k < p.inputs) load_operand(p, k, base[k] + t * p.in_stride[k][inner], in[k]);
+#pragma unroll
+    for (int j = 0; j < kJoinVector; ++j) {
+      float vals[kMaxJoinInputs] = {};
+#pragma unroll
+      for (int k = 0; k < kInputs; ++k) vals[k] = k < p.inputs ? in[k][j] : 0.0f;
+      acc = combine(p.agg, acc, form_value<kForm>(p.program, p.constant, vals));
+    }
+  }
+  if constexpr (kGroup > 1) acc = group_combine<kGroup>(p.agg, acc);
+  if (lane == 0) store_elem(p.out, p.out_type, o, acc);
+}
+
 // A copy whose elements and offsets fit 31 bits: index arithmetic by FastDivmod.
 struct Copy32 {
   int rank = 0;
@@ -190,6 +318,24 @@ __global__ void copy32_kernel(const Copy32 c, const void* src, ElemType src_type
   }
 }
 
+// A Copy32 whose innermost dim runs in vectors on both sides (runs_in_vectors, 16-byte aligned
+// buffers): a thread copies kJoinVector consecutive elements with one load and one store.
+__global__ void copy32_vec_kernel(const Copy32 c, const void* src, ElemType src_type, void* dst,
+                                  ElemType dst_type, std::uint32_t total) {
+  const std::uint32_t e = (blockIdx.x * kThreads + threadIdx.x) * kJoinVector;
+  if (e >= total) return;
+  std::uint32_t rest = e, s = c.src_offset, d = c.dst_offset;
+  for (int k = c.rank - 1; k >= 0; --k) {
+    std::uint32_t at = rest;
+    if (k > 0) c.dims[k].divmod(rest, rest, at);
+    s += at * c.src_stride[k];
+    d += at * c.dst_stride[k];
+  }
+  float vals[kJoinVector];
+  load_vec(src, src_type, s, vals);
+  store_vec(dst, dst_type, d, vals);
+}
+
 __global__ void copy_kernel(const StridedCopy c, const void* src, ElemType src_type, void* dst,
                             ElemType dst_type, std::int64_t total) {
   const std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
@@ -217,18 +363,48 @@ unsigned grid_for(std::int64_t elements) {
   return static_cast<unsigned>((elements + kThreads - 1) / kThreads);
 }
 
-// kGroup 0: the elementwise map kernel.
-template <int kGroup, int kForm = 0>
+// kGroup 0: the elementwise map kernel; kVector: the vectorised kernels.
+template <int kGroup, bool kVector, int kForm = 0>
 void launch_form(const JoinLaunch& p, unsigned grid, cudaStream_t stream) {
   if constexpr (kForm < kJoinForms) {
+    constexpr JoinForm form = static_cast<JoinForm>(kForm);
     if (static_cast<int>(p.form) != kForm) {
-      launch_form<kGroup, kForm + 1>(p, grid, stream);
+      launch_form<kGroup, kVector, kForm + 1>(p, grid, stream);
+    } else if constexpr (kGroup == 0 && kVector) {
+      map_vec_kernel<form><<<grid, kThreads, 0, stream>>>(p);
     } else if constexpr (kGroup == 0) {
-      map_kernel<static_cast<JoinForm>(kForm)><<<grid, kThreads, 0, stream>>>(p);
+      map_kernel<form><<<grid, kThreads, 0, stream>>>(p);
+    } else if constexpr (kVector) {
+      join_vec_kernel<kGroup, form><<<grid, kThreads, 0, stream>>>(p);
     } else {
-      join_kernel<kGroup, static_cast<JoinForm>(kForm)><<<grid, kThreads, 0, stream>>>(p);
+      join_kernel<kGroup, form><<<grid, kThreads, 0, stream>>>(p);
     }
   }
+}
+
+template <bool kVector>
+cudaError_t launch_join_as(const JoinLaunch& params, cudaStream_t stream) {
+  const std::int64_t threads = static_cast<std::int64_t>(params.out_elements) * params.group;
+  if (params.agg == AggKind::kNone) {
+    const int per_thread = kVector ? kJoinVector : kVec;
+    launch_form<0, kVector>(params, grid_for((threads + per_thread - 1) / per_thread), stream);
+    return cudaGetLastError();
+  }
+  const unsigned grid = grid_for(threads);
+  switch (params.group) {
+    case 1:
+      launch_form<1, kVector>(params, grid, stream);
+      break;
+    case 32:
+      launch_form<32, kVector>(params, grid, stream);
+      break;
+    case kThreads:
+      launch_form<kThreads, kVector>(params, grid, stream);
+      break;
+    default:
+      return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
 }
 
 }  // namespace
@@ -236,26 +412,14 @@ void launch_form(const JoinLaunch& p, unsigned grid, cudaStream_t stream) {
 cudaError_t launch_join(const JoinLaunch& params, cudaStream_t stream) {
   if (params.out_elements == 0) return cudaSuccess;
   if (static_cast<int>(params.form) >= kJoinForms) return cudaErrorInvalidValue;
-  const std::int64_t threads = static_cast<std::int64_t>(params.out_elements) * params.group;
-  if (params.agg == AggKind::kNone) {
-    launch_form<0>(params, grid_for((threads + kVec - 1) / kVec), stream);
-    return cudaGetLastError();
-  }
-  const unsigned grid = grid_for(threads);
-  switch (params.group) {
+  switch (params.vector) {
     case 1:
-      launch_form<1>(params, grid, stream);
-      break;
-    case 32:
-      launch_form<32>(params, grid, stream);
-      break;
-    case kThreads:
-      launch_form<kThreads>(params, grid, stream);
-      break;
+      return launch_join_as<false>(params, stream);
+    case kJoinVector:
+      return launch_join_as<true>(params, stream);
     default:
       return cudaErrorInvalidValue;
   }
-  return cudaGetLastError();
 }
 
 cudaError_t launch_copy(const StridedCopy& copy, const void* src, ElemType src_type, void* dst,
@@ -264,6 +428,12 @@ cudaError_t launch_copy(const StridedCopy& copy, const void* src, ElemType src_t
   if (total == 0) return cudaSuccess;
   Copy32 narrow;
   if (to_copy32(copy, narrow)) {
+    const auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
+    if (runs_in_vectors(copy, kJoinVector) && aligned(src) && aligned(dst)) {
+      copy32_vec_kernel<<<grid_for(total / kJoinVector), kThreads, 0, stream>>>(
+          narrow, src, src_type, dst, dst_type, static_cast<std::uint32_t>(total));
+      return cudaGetLastError();
+    }
     copy32_kernel<<<grid_for((total + kVec - 1) / kVec), kThreads, 0, stream>>>(
         narrow, src, src_type, dst, dst_type, static_cast<std::uint32_t>(total));
     return cudaGetLastError();

@@ -13,6 +13,17 @@ std::int64_t StridedCopy::elements() const {
   return n;
 }
 
+bool runs_in_vectors(const StridedCopy& copy, int width) {
+  if (copy.rank == 0 || width < 1) return false;
+  const int inner = copy.rank - 1;
+  if (copy.dims[inner] % width != 0 || copy.src_stride[inner] != 1 || copy.dst_stride[inner] != 1)
+    return false;
+  if (copy.src_offset % width != 0 || copy.dst_offset % width != 0) return false;
+  for (int k = 0; k < inner; ++k)
+    if (copy.src_stride[k] % width != 0 || copy.dst_stride[k] % width != 0) return false;
+  return true;
+}
+
 std::vector<std::int64_t> row_major_strides(std::span<const std::int64_t> dims) {
   std::vector<std::int64_t> strides(dims.size(), 1);
   for (std::size_t d = dims.size(); d-- > 1;) strides[d - 1] = strides[d] * dims[d];

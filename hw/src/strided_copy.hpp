@@ -26,6 +26,11 @@ struct StridedCopy {
   std::int64_t elements() const;
 };
 
+// Whether the copy splits into runs of `width` consecutive elements contiguous on both sides and
+// starting at multiples of `width` (innermost dim a multiple of `width` with stride 1 on both
+// sides, every other stride and both offsets multiples of `width`).
+bool runs_in_vectors(const StridedCopy& copy, int width);
+
 // Row-major strides of `dims`.
 std::vector<std::int64_t> row_major_strides(std::span<const std::int64_t> dims);
 

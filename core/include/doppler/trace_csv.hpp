@@ -1,7 +1,8 @@
 #pragma once
 // Contract: reads the CSV form of a trace (trace_to_csv: kind,op,name,device,src,stream,start,end,
-// bytes) back into a Trace. Op names may contain commas (the name is everything between the op id
-// and the last six columns). A transfer's `src` or `device` may be `host` (kHostDevice): copies
+// bytes) back into a Trace. Fields follow RFC 4180 (trace_to_csv quotes names with commas); an
+// unquoted name may contain commas too (older files: the name is everything between the op id and
+// the last six columns). A transfer's `src` or `device` may be `host` (kHostDevice): copies
 // between host memory and a device. Every malformed row is an Error naming FILE:LINE.
 #include <string>
 #include <vector>
