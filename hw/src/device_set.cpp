@@ -48,16 +48,15 @@ void DeviceSet::init(const std::vector<int>& ordinals, int streams) {
     }
     check(cudaStreamCreateWithFlags(&r.host_to_device, cudaStreamNonBlocking), setup(d), "cudaStreamCreate");
     r.to_device.assign(n, nullptr);
-    r.from_device.assign(n, nullptr);
     r.peer_access.assign(n, false);
     for (DeviceId e = 0; e < n; ++e) {
       if (e == d) continue;
-      check(cudaStreamCreateWithFlags(&r.to_device[e], cudaStreamNonBlocking), setup(d), "cudaStreamCreate");
       if (!is_local(e)) {
-        check(cudaStreamCreateWithFlags(&r.from_device[e], cudaStreamNonBlocking), setup(d),
-              "cudaStreamCreate");
+        if (!r.remote)
+          check(cudaStreamCreateWithFlags(&r.remote, cudaStreamNonBlocking), setup(d), "cudaStreamCreate");
         continue;
       }
+      check(cudaStreamCreateWithFlags(&r.to_device[e], cudaStreamNonBlocking), setup(d), "cudaStreamCreate");
       int can = 0;
       check(cudaDeviceCanAccessPeer(&can, r.ordinal, ordinals[e]), setup(d), "cudaDeviceCanAccessPeer");
       if (can && ordinals[e] != r.ordinal) {
@@ -87,8 +86,7 @@ void DeviceSet::release() {
     for (cudaStream_t s : r.compute) cudaStreamDestroy(s);
     for (cudaStream_t s : r.to_device)
       if (s) cudaStreamDestroy(s);
-    for (cudaStream_t s : r.from_device)
-      if (s) cudaStreamDestroy(s);
+    if (r.remote) cudaStreamDestroy(r.remote);
     if (r.host_to_device) cudaStreamDestroy(r.host_to_device);
     if (r.arena) cudaFree(r.arena);
     if (r.scratch) cudaFree(r.scratch);

@@ -21,9 +21,9 @@ struct DeviceResources {
   std::vector<cudaStream_t> compute;
   std::vector<cublasHandle_t> blas;
   cudaStream_t host_to_device = nullptr;
-  std::vector<cudaStream_t> to_device;    // by destination; null for itself
-  std::vector<cudaStream_t> from_device;  // by source: receives from another process's device
-  std::vector<bool> peer_access;          // by destination
+  std::vector<cudaStream_t> to_device;  // by destination (local ones); null for itself
+  cudaStream_t remote = nullptr;        // NCCL sends and receives with other processes' devices
+  std::vector<bool> peer_access;        // by destination
   std::byte* arena = nullptr;
   std::size_t arena_bytes = 0;
   std::byte* scratch = nullptr;

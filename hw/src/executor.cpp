@@ -64,9 +64,8 @@ class Run {
   bool launch_ops(DeviceId d);
   void launch(OpId u, DeviceId d, int index);
   void launch_transfers(DeviceId src);
-  void post_sends(DeviceId src);
-  void post_receives(DeviceId dst);
-  void order_remote_links();
+  void order_remote_transfers();
+  void post_remote(DeviceId d);
   bool local(DeviceId d) const { return devices_.is_local(d); }
   void op_done(OpId u);
   void transfer_done(TransferId t);
@@ -107,10 +106,11 @@ class Run {
   std::atomic<std::size_t> done_{0};
   std::size_t local_ops_ = 0;  // ops on this process's devices
   std::atomic<bool> abort_{false};
-  // Multi-process mode: per remote device, the transfers to it (sends) and from it (receives) in
-  // the fixed order both sides use; the next send to post and which sends are ready.
-  std::vector<std::vector<TransferId>> send_order_, receive_order_;
-  std::vector<std::size_t> send_next_;
+  // Multi-process mode: the transfers between this process and the others, in the one order
+  // every process uses (NCCL matches a pair's sends and receives in issue order); the next one to
+  // post, and which sends are ready (their producer is enqueued).
+  std::vector<TransferId> remote_order_;
+  std::size_t remote_next_ = 0;
   std::vector<std::uint8_t> send_ready_;
 };
 
@@ -161,7 +161,7 @@ Run::Run(Executor::State& state, const Plan& plan)
   resolve_inputs();
   preload();
   make_events();
-  if (nccl_) order_remote_links();
+  if (nccl_) order_remote_transfers();
 }
 
 ExecuteResult Run::run() {
@@ -218,7 +218,7 @@ ExecuteResult Run::run() {
 void Run::device_loop(DeviceId d) {
   devices_.use(d);
   std::vector<Inflight>& mine = inflight_[d];
-  if (nccl_) post_receives(d);
+  if (nccl_) post_remote(d);
   while (!abort_) {
     bool progress = launch_ops(d);
     for (std::size_t i = 0; i < mine.size();) {
@@ -478,7 +478,7 @@ void Run::launch(OpId u, DeviceId d, int index) {
 // A directed link is one FIFO copy stream: every transfer the scheduler releases is enqueued
 // behind its producer's end event at once.
 void Run::launch_transfers(DeviceId src) {
-  if (nccl_) post_sends(src);
+  if (nccl_) post_remote(src);
   for (DeviceId dst = 0; dst < devices_.size(); ++dst) {
     if (dst == src || !local(dst)) continue;
     for (;;) {
@@ -524,65 +524,51 @@ void Run::transfer_done(TransferId t) {
   --in_progress_;
 }
 
-// Both sides of a remote link order its transfers by the producer's topological position (ties
-// by transfer id): a send never waits behind one whose producer depends on it.
-void Run::order_remote_links() {
+// Every process orders all transfers by the producer's topological position (ties by transfer
+// id) and posts those it takes part in, in that order, on its one NCCL stream. So each pair's
+// sends and receives meet in the same order, and the first transfer not yet done can always
+// complete (its producer depends only on earlier ones): no deadlock.
+void Run::order_remote_transfers() {
   std::vector<std::size_t> position(exec_.num_ops);
   for (std::size_t i = 0; i < exec_.topo.size(); ++i) position[exec_.topo[i]] = i;
-  send_order_.assign(devices_.size(), {});
-  receive_order_.assign(devices_.size(), {});
+  remote_order_.clear();
   for (TransferId t = 0; t < scheduler_.num_transfers(); ++t) {
     const Transfer& tr = scheduler_.transfer(t);
-    if (local(tr.src) && !local(tr.dst)) send_order_[tr.dst].push_back(t);
-    if (!local(tr.src) && local(tr.dst)) receive_order_[tr.src].push_back(t);
+    if (local(tr.src) != local(tr.dst)) remote_order_.push_back(t);
   }
-  const auto by_position = [&](TransferId a, TransferId b) {
+  std::sort(remote_order_.begin(), remote_order_.end(), [&](TransferId a, TransferId b) {
     const std::size_t pa = position[scheduler_.transfer(a).tensor],
                       pb = position[scheduler_.transfer(b).tensor];
     return pa != pb ? pa < pb : a < b;
-  };
-  for (auto& order : send_order_) std::sort(order.begin(), order.end(), by_position);
-  for (auto& order : receive_order_) std::sort(order.begin(), order.end(), by_position);
-  send_next_.assign(devices_.size(), 0);
+  });
+  remote_next_ = 0;
   send_ready_.assign(scheduler_.num_transfers(), 0);
 }
 
-// Sends from local device src to other processes, in the fixed order, as far as they are ready.
-void Run::post_sends(DeviceId src) {
-  for (DeviceId dst = 0; dst < devices_.size(); ++dst) {
-    const std::vector<TransferId>& order = send_order_[dst];
-    for (std::size_t& next = send_next_[dst]; next < order.size() && send_ready_[order[next]]; ++next) {
-      const TransferId t = order[next];
-      const OpId producer = scheduler_.transfer(t).tensor;
-      const std::string& name = lowered_.graph.op(producer).name;
-      const Where where{"transfer of", name, static_cast<int>(src)};
-      const cudaStream_t stream = devices_[src].to_device[dst];
-      if (!finished_[producer])
-        check(cudaStreamWaitEvent(stream, end_event_[producer], 0), where, "cudaStreamWaitEvent");
-      check(cudaEventRecord(transfer_start_[t], stream), where, "cudaEventRecord");
-      nccl_->send(out_[producer], kernels_.output_bytes(producer), static_cast<int>(dst), stream, name);
-      check(cudaEventRecord(transfer_end_[t], stream), where, "cudaEventRecord");
-      inflight_[src].push_back({true, t, transfer_end_[t]});
-    }
-  }
-}
-
-// Receives into local device dst from other processes, all posted at the start in the fixed
-// order (each waits on the GPU for its send).
-void Run::post_receives(DeviceId dst) {
-  for (DeviceId src = 0; src < devices_.size(); ++src) {
-    for (const TransferId t : receive_order_[src]) {
-      const OpId producer = scheduler_.transfer(t).tensor;
-      const std::string& name = lowered_.graph.op(producer).name;
-      const Where where{"transfer of", name, static_cast<int>(src)};
-      const cudaStream_t stream = devices_[dst].from_device[src];
-      check(cudaEventRecord(transfer_start_[t], stream), where, "cudaEventRecord");
-      nccl_->recv(transfer_buffer_[t], kernels_.output_bytes(producer), static_cast<int>(src), stream, name);
-      check(cudaEventRecord(transfer_end_[t], stream), where, "cudaEventRecord");
-      inflight_[dst].push_back({true, t, transfer_end_[t]});
+// Posts the next transfers of the order on local device d's NCCL stream: receives at once, sends
+// once their producer is enqueued (the stream waits for its end event).
+void Run::post_remote(DeviceId d) {
+  const cudaStream_t stream = devices_[d].remote;
+  for (; remote_next_ < remote_order_.size(); ++remote_next_) {
+    const TransferId t = remote_order_[remote_next_];
+    const Transfer& tr = scheduler_.transfer(t);
+    const bool send = local(tr.src);
+    if (send && !send_ready_[t]) return;
+    const std::string& name = lowered_.graph.op(tr.tensor).name;
+    const Where where{"transfer of", name, static_cast<int>(tr.src)};
+    if (send && !finished_[tr.tensor])
+      check(cudaStreamWaitEvent(stream, end_event_[tr.tensor], 0), where, "cudaStreamWaitEvent");
+    check(cudaEventRecord(transfer_start_[t], stream), where, "cudaEventRecord");
+    if (send) {
+      nccl_->send(out_[tr.tensor], kernels_.output_bytes(tr.tensor), static_cast<int>(tr.dst), stream, name);
+    } else {
+      nccl_->recv(transfer_buffer_[t], kernels_.output_bytes(tr.tensor), static_cast<int>(tr.src), stream,
+                  name);
       const std::lock_guard lock(mutex_);
       ++in_progress_;
     }
+    check(cudaEventRecord(transfer_end_[t], stream), where, "cudaEventRecord");
+    inflight_[d].push_back({true, t, transfer_end_[t]});
   }
 }
 

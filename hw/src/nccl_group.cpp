@@ -48,18 +48,14 @@ ncclUniqueId rendezvous(int rank, const std::filesystem::path& file) {
 
 struct NcclGroup::Comms {
   ncclComm_t world = nullptr;
-  std::vector<ncclComm_t> pairs;  // [src * size + dst]; null where this rank is neither
 
   ~Comms() {
-    for (ncclComm_t comm : pairs)
-      if (comm) ncclCommDestroy(comm);
     if (world) ncclCommDestroy(world);
   }
 };
 
 NcclGroup::NcclGroup(int rank, int size, const std::string& rendezvous_dir, const std::string& job_id)
     : rank_(rank), size_(size), comms_(std::make_unique<Comms>()) {
-  comms_->pairs.assign(static_cast<std::size_t>(size * size), nullptr);
   if (size < 1 || rank < 0 || rank >= size)
     throw Error("hw: rank " + std::to_string(rank) + " is outside a group of " + std::to_string(size));
   std::filesystem::create_directories(rendezvous_dir);
@@ -68,70 +64,51 @@ NcclGroup::NcclGroup(int rank, int size, const std::string& rendezvous_dir, cons
   const ncclUniqueId id = rendezvous(rank, file);
   phase(rank, "NCCL id read; ncclCommInitRank");
   check_nccl(ncclCommInitRank(&comms_->world, size, id, rank), "ncclCommInitRank");
-  phase(rank, "world communicator ready; splitting pairs");
-  for (int s = 0; s < size; ++s) {
-    for (int d = 0; d < size; ++d) {
-      if (s == d) continue;
-      const bool member = rank == s || rank == d;
-      ncclComm_t comm = nullptr;
-      check_nccl(ncclCommSplit(comms_->world, member ? s * size + d : NCCL_SPLIT_NOCOLOR, rank == s ? 0 : 1,
-                               &comm, nullptr),
-                 "ncclCommSplit");
-      comms_->pairs[static_cast<std::size_t>(s * size + d)] = comm;
-    }
-  }
-  phase(rank, "pairs split; connecting");
+  phase(rank, "communicator ready; connecting every pair");
   connect_pairs();
-  phase(rank, "pairs connected");
+  phase(rank, "every pair connected");
   if (rank == 0) {
     std::error_code ignored;
     std::filesystem::remove(file, ignored);  // every rank has joined: the id is no longer needed
   }
 }
 
-// NCCL connects a pair on its first send/receive, and that blocks the host until the peer gets
-// there too: two ranks each first posting a receive would wait for each other forever. So every
-// pair exchanges one byte now, all ranks walking the pairs in the same order.
+// NCCL connects a pair on its first send/receive, which blocks the host until the peer gets there
+// too. One grouped exchange of a byte with every peer connects all pairs at once.
 void NcclGroup::connect_pairs() {
-  void* byte = nullptr;
+  std::byte* bytes = nullptr;
   cudaStream_t stream = nullptr;
-  if (cudaMalloc(&byte, 1) != cudaSuccess ||
+  const auto count = static_cast<std::size_t>(2 * size_);
+  if (cudaMalloc(reinterpret_cast<void**>(&bytes), count) != cudaSuccess ||
       cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) != cudaSuccess) {
     cudaGetLastError();
-    if (byte) cudaFree(byte);
+    if (bytes) cudaFree(bytes);
     throw Error("hw: cannot allocate the NCCL connection buffer on rank " + std::to_string(rank_));
   }
-  try {
-    for (int s = 0; s < size_; ++s) {
-      for (int d = 0; d < size_; ++d) {
-        if (s == d || (rank_ != s && rank_ != d)) continue;
-        if (rank_ == s) send(byte, 1, d, stream, "connecting");
-        if (rank_ == d) recv(byte, 1, s, stream, "connecting");
-        if (cudaStreamSynchronize(stream) != cudaSuccess) throw Error("hw: NCCL connection of ranks failed");
-      }
-    }
-  } catch (...) {
-    cudaStreamDestroy(stream);
-    cudaFree(byte);
-    throw;
+  ncclResult_t status = ncclGroupStart();
+  for (int peer = 0; peer < size_ && status == ncclSuccess; ++peer) {
+    if (peer == rank_) continue;
+    status = ncclSend(bytes + 2 * peer, 1, ncclUint8, peer, comms_->world, stream);
+    if (status == ncclSuccess)
+      status = ncclRecv(bytes + 2 * peer + 1, 1, ncclUint8, peer, comms_->world, stream);
   }
+  const ncclResult_t ended = ncclGroupEnd();
+  const cudaError_t synced = cudaStreamSynchronize(stream);
   cudaStreamDestroy(stream);
-  cudaFree(byte);
+  cudaFree(bytes);
+  check_nccl(status != ncclSuccess ? status : ended, "connecting ranks");
+  if (synced != cudaSuccess) throw Error(std::string("hw: connecting ranks: ") + cudaGetErrorString(synced));
 }
 
 NcclGroup::~NcclGroup() = default;
 
 void NcclGroup::send(const void* data, std::size_t bytes, int dst, cudaStream_t stream,
                      const std::string& what) {
-  check_nccl(ncclSend(data, bytes, ncclUint8, 1, comms_->pairs[static_cast<std::size_t>(rank_ * size_ + dst)],
-                      stream),
-             "ncclSend (" + what + ")");
+  check_nccl(ncclSend(data, bytes, ncclUint8, dst, comms_->world, stream), "ncclSend (" + what + ")");
 }
 
 void NcclGroup::recv(void* data, std::size_t bytes, int src, cudaStream_t stream, const std::string& what) {
-  check_nccl(ncclRecv(data, bytes, ncclUint8, 0, comms_->pairs[static_cast<std::size_t>(src * size_ + rank_)],
-                      stream),
-             "ncclRecv (" + what + ")");
+  check_nccl(ncclRecv(data, bytes, ncclUint8, src, comms_->world, stream), "ncclRecv (" + what + ")");
 }
 
 void NcclGroup::all_reduce_sum(double* data, std::size_t count, cudaStream_t stream) {

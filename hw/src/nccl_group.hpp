@@ -2,11 +2,10 @@
 // Contract: the NCCL side of multi-process mode: `size` processes, one GPU each. Rank 0 creates
 // the NCCL unique id and publishes it as a file in the rendezvous directory (written atomically,
 // named after the job id); the others wait for it (up to 120 s, then an Error saying which file
-// they waited for). Besides the world communicator, every directed pair (s, d) gets its own
-// 2-rank communicator (ncclCommSplit), on which only s sends and only d receives, so that the
-// sends of one pair stay matched with its receives in issue order whatever the other pairs do.
-// Every pair is connected during construction (one byte each way), so later sends and receives
-// never block the host.
+// they waited for). One communicator for everything (NCCL does not allow using several
+// concurrently); the caller issues its operations in one order consistent across ranks. Every
+// pair is connected during construction (one grouped exchange of a byte with every peer), so later
+// sends and receives never block the host waiting for a peer's connection.
 // Every NCCL failure throws one line naming the call. All calls are asynchronous on `stream`.
 // Built without NCCL (nccl_group_absent.cpp), the constructor throws an Error saying so.
 #include <cuda_runtime_api.h>
@@ -36,7 +35,7 @@ class NcclGroup {
  private:
   void connect_pairs();
 
-  struct Comms;  // the world communicator and the pair communicators
+  struct Comms;  // the communicator
   int rank_;
   int size_;
   std::unique_ptr<Comms> comms_;
