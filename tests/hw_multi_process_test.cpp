@@ -100,7 +100,11 @@ TEST(HwMultiProcess, TwoProcessesEqualTheReference) {
         << "rank " << r << ": " << slurp(dir / ("err" + r));
   }
   EXPECT_EQ(slurp(dir / "out1"), "");
-  const nlohmann::json j = nlohmann::json::parse(slurp(dir / "out0"));
+  const std::string out0 = slurp(dir / "out0");
+  const nlohmann::json j = nlohmann::json::parse(out0, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << "rank 0 printed no JSON:\n"
+                                 << out0 << "\nstderr:\n"
+                                 << slurp(dir / "err0");
   EXPECT_EQ(j["processes"], 2);
   ASSERT_EQ(j["results"].size(), 2u);
   for (const auto& result : j["results"]) {

@@ -685,7 +685,7 @@ std::vector<float> Run::assemble(einsum::TensorId t) {
 }  // namespace
 
 void Executor::State::open(const Plan& plan) {
-  const int n = options.num_devices > 0 ? options.num_devices : static_cast<int>(plan_devices(plan));
+  int n = options.num_devices > 0 ? options.num_devices : static_cast<int>(plan_devices(plan));
   std::vector<int> ordinals = options.cuda_devices;
   if (options.processes) {  // one local device: the rank's; the others' ordinals are -1
     const ProcessGroup& group = *options.processes;
