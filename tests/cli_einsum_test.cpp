@@ -111,6 +111,7 @@ TEST_F(Cli, ExecuteSaysWhyItCannotRun) {
                                        doppler::test_support::kRoot + "/configs/machines/h100-8.yaml\n");
   expect_error("execute " + config + " --devices 5", {"execute:"});
   expect_error("execute configs/quickstart.yaml", {"execute"});
+  expect_error("execute " + config + " --multi-process", {"execute"});  // no launcher (or no hw backend)
 }
 
 TEST_F(Cli, EinsumBadInput) {

@@ -28,9 +28,10 @@ DeviceSet::DeviceSet(const std::vector<int>& ordinals, int streams)
 void DeviceSet::init(const std::vector<int>& ordinals, int streams) {
   const std::size_t n = ordinals.size();
   devices_.resize(n);
+  for (DeviceId d = 0; d < n; ++d) devices_[d].ordinal = ordinals[d];
   for (DeviceId d = 0; d < n; ++d) {
     DeviceResources& r = devices_[d];
-    r.ordinal = ordinals[d];
+    if (!is_local(d)) continue;
     use(d);
     for (int s = 0; s < streams; ++s) {
       cudaStream_t stream = nullptr;
@@ -50,6 +51,11 @@ void DeviceSet::init(const std::vector<int>& ordinals, int streams) {
     r.peer_access.assign(n, false);
     for (DeviceId e = 0; e < n; ++e) {
       if (e == d) continue;
+      if (!is_local(e)) {
+        if (!r.remote)
+          check(cudaStreamCreateWithFlags(&r.remote, cudaStreamNonBlocking), setup(d), "cudaStreamCreate");
+        continue;
+      }
       check(cudaStreamCreateWithFlags(&r.to_device[e], cudaStreamNonBlocking), setup(d), "cudaStreamCreate");
       int can = 0;
       check(cudaDeviceCanAccessPeer(&can, r.ordinal, ordinals[e]), setup(d), "cudaDeviceCanAccessPeer");
@@ -73,18 +79,21 @@ DeviceSet::~DeviceSet() {
 void DeviceSet::release() {
   for (DeviceId d = 0; d < devices_.size(); ++d) {
     DeviceResources& r = devices_[d];
-    if (cudaSetDevice(r.ordinal) != cudaSuccess) continue;
+    if (!is_local(d) || cudaSetDevice(r.ordinal) != cudaSuccess) continue;
     cudaDeviceSynchronize();
     for (cudaEvent_t e : events_[d]) cudaEventDestroy(e);
     for (cublasHandle_t h : r.blas) cublasDestroy(h);
     for (cudaStream_t s : r.compute) cudaStreamDestroy(s);
     for (cudaStream_t s : r.to_device)
       if (s) cudaStreamDestroy(s);
+    if (r.remote) cudaStreamDestroy(r.remote);
     if (r.host_to_device) cudaStreamDestroy(r.host_to_device);
     if (r.arena) cudaFree(r.arena);
+    if (r.scratch) cudaFree(r.scratch);
   }
   for (void* w : cublas_workspaces_) cudaFree(w);
-  for (void* w : warm_up_buffers_) cudaFree(w);
+  for (void* w : warm_up_buffers_)
+    if (w) cudaFree(w);
   for (void* p : pinned_) cudaFreeHost(p);
   devices_.clear();
   cublas_workspaces_.clear();
@@ -92,20 +101,33 @@ void DeviceSet::release() {
   pinned_.clear();
 }
 
-std::byte* DeviceSet::arena(DeviceId d, std::size_t bytes) {
-  DeviceResources& r = devices_[d];
-  if (r.arena && r.arena_bytes >= bytes) return r.arena;
-  use(d);
-  if (r.arena) {
-    check(cudaDeviceSynchronize(), setup(d), "cudaDeviceSynchronize");
-    check(cudaFree(r.arena), setup(d), "cudaFree");
-    r.arena = nullptr;
+namespace {
+
+// `buffer` with at least `bytes` (a new allocation when it is smaller; contents are lost).
+std::byte* grown(std::byte*& buffer, std::size_t& capacity, std::size_t bytes, const Where& where) {
+  if (buffer && capacity >= bytes) return buffer;
+  if (buffer) {
+    check(cudaDeviceSynchronize(), where, "cudaDeviceSynchronize");
+    check(cudaFree(buffer), where, "cudaFree");
+    buffer = nullptr;
   }
   void* p = nullptr;
-  check(cudaMalloc(&p, bytes == 0 ? 1 : bytes), setup(d), "cudaMalloc (" + std::to_string(bytes) + " bytes)");
-  r.arena = static_cast<std::byte*>(p);
-  r.arena_bytes = bytes;
-  return r.arena;
+  check(cudaMalloc(&p, bytes == 0 ? 1 : bytes), where, "cudaMalloc (" + std::to_string(bytes) + " bytes)");
+  buffer = static_cast<std::byte*>(p);
+  capacity = bytes;
+  return buffer;
+}
+
+}  // namespace
+
+std::byte* DeviceSet::arena(DeviceId d, std::size_t bytes) {
+  use(d);
+  return grown(devices_[d].arena, devices_[d].arena_bytes, bytes, setup(d));
+}
+
+std::byte* DeviceSet::scratch(DeviceId d, std::size_t bytes) {
+  use(d);
+  return grown(devices_[d].scratch, devices_[d].scratch_bytes, bytes, setup(d));
 }
 
 std::byte* DeviceSet::allocate_pinned(std::size_t bytes) {
@@ -133,12 +155,14 @@ void DeviceSet::warm_up() {
   constexpr int kN = 2048;
   constexpr std::size_t kBytes = std::size_t{3} * kN * kN * 2;
   const float alpha = 1.0f, beta = 0.0f;
+  warm_up_buffers_.resize(devices_.size(), nullptr);
   for (DeviceId d = 0; d < devices_.size(); ++d) {
+    if (!is_local(d)) continue;
     use(d);
-    if (warm_up_buffers_.size() <= d) {
+    if (!warm_up_buffers_[d]) {
       void* p = nullptr;
       check(cudaMalloc(&p, kBytes), setup(d), "cudaMalloc (warm-up)");
-      warm_up_buffers_.push_back(p);
+      warm_up_buffers_[d] = p;
       check(cudaMemsetAsync(p, 0, kBytes, devices_[d].compute[0]), setup(d), "cudaMemsetAsync");
     }
     auto* base = static_cast<std::byte*>(warm_up_buffers_[d]);
@@ -159,6 +183,7 @@ void DeviceSet::use(DeviceId d) const {
 
 void DeviceSet::synchronize() const {
   for (DeviceId d = 0; d < devices_.size(); ++d) {
+    if (!is_local(d)) continue;
     use(d);
     check(cudaDeviceSynchronize(), Where{"run", "", static_cast<int>(d)}, "cudaDeviceSynchronize");
   }

@@ -1,6 +1,7 @@
 #pragma once
-// Contract: the CUDA resources of one run, per plan device: the CUDA ordinal, `streams` compute
-// streams each with its own cuBLAS handle (bound to the stream, with a preallocated cuBLAS
+// Contract: the CUDA resources of one run, per plan device of this process (ordinal >= 0; in
+// multi-process mode the other processes' devices have ordinal -1 and no resources): the CUDA ordinal,
+// `streams` compute streams each with its own cuBLAS handle (bound to the stream, with a preallocated cuBLAS
 // workspace), a host->device stream, one device->device stream per destination (created on the
 // source), peer access enabled between every pair that supports it, one device arena (grown on
 // demand, reused across runs) and pooled timing events (reused after reset_events()). Owns all
@@ -20,10 +21,13 @@ struct DeviceResources {
   std::vector<cudaStream_t> compute;
   std::vector<cublasHandle_t> blas;
   cudaStream_t host_to_device = nullptr;
-  std::vector<cudaStream_t> to_device;  // by destination; null for itself
+  std::vector<cudaStream_t> to_device;  // by destination (local ones); null for itself
+  cudaStream_t remote = nullptr;        // NCCL sends and receives with other processes' devices
   std::vector<bool> peer_access;        // by destination
   std::byte* arena = nullptr;
   std::size_t arena_bytes = 0;
+  std::byte* scratch = nullptr;
+  std::size_t scratch_bytes = 0;
 };
 
 class DeviceSet {
@@ -34,12 +38,16 @@ class DeviceSet {
   DeviceSet& operator=(const DeviceSet&) = delete;
 
   std::size_t size() const { return devices_.size(); }
+  bool is_local(DeviceId d) const { return devices_[d].ordinal >= 0; }
   DeviceResources& operator[](DeviceId d) { return devices_[d]; }
   const DeviceResources& operator[](DeviceId d) const { return devices_[d]; }
 
   // Device d's arena with at least `bytes`: the current one when large enough, else a new one
   // (the old one is freed: its contents are lost).
   std::byte* arena(DeviceId d, std::size_t bytes);
+  // A second buffer of device d for small exchanges (barrier, gathered timings and outputs), grown on
+  // demand like the arena.
+  std::byte* scratch(DeviceId d, std::size_t bytes);
   // Pinned host memory, released with the set.
   std::byte* allocate_pinned(std::size_t bytes);
   // A timing event on device d: the next one of its pool (created when the pool is used up).

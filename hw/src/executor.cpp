@@ -14,6 +14,7 @@
 #include "doppler/exec_graph.hpp"
 #include "doppler/scheduler.hpp"
 #include "elements.hpp"
+#include "nccl_group.hpp"
 #include "run_environment.hpp"
 #include "task_kernels.hpp"
 
@@ -63,11 +64,17 @@ class Run {
   bool launch_ops(DeviceId d);
   void launch(OpId u, DeviceId d, int index);
   void launch_transfers(DeviceId src);
+  void order_remote_transfers();
+  void post_remote(DeviceId d);
+  bool local(DeviceId d) const { return devices_.is_local(d); }
   void op_done(OpId u);
   void transfer_done(TransferId t);
   void check_stall();
   double elapsed(DeviceId d, cudaEvent_t event) const;
   ExecuteResult collect();
+  void gather_timings(ExecuteResult& result);
+  template <typename T>
+  void all_reduce(std::vector<T>& values);
   std::vector<float> assemble(einsum::TensorId t);
 
   Executor::State& state_;
@@ -78,6 +85,7 @@ class Run {
   Scheduler& scheduler_;
   const TaskKernels& kernels_;
   DeviceSet& devices_;
+  NcclGroup* nccl_;  // multi-process mode: transfers to and from other processes' devices
 
   std::vector<std::byte*> out_;
   std::vector<std::byte*> transfer_buffer_;
@@ -96,7 +104,14 @@ class Run {
   std::mutex mutex_;
   std::size_t in_progress_ = 0;  // ops taken and transfers queued, not finished (under mutex_)
   std::atomic<std::size_t> done_{0};
+  std::size_t local_ops_ = 0;  // ops on this process's devices
   std::atomic<bool> abort_{false};
+  // Multi-process mode: the transfers between this process and the others, in the one order
+  // every process uses (NCCL matches a pair's sends and receives in issue order); the next one to
+  // post, and which sends are ready (their producer is enqueued).
+  std::vector<TransferId> remote_order_;
+  std::size_t remote_next_ = 0;
+  std::vector<std::uint8_t> send_ready_;
 };
 
 }  // namespace
@@ -124,6 +139,7 @@ struct Executor::State {
   std::unique_ptr<Scheduler> scheduler;
   std::vector<const std::byte*> host_block;  // by op: a load's block in pinned memory
   GpuInfo environment;
+  std::unique_ptr<NcclGroup> nccl;  // multi-process mode
 };
 
 namespace {
@@ -136,7 +152,8 @@ Run::Run(Executor::State& state, const Plan& plan)
       exec_(state.exec),
       scheduler_(*state.scheduler),
       kernels_(state.kernels),
-      devices_(*state.devices) {
+      devices_(*state.devices),
+      nccl_(state.nccl.get()) {
   scheduler_.start(plan.device, plan.priority);
   scheduler_.build_transfers();
   allocate();
@@ -144,10 +161,12 @@ Run::Run(Executor::State& state, const Plan& plan)
   resolve_inputs();
   preload();
   make_events();
+  if (nccl_) order_remote_transfers();
 }
 
 ExecuteResult Run::run() {
-  for (const OpId v : scheduler_.sources()) scheduler_.make_ready(v);
+  for (const OpId v : scheduler_.sources())
+    if (local(scheduler_.device_of(v))) scheduler_.make_ready(v);
   std::exception_ptr error;
   std::mutex error_mutex;
   // The threads spin until the clock starts (a blocking wait would wake them tens of us late).
@@ -156,7 +175,10 @@ ExecuteResult Run::run() {
   std::chrono::steady_clock::time_point host_start;
   {
     std::vector<std::jthread> threads;
+    std::size_t started = 0;
     for (DeviceId d = 0; d < devices_.size(); ++d) {
+      if (!local(d)) continue;
+      ++started;
       threads.emplace_back([&, d] {
         ++waiting;
         while (!go) std::this_thread::yield();
@@ -169,7 +191,7 @@ ExecuteResult Run::run() {
         }
       });
     }
-    while (waiting < devices_.size()) std::this_thread::yield();
+    while (waiting < started) std::this_thread::yield();
     try {
       start_clock();
     } catch (...) {
@@ -196,6 +218,7 @@ ExecuteResult Run::run() {
 void Run::device_loop(DeviceId d) {
   devices_.use(d);
   std::vector<Inflight>& mine = inflight_[d];
+  if (nccl_) post_remote(d);
   while (!abort_) {
     bool progress = launch_ops(d);
     for (std::size_t i = 0; i < mine.size();) {
@@ -215,7 +238,7 @@ void Run::device_loop(DeviceId d) {
         op_done(f.id);
       }
     }
-    if (done_ == exec_.num_ops && mine.empty()) return;
+    if (done_ == local_ops_ && mine.empty()) return;
     if (!progress) {
       if (mine.empty()) check_stall();
       std::this_thread::yield();
@@ -223,9 +246,12 @@ void Run::device_loop(DeviceId d) {
   }
 }
 
+// A stall: nothing in flight, nothing ready, ops left. (With other processes, their progress is
+// not visible here: no check.)
 void Run::check_stall() {
+  if (nccl_) return;
   const std::lock_guard lock(mutex_);
-  if (in_progress_ > 0 || done_ == exec_.num_ops) return;
+  if (in_progress_ > 0 || done_ == local_ops_) return;
   for (DeviceId e = 0; e < devices_.size(); ++e)
     if (scheduler_.ready_count(e) > 0) return;
   throw Error("hw: the run stalled: no task or transfer in flight");
@@ -239,8 +265,8 @@ Where Run::where_of(const Inflight& f) const {
   return Where{"task", lowered_.graph.op(f.id).name, static_cast<int>(scheduler_.device_of(f.id))};
 }
 
-// One arena per device: task outputs, transfer copies arriving there, the compute streams'
-// workspaces.
+// One arena per local device: task outputs, transfer copies arriving there, the compute streams'
+// workspaces. Other processes' blocks have no buffer here.
 void Run::allocate() {
   const std::size_t n = devices_.size();
   const std::size_t ops = exec_.num_ops;
@@ -266,15 +292,23 @@ void Run::allocate() {
   out_.resize(ops);
   transfer_buffer_.resize(scheduler_.num_transfers());
   workspace_.assign(n, {});
-  std::vector<std::byte*> base(n);
+  std::vector<std::byte*> base(n, nullptr);
   for (DeviceId d = 0; d < n; ++d) {
+    if (!local(d)) continue;
     base[d] = devices_.arena(d, used[d]);
     for (std::size_t s = 0; s < streams; ++s)
       workspace_[d].push_back(base[d] + workspace_offset[d] + workspace[d] * s);
   }
-  for (OpId u = 0; u < ops; ++u) out_[u] = base[scheduler_.device_of(u)] + out_offset[u];
-  for (TransferId t = 0; t < scheduler_.num_transfers(); ++t)
-    transfer_buffer_[t] = base[scheduler_.transfer(t).dst] + transfer_offset[t];
+  local_ops_ = 0;
+  for (OpId u = 0; u < ops; ++u) {
+    const DeviceId d = scheduler_.device_of(u);
+    out_[u] = local(d) ? base[d] + out_offset[u] : nullptr;
+    local_ops_ += local(d);
+  }
+  for (TransferId t = 0; t < scheduler_.num_transfers(); ++t) {
+    const DeviceId d = scheduler_.transfer(t).dst;
+    transfer_buffer_[t] = local(d) ? base[d] + transfer_offset[t] : nullptr;
+  }
 }
 
 // Each task input's buffer: the producer's output on the same device, else its transfer's copy.
@@ -283,6 +317,10 @@ void Run::resolve_inputs() {
   for (OpId v = 0; v < exec_.num_ops; ++v) {
     const DeviceId d = scheduler_.device_of(v);
     input_begin_[v] = inputs_.size();
+    if (!local(d)) {
+      inputs_.insert(inputs_.end(), lowered_.tasks[v].inputs.size(), nullptr);
+      continue;
+    }
     for (const OpId u : lowered_.tasks[v].inputs) {
       const void* buffer = nullptr;
       if (scheduler_.device_of(u) == d) {
@@ -305,8 +343,8 @@ void Run::resolve_inputs() {
 void Run::preload() {
   if (!options_.preload_inputs) return;
   for (OpId u = 0; u < exec_.num_ops; ++u) {
-    if (!state_.host_block[u]) continue;
     const DeviceId d = scheduler_.device_of(u);
+    if (!state_.host_block[u] || !local(d)) continue;
     devices_.use(d);
     check(cudaMemcpyAsync(out_[u], state_.host_block[u], kernels_.output_bytes(u), cudaMemcpyHostToDevice,
                           devices_[d].host_to_device),
@@ -320,17 +358,24 @@ void Run::make_events() {
   start_event_.resize(exec_.num_ops);
   end_event_.resize(exec_.num_ops);
   for (OpId u = 0; u < exec_.num_ops; ++u) {
-    start_event_[u] = devices_.make_event(scheduler_.device_of(u));
-    end_event_[u] = devices_.make_event(scheduler_.device_of(u));
+    const DeviceId d = scheduler_.device_of(u);
+    start_event_[u] = local(d) ? devices_.make_event(d) : nullptr;
+    end_event_[u] = local(d) ? devices_.make_event(d) : nullptr;
   }
+  // A transfer's events are on its source (the sending side), or on its destination when only
+  // the destination is local (a receive).
   transfer_start_.resize(scheduler_.num_transfers());
   transfer_end_.resize(scheduler_.num_transfers());
   for (TransferId t = 0; t < scheduler_.num_transfers(); ++t) {
-    transfer_start_[t] = devices_.make_event(scheduler_.transfer(t).src);
-    transfer_end_[t] = devices_.make_event(scheduler_.transfer(t).src);
+    const Transfer& tr = scheduler_.transfer(t);
+    const bool any = local(tr.src) || local(tr.dst);
+    const DeviceId side = local(tr.src) ? tr.src : tr.dst;
+    transfer_start_[t] = any ? devices_.make_event(side) : nullptr;
+    transfer_end_[t] = any ? devices_.make_event(side) : nullptr;
   }
-  base_.resize(devices_.size());
-  for (DeviceId d = 0; d < devices_.size(); ++d) base_[d] = devices_.make_event(d);
+  base_.assign(devices_.size(), nullptr);
+  for (DeviceId d = 0; d < devices_.size(); ++d)
+    if (local(d)) base_[d] = devices_.make_event(d);
   queued_.assign(devices_.size(), std::vector<int>(static_cast<std::size_t>(options_.streams), 0));
   stream_of_.assign(exec_.num_ops, 0);
   finished_.assign(exec_.num_ops, 0);
@@ -340,13 +385,20 @@ void Run::make_events() {
   inflight_.assign(devices_.size(), {});
 }
 
+// Base events: recorded at one host instant; across processes right after a barrier (an
+// all-reduce), which every GPU leaves at nearly the same time.
 void Run::start_clock() {
   if (options_.warm_up) devices_.warm_up();
   devices_.synchronize();
   for (DeviceId d = 0; d < devices_.size(); ++d) {
+    if (!local(d)) continue;
+    const Where where{"set-up", "", static_cast<int>(d)};
     devices_.use(d);
-    check(cudaEventRecord(base_[d], devices_[d].compute[0]), Where{"set-up", "", static_cast<int>(d)},
-          "cudaEventRecord");
+    const cudaStream_t stream = devices_[d].compute[0];
+    if (nccl_)
+      nccl_->all_reduce_sum(reinterpret_cast<double*>(devices_.scratch(d, sizeof(double))), 1, stream);
+    check(cudaEventRecord(base_[d], stream), where, "cudaEventRecord");
+    if (nccl_) check(cudaStreamSynchronize(stream), where, "cudaStreamSynchronize (barrier)");
   }
 }
 
@@ -379,7 +431,11 @@ bool Run::launch_ops(DeviceId d) {
       for (const OpId v : exec_.successors(u))
         if (scheduler_.device_of(v) == d && scheduler_.input_arrived(v)) scheduler_.make_ready(v);
       for (const TransferId t : scheduler_.transfers_of(u)) {
-        scheduler_.transfer_ready(t);
+        if (local(scheduler_.transfer(t).dst)) {
+          scheduler_.transfer_ready(t);
+        } else {
+          send_ready_[t] = 1;
+        }
         ++in_progress_;
       }
       if (resident_[u]) {
@@ -422,8 +478,9 @@ void Run::launch(OpId u, DeviceId d, int index) {
 // A directed link is one FIFO copy stream: every transfer the scheduler releases is enqueued
 // behind its producer's end event at once.
 void Run::launch_transfers(DeviceId src) {
+  if (nccl_) post_remote(src);
   for (DeviceId dst = 0; dst < devices_.size(); ++dst) {
-    if (dst == src) continue;
+    if (dst == src || !local(dst)) continue;
     for (;;) {
       TransferId t = kNoTransfer;
       {
@@ -461,9 +518,58 @@ void Run::op_done(OpId u) {
 
 void Run::transfer_done(TransferId t) {
   const std::lock_guard lock(mutex_);
-  for (const OpId v : scheduler_.consumers_of(t))
-    if (scheduler_.input_arrived(v)) scheduler_.make_ready(v);
+  if (local(scheduler_.transfer(t).dst))
+    for (const OpId v : scheduler_.consumers_of(t))
+      if (scheduler_.input_arrived(v)) scheduler_.make_ready(v);
   --in_progress_;
+}
+
+// Every process orders all transfers by the producer's topological position (ties by transfer
+// id) and posts those it takes part in, in that order, on its one NCCL stream. So each pair's
+// sends and receives meet in the same order, and the first transfer not yet done can always
+// complete (its producer depends only on earlier ones): no deadlock.
+void Run::order_remote_transfers() {
+  std::vector<std::size_t> position(exec_.num_ops);
+  for (std::size_t i = 0; i < exec_.topo.size(); ++i) position[exec_.topo[i]] = i;
+  remote_order_.clear();
+  for (TransferId t = 0; t < scheduler_.num_transfers(); ++t) {
+    const Transfer& tr = scheduler_.transfer(t);
+    if (local(tr.src) != local(tr.dst)) remote_order_.push_back(t);
+  }
+  std::sort(remote_order_.begin(), remote_order_.end(), [&](TransferId a, TransferId b) {
+    const std::size_t pa = position[scheduler_.transfer(a).tensor],
+                      pb = position[scheduler_.transfer(b).tensor];
+    return pa != pb ? pa < pb : a < b;
+  });
+  remote_next_ = 0;
+  send_ready_.assign(scheduler_.num_transfers(), 0);
+}
+
+// Posts the next transfers of the order on local device d's NCCL stream: receives at once, sends
+// once their producer is enqueued (the stream waits for its end event).
+void Run::post_remote(DeviceId d) {
+  const cudaStream_t stream = devices_[d].remote;
+  for (; remote_next_ < remote_order_.size(); ++remote_next_) {
+    const TransferId t = remote_order_[remote_next_];
+    const Transfer& tr = scheduler_.transfer(t);
+    const bool send = local(tr.src);
+    if (send && !send_ready_[t]) return;
+    const std::string& name = lowered_.graph.op(tr.tensor).name;
+    const Where where{"transfer of", name, static_cast<int>(tr.src)};
+    if (send && !finished_[tr.tensor])
+      check(cudaStreamWaitEvent(stream, end_event_[tr.tensor], 0), where, "cudaStreamWaitEvent");
+    check(cudaEventRecord(transfer_start_[t], stream), where, "cudaEventRecord");
+    if (send) {
+      nccl_->send(out_[tr.tensor], kernels_.output_bytes(tr.tensor), static_cast<int>(tr.dst), stream, name);
+    } else {
+      nccl_->recv(transfer_buffer_[t], kernels_.output_bytes(tr.tensor), static_cast<int>(tr.src), stream,
+                  name);
+      const std::lock_guard lock(mutex_);
+      ++in_progress_;
+    }
+    check(cudaEventRecord(transfer_end_[t], stream), where, "cudaEventRecord");
+    inflight_[d].push_back({true, t, transfer_end_[t]});
+  }
 }
 
 double Run::elapsed(DeviceId d, cudaEvent_t event) const {
@@ -478,20 +584,26 @@ ExecuteResult Run::collect() {
   result.tasks.resize(exec_.num_ops);
   for (OpId u = 0; u < exec_.num_ops; ++u) {
     const DeviceId d = scheduler_.device_of(u);
-    result.tasks[u] =
-        resident_[u] ? TaskTiming{d, 0, 0.0, 0.0}
-                     : TaskTiming{d, stream_of_[u], elapsed(d, start_event_[u]), elapsed(d, end_event_[u])};
-    result.makespan_ms = std::max(result.makespan_ms, result.tasks[u].end_ms);
+    result.tasks[u] = TaskTiming{d, 0, 0.0, 0.0};
+    if (!resident_[u] && local(d))
+      result.tasks[u] = TaskTiming{d, stream_of_[u], elapsed(d, start_event_[u]), elapsed(d, end_event_[u])};
     if (kernels_.is_gemm(u)) ++result.gemm_joins;
     if (kernels_.is_generic_join(u)) ++result.generic_joins;
   }
   for (TransferId t = 0; t < scheduler_.num_transfers(); ++t) {
     const Transfer& tr = scheduler_.transfer(t);
-    result.transfers.push_back(
-        TransferTiming{tr.tensor, tr.src, tr.dst, static_cast<double>(kernels_.output_bytes(tr.tensor)),
-                       elapsed(tr.src, transfer_start_[t]), elapsed(tr.src, transfer_end_[t])});
-    result.makespan_ms = std::max(result.makespan_ms, result.transfers.back().end_ms);
+    TransferTiming timing{tr.tensor, tr.src, tr.dst, static_cast<double>(kernels_.output_bytes(tr.tensor)),
+                          0,         0};
+    if (local(tr.src)) {
+      timing.start_ms = elapsed(tr.src, transfer_start_[t]);
+      timing.end_ms = elapsed(tr.src, transfer_end_[t]);
+    }
+    result.transfers.push_back(timing);
   }
+  if (nccl_) gather_timings(result);
+  for (const TaskTiming& t : result.tasks) result.makespan_ms = std::max(result.makespan_ms, t.end_ms);
+  for (const TransferTiming& t : result.transfers)
+    result.makespan_ms = std::max(result.makespan_ms, t.end_ms);
   result.gpu = state_.environment;
   result.values.resize(graph_.num_tensors());
   for (einsum::TensorId t = 0; t < graph_.num_tensors(); ++t) {
@@ -503,6 +615,50 @@ ExecuteResult Run::collect() {
   return result;
 }
 
+// Every process contributes the timings of its own tasks and sends (zeros elsewhere); one sum.
+void Run::gather_timings(ExecuteResult& result) {
+  const std::size_t ops = result.tasks.size(), transfers = result.transfers.size();
+  std::vector<double> packed(3 * ops + 2 * transfers, 0.0);
+  for (OpId u = 0; u < ops; ++u) {
+    packed[3 * u] = result.tasks[u].start_ms;
+    packed[3 * u + 1] = result.tasks[u].end_ms;
+    packed[3 * u + 2] = local(scheduler_.device_of(u)) ? result.tasks[u].stream : 0;
+  }
+  for (TransferId t = 0; t < transfers; ++t) {
+    packed[3 * ops + 2 * t] = result.transfers[t].start_ms;
+    packed[3 * ops + 2 * t + 1] = result.transfers[t].end_ms;
+  }
+  all_reduce(packed);
+  for (OpId u = 0; u < ops; ++u) {
+    result.tasks[u].start_ms = packed[3 * u];
+    result.tasks[u].end_ms = packed[3 * u + 1];
+    result.tasks[u].stream = static_cast<int>(packed[3 * u + 2]);
+  }
+  for (TransferId t = 0; t < transfers; ++t) {
+    result.transfers[t].start_ms = packed[3 * ops + 2 * t];
+    result.transfers[t].end_ms = packed[3 * ops + 2 * t + 1];
+  }
+}
+
+// Sums a host vector over all processes, through the local device.
+template <typename T>
+void Run::all_reduce(std::vector<T>& values) {
+  DeviceId d = 0;
+  while (!local(d)) ++d;
+  const Where where{"gather", "", static_cast<int>(d)};
+  devices_.use(d);
+  T* buffer = reinterpret_cast<T*>(devices_.scratch(d, values.size() * sizeof(T)));
+  const cudaStream_t stream = devices_[d].compute[0];
+  check(cudaMemcpyAsync(buffer, values.data(), values.size() * sizeof(T), cudaMemcpyHostToDevice, stream),
+        where, "cudaMemcpyAsync");
+  nccl_->all_reduce_sum(buffer, values.size(), stream);
+  check(cudaMemcpyAsync(values.data(), buffer, values.size() * sizeof(T), cudaMemcpyDeviceToHost, stream),
+        where, "cudaMemcpyAsync");
+  check(cudaStreamSynchronize(stream), where, "cudaStreamSynchronize");
+}
+
+// The tensor from this process's blocks; with other processes, their blocks summed in (each
+// element belongs to exactly one block).
 std::vector<float> Run::assemble(einsum::TensorId t) {
   const einsum::Tensor& tensor = graph_.tensor(t);
   const std::vector<einsum::Range> box = whole(tensor.dims);
@@ -511,6 +667,7 @@ std::vector<float> Run::assemble(einsum::TensorId t) {
   std::vector<float> block;
   for (const OpId u : lowered_.tensors[t].tasks) {
     const DeviceId d = scheduler_.device_of(u);
+    if (!local(d)) continue;
     bytes.resize(kernels_.output_bytes(u));
     devices_.use(d);
     check(cudaMemcpy(bytes.data(), out_[u], bytes.size(), cudaMemcpyDeviceToHost),
@@ -521,14 +678,26 @@ std::vector<float> Run::assemble(einsum::TensorId t) {
     if (auto copy = box_copy(lowered_.tasks[u].ranges, box))
       run_copy_on_host(*copy, block.data(), values.data());
   }
+  if (nccl_) all_reduce(values);
   return values;
 }
 
 }  // namespace
 
 void Executor::State::open(const Plan& plan) {
-  const int n = options.num_devices > 0 ? options.num_devices : static_cast<int>(plan_devices(plan));
+  int n = options.num_devices > 0 ? options.num_devices : static_cast<int>(plan_devices(plan));
   std::vector<int> ordinals = options.cuda_devices;
+  if (options.processes) {  // one local device: the rank's; the others' ordinals are -1
+    const ProcessGroup& group = *options.processes;
+    if (n > group.size) {
+      throw Error("hw: the plan uses " + std::to_string(n) + " devices but the process group has " +
+                  std::to_string(group.size) + " processes (one per device)");
+    }
+    n = group.size;
+    const int ordinal = options.cuda_devices.empty() ? 0 : options.cuda_devices.front();
+    ordinals.assign(static_cast<std::size_t>(n), -1);
+    ordinals[static_cast<std::size_t>(group.rank)] = ordinal;
+  }
   if (ordinals.empty())
     for (int d = 0; d < n; ++d) ordinals.push_back(d);
   if (static_cast<int>(ordinals.size()) != n) {
@@ -538,6 +707,7 @@ void Executor::State::open(const Plan& plan) {
   std::string reason;
   const int visible = visible_gpus(&reason);
   for (const int ordinal : ordinals) {
+    if (options.processes && ordinal < 0) continue;
     if (ordinal < 0 || ordinal >= visible) {
       throw Error("hw: plan '" + plan.source + "' needs CUDA device " + std::to_string(ordinal) + " but " +
                   std::to_string(visible) + " are visible" + (reason.empty() ? "" : " (" + reason + ")"));
@@ -547,7 +717,17 @@ void Executor::State::open(const Plan& plan) {
   auto created = std::make_unique<DeviceSet>(ordinals, options.streams);
   scheduler = std::make_unique<Scheduler>(exec, std::vector<int>(ordinals.size(), slots));
   devices = std::move(created);
-  environment = read_run_environment(ordinals);
+  if (options.processes) {
+    const ProcessGroup& group = *options.processes;
+    const int ordinal = ordinals[static_cast<std::size_t>(group.rank)];
+    devices->use(static_cast<DeviceId>(group.rank));
+    nccl = std::make_unique<NcclGroup>(group.rank, group.size, group.rendezvous, group.job_id);
+    environment = read_run_environment({ordinal});
+    environment.names.assign(static_cast<std::size_t>(n),
+                             environment.name);  // each rank sees its own GPU only
+  } else {
+    environment = read_run_environment(ordinals);
+  }
 }
 
 std::vector<float> Executor::State::input_values(einsum::TensorId t) const {

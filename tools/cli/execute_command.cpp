@@ -8,12 +8,14 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "commands.hpp"
 #include "doppler/error.hpp"
 #include "doppler/file_io.hpp"
 #include "doppler/number_format.hpp"
 #include "doppler/trace.hpp"
+#include "launch_environment.hpp"
 #include "run_inputs.hpp"
 #include "text_table.hpp"
 #include "traced_run_writer.hpp"
@@ -35,6 +37,8 @@ struct ExecuteFlags {
   std::size_t warmup = 1;
   int streams = 1;
   int queue_depth = 4;
+  bool multi_process = false;
+  std::string rendezvous = "/tmp/doppler-rendezvous";
   bool verify = false;
   std::string trace_dir;
   bool json = false;
@@ -92,6 +96,8 @@ Trace to_trace(const hw::ExecuteResult& r) {
 }
 
 void run_execute(const ExecuteFlags& flags) {
+  std::optional<LaunchRank> launch;
+  if (flags.multi_process) launch = launch_rank_from_environment();
   Experiment e = load_experiment(flags.config, known_names());
   if (!e.einsum) throw Error(flags.config + ": no 'einsum' workload to execute (a task graph has no data)");
   if (e.model.empty()) e.model = e.machine.empty() ? "paper" : "roofline";
@@ -100,21 +106,31 @@ void run_execute(const ExecuteFlags& flags) {
   std::unique_ptr<Workload> w = load(e);
   if (flags.devices > 0) w->machine = machine_with_devices(w->machine, flags.devices);
   const std::size_t devices = w->machine.num_devices();
-  if (gpus < static_cast<int>(devices)) {
-    throw Error("execute: " + std::to_string(devices) + " devices wanted, " + std::to_string(gpus) +
-                " GPUs visible" + (reason.empty() ? "" : " (" + reason + ")"));
+  if (launch && launch->size != static_cast<int>(devices)) {
+    throw Error("execute --multi-process: " + std::to_string(launch->size) + " processes for " +
+                std::to_string(devices) + " devices (one process per device)");
   }
+  const int gpus_wanted = launch ? launch->local_rank + 1 : static_cast<int>(devices);
+  if (gpus < gpus_wanted) {
+    throw Error("execute: " + std::to_string(gpus_wanted) + " GPUs wanted, " + std::to_string(gpus) +
+                " visible" + (reason.empty() ? "" : " (" + reason + ")"));
+  }
+  const bool reporter = !launch || launch->rank == 0;  // the process that prints and writes
   const EinsumOrigin& origin = *w->einsum;
   sim::Simulator simulator(w->graph, w->machine, w->model);
   std::vector<PlacementSpec> placements;
   for (const std::string& p : flags.placements) placements.push_back({p, is_plan_file_name(p) ? p : ""});
   std::vector<std::vector<double>> reference;
-  if (flags.verify) reference = einsum::run_reference<double>(origin.graph);
+  if (flags.verify && reporter) reference = einsum::run_reference<double>(origin.graph);
   hw::ExecuteOptions options;
   options.num_devices = static_cast<int>(devices);
   options.streams = flags.streams;
   options.queue_depth = flags.queue_depth;
   options.return_outputs = flags.verify;
+  if (launch) {
+    options.processes = hw::ProcessGroup{launch->rank, launch->size, flags.rendezvous, launch->job_id};
+    options.cuda_devices = {launch->local_rank};
+  }
   hw::Executor executor(origin.graph, origin.lowered, options);
   GpuInfo gpu;
 
@@ -140,6 +156,7 @@ void run_execute(const ExecuteFlags& flags) {
     const double simulated = simulator.run(plan).makespan;
     const std::string label = spec.label == "random" ? "random-" + std::to_string(seed) : spec.label;
     double error = -1;
+    if (!reporter) return;
     if (flags.verify) {
       error = max_error(origin.graph, best.values, reference);
       if (error > tolerance(origin.graph)) {
@@ -164,6 +181,7 @@ void run_execute(const ExecuteFlags& flags) {
   };
   for (const PlacementSpec& spec : placements) run_one(spec, e.seed);
   for (std::size_t k = 0; k < flags.random; ++k) run_one({"random", ""}, e.seed + k);
+  if (!reporter) return;
   if (flags.json) {
     nlohmann::ordered_json j;
     j["name"] = e.name;
@@ -176,6 +194,7 @@ void run_execute(const ExecuteFlags& flags) {
                 {"clocks", gpu.clocks}};
     j["streams"] = flags.streams;
     j["queue_depth"] = flags.queue_depth;
+    j["processes"] = launch ? launch->size : 1;
     j["tasks"] = w->graph.num_ops();
     j["results"] = results;
     std::cout << j.dump(2) << "\n";
@@ -225,6 +244,14 @@ void add_execute_command(CLI::App& app) {
                    "Ops enqueued ahead per compute stream (1: launch only when the previous op finished)")
       ->type_name("Q")
       ->check(positive_integer());
+  command->add_flag(
+      "--multi-process", flags->multi_process,
+      "One process per device (start N with mpirun/srun): transfers through NCCL; rank 0 reports");
+  command
+      ->add_option("--rendezvous", flags->rendezvous,
+                   "Directory every process can read, for the NCCL id (multi-process; default "
+                   "/tmp/doppler-rendezvous)")
+      ->type_name("DIR");
   command->add_flag("--verify", flags->verify, "Compare the outputs with the CPU reference (float64)");
   command->add_option("--trace", flags->trace_dir, "Write each run as a traced run under DIR")
       ->type_name("DIR");

@@ -18,6 +18,7 @@
 // doppler::Errors naming the task or transfer and the device.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,17 +29,31 @@
 
 namespace doppler::hw {
 
+// Multi-process mode: this process runs plan device `rank` of `size` (one GPU per process, the
+// plan has `size` devices), on CUDA ordinal cuda_devices[0] (default 0). Every process runs the
+// same graph and plan; transfers between processes go through NCCL (one communicator per
+// directed pair, sends and receives in one fixed order per pair: by the producer's topological
+// position). The clocks start together after a barrier; every process returns the whole
+// result (timings and outputs gathered with all-reduces).
+struct ProcessGroup {
+  int rank = 0;
+  int size = 1;
+  std::string rendezvous = "/tmp/doppler-rendezvous";  // a directory every rank reads (the NCCL id)
+  std::string job_id = "job";                          // tells jobs sharing the directory apart
+};
+
 struct ExecuteOptions {
-  einsum::ReferenceOptions inputs;      // values of inputs and parameters (seeded or given)
-  int num_devices = 0;                  // GPUs used; 0 = the plan's largest device + 1
-  std::vector<int> cuda_devices;        // CUDA ordinal of each plan device; empty = 0, 1, ...
-  int streams = 1;                      // compute streams per device
-  int queue_depth = 4;                  // ops enqueued and not finished per compute stream (>= 1)
-  bool use_cublas = true;               // contractions through cuBLAS where they map to a GEMM
-  bool preload_inputs = true;           // load tasks' blocks copied before the run (inputs resident)
-  bool return_outputs = true;           // copy the output tensors back (ExecuteResult::values)
-  bool assemble_intermediates = false;  // also return intermediate tensors, not only outputs
-  bool warm_up = true;                  // a GEMM burst on every GPU just before the clock starts
+  einsum::ReferenceOptions inputs;        // values of inputs and parameters (seeded or given)
+  int num_devices = 0;                    // GPUs used; 0 = the plan's largest device + 1
+  std::vector<int> cuda_devices;          // CUDA ordinal of each plan device; empty = 0, 1, ...
+  int streams = 1;                        // compute streams per device
+  int queue_depth = 4;                    // ops enqueued and not finished per compute stream (>= 1)
+  bool use_cublas = true;                 // contractions through cuBLAS where they map to a GEMM
+  bool preload_inputs = true;             // load tasks' blocks copied before the run (inputs resident)
+  bool return_outputs = true;             // copy the output tensors back (ExecuteResult::values)
+  bool assemble_intermediates = false;    // also return intermediate tensors, not only outputs
+  bool warm_up = true;                    // a GEMM burst on every GPU just before the clock starts
+  std::optional<ProcessGroup> processes;  // multi-process mode
 };
 
 // One task or transfer on the GPU: milliseconds from its device's base event (recorded on all
