@@ -164,7 +164,7 @@ TEST(HwJoinLaunch, VectorPathTakesRunsOfConsecutiveElements) {
     const int inner = l.loop_dims - 1;
     const bool map = l.agg == AggKind::kNone;
     for (std::uint32_t o = 0; o < l.out_elements; o += map ? kJoinVector : 1) {
-      std::uint32_t base[kMaxJoinInputs], first[kMaxJoinInputs], off[kMaxJoinInputs];
+      std::uint32_t base[kMaxJoinInputs], first[kMaxJoinInputs];
       join_base_offsets<kMaxJoinInputs>(l, o, base);
       for (std::uint32_t t = 0; t < l.agg_elements; t += map ? 1 : kJoinVector) {
         join_agg_offsets<kMaxJoinInputs>(l, t, base, first);

@@ -17,6 +17,7 @@
 #include "nccl_group.hpp"
 #include "run_environment.hpp"
 #include "task_kernels.hpp"
+#include "worker_threads.hpp"
 
 namespace doppler::hw {
 namespace {
@@ -139,7 +140,8 @@ struct Executor::State {
   std::unique_ptr<Scheduler> scheduler;
   std::vector<const std::byte*> host_block;  // by op: a load's block in pinned memory
   GpuInfo environment;
-  std::unique_ptr<NcclGroup> nccl;  // multi-process mode
+  std::unique_ptr<NcclGroup> nccl;         // multi-process mode
+  std::unique_ptr<WorkerThreads> workers;  // one host thread per local device, kept across runs
 };
 
 namespace {
@@ -173,34 +175,33 @@ ExecuteResult Run::run() {
   std::atomic<std::size_t> waiting{0};
   std::atomic<bool> go{false};
   std::chrono::steady_clock::time_point host_start;
-  {
-    std::vector<std::jthread> threads;
-    std::size_t started = 0;
-    for (DeviceId d = 0; d < devices_.size(); ++d) {
-      if (!local(d)) continue;
-      ++started;
-      threads.emplace_back([&, d] {
-        ++waiting;
-        while (!go) std::this_thread::yield();
-        try {
-          device_loop(d);
-        } catch (...) {
-          const std::lock_guard lock(error_mutex);
-          if (!error) error = std::current_exception();
-          abort_ = true;
-        }
-      });
-    }
-    while (waiting < started) std::this_thread::yield();
+  std::vector<DeviceId> mine;
+  for (DeviceId d = 0; d < devices_.size(); ++d)
+    if (local(d)) mine.push_back(d);
+  if (!state_.workers || state_.workers->size() != mine.size())
+    state_.workers = std::make_unique<WorkerThreads>(mine.size());
+  state_.workers->start([&](std::size_t i) {
+    ++waiting;
+    while (!go) std::this_thread::yield();
     try {
-      start_clock();
+      device_loop(mine[i]);
     } catch (...) {
-      error = std::current_exception();
+      const std::lock_guard lock(error_mutex);
+      if (!error) error = std::current_exception();
       abort_ = true;
     }
-    host_start = std::chrono::steady_clock::now();
-    go = true;
+  });
+  while (waiting < mine.size()) std::this_thread::yield();
+  try {
+    start_clock();
+  } catch (...) {
+    const std::lock_guard lock(error_mutex);
+    error = std::current_exception();
+    abort_ = true;
   }
+  host_start = std::chrono::steady_clock::now();
+  go = true;
+  state_.workers->wait();
   if (error) {
     devices_.synchronize();
     std::rethrow_exception(error);

@@ -1,6 +1,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cfloat>
+
 #include "kernels.hpp"
 
 namespace doppler::hw {
@@ -220,6 +222,17 @@ __global__ void map_vec_kernel(const JoinLaunch p) {
   for (int k = 0; k < kInputs; ++k)
     if (k < p.inputs) load_operand(p, k, base[k], in[k]);
   float out[kJoinVector];
+  if constexpr (kForm == JoinForm::kDiv) {
+    // One divisor for the run (softmax's row sum): one reciprocal, then products (within an ulp
+    // of the quotients; a subnormal or zero divisor keeps the division).
+    if (p.in_stride[1][p.loop_dims - 1] == 0 && fabsf(in[1][0]) >= FLT_MIN && isfinite(in[1][0])) {
+      const float reciprocal = 1.0f / in[1][0];
+#pragma unroll
+      for (int j = 0; j < kJoinVector; ++j) out[j] = in[0][j] * reciprocal;
+      store_vec(p.out, p.out_type, o, out);
+      return;
+    }
+  }
 #pragma unroll
   for (int j = 0; j < kJoinVector; ++j) {
     float vals[kMaxJoinInputs] = {};
