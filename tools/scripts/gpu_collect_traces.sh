@@ -5,14 +5,18 @@
 # Binaries come from .hwrun/ (doppler, hw_*_test, doppler_hw_bench, libyaml-cpp, libmetis), built
 # on the dev machine with the CUDA toolkit (build-hw). Everything lands in $OUT/w.tar.gz.
 # Usage: cp tools/scripts/gpu_collect_traces.sh .hwrun/collect.sh; run `bash .hwrun/collect.sh`
-# through the device tool with carry [".hwrun"] on nvidia-h100-x4.
+# through the device tool with carry [".hwrun"] on nvidia-h100-x4. TRACES_ONLY=1 skips the tests
+# and the PyTorch rounds (benchmarks and traces only). The archive is rewritten after each workload,
+# so a call cut short still returns what was recorded.
 set -u
 out=${OUT:-./out}
 w=$out/w
 mkdir -p "$w"
-OUT=$w bash hw/scripts/gpu_tests.sh .hwrun >/dev/null
+touch "$w/summary.txt"
+[ "${TRACES_ONLY:-0}" = 1 ] || OUT=$w bash hw/scripts/gpu_tests.sh .hwrun >/dev/null
 cublas=$(ls -d /usr/local/cuda/lib64 2>/dev/null | head -1)
-export LD_LIBRARY_PATH="$PWD/.hwrun:$cublas:${LD_LIBRARY_PATH:-}"
+nccl=$(dirname "$(find / -name 'libnccl.so.2' -not -path '/proc/*' 2>/dev/null | head -1)")
+export LD_LIBRARY_PATH="$PWD/.hwrun:$cublas:$nccl:${LD_LIBRARY_PATH:-}"
 D=.hwrun/doppler
 { nvidia-smi -L; nvidia-smi topo -m; } >"$w/gpus.txt" 2>&1
 if grep -q "FAILED" "$w/summary.txt"; then
@@ -25,7 +29,7 @@ fi
   .hwrun/doppler_hw_bench gemm --n 8192 --length 8 --dtype bf16
   .hwrun/doppler_hw_bench gemm --n 4096 --length 8 --dtype bf16
 } >"$w/bench.txt" 2>&1
-for r in 1 2 3; do
+for r in $([ "${TRACES_ONLY:-0}" = 1 ] || echo 1 2 3); do
   python3 tools/scripts/torch_llama_layer.py --batch 2 --seq 1024 --hidden 2048 --heads 16 >"$w/torch$r.json" 2>&1
   $D execute configs/einsum/gpu/llama_layer_1gpu.yaml --placements critical_path --repetitions 7 --json >"$w/d1_$r.json" 2>&1
   $D execute configs/einsum/gpu/llama_layer.yaml --placements critical_path,eindecomp --repetitions 7 --json \
@@ -44,6 +48,7 @@ for c in chain_mm ffnn llama_block llama_layer; do
   timeout 70 $D execute configs/einsum/gpu/${c}_4gpu.yaml --placements $P --random 16 --repetitions 5 \
     --trace "$t/h100-4gpu" --json >"$t/${c}_4gpu.json" 2>"$t/${c}_4gpu.err"
   echo "$c 4gpu rc=$?" >>"$w/collect.txt"
+  tar czf "$out/w.tar.gz" -C "$out" w
 done
 tar czf "$out/w.tar.gz" -C "$out" w
 cat "$w/summary.txt" "$w/bench.txt" "$w/collect.txt"
