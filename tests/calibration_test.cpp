@@ -211,6 +211,36 @@ TEST(CalibrationFit, HostSideLatenciesAreFittedAndReplayed) {
   expect_relative(simulator.run(plan).makespan, 109e-6, 1e-6, "makespan");
 }
 
+// Six producers on device 0 each send to devices 1 and 2 (36 pairs of copies to different
+// destinations). Copies one after another: one copy engine per device, and copy dispatch measured
+// from the end of the source's previous copy. Each pair overlapping: every link on its own.
+TEST(CalibrationFit, CopyEnginesFromWhetherASourcesCopiesOverlap) {
+  TaskGraph graph;
+  for (int i = 0; i < 6; ++i) graph.add_op({"p" + std::to_string(i), "join", {}, {}, 1e9, 1e6, 1e6, 1e6});
+  const auto traced = [&](bool overlapping) {
+    Trace trace;
+    for (OpId i = 0; i < 6; ++i) {
+      const double t = 100.0 * i;
+      trace.records.push_back({TraceRecord::Kind::compute, i, 0, 0, 0, t * 1e-6, (t + 10) * 1e-6, 0});
+      const double second = overlapping ? t + 11 : t + 22;
+      trace.records.push_back(
+          {TraceRecord::Kind::transfer, i, 1, 0, 0, (t + 10) * 1e-6, (t + 20) * 1e-6, 1e6});
+      trace.records.push_back(
+          {TraceRecord::Kind::transfer, i, 2, 0, 0, second * 1e-6, (second + 10) * 1e-6, 1e6});
+    }
+    return trace;
+  };
+  const Trace serial = traced(false), concurrent = traced(true);
+  const sim::MeasuredRun serial_run{&graph, &serial}, concurrent_run{&graph, &concurrent};
+  const Machine one = sim::fit_calibration({&serial_run, 1}, std::nullopt, "serial");
+  ASSERT_EQ(one.num_devices(), 3u);
+  for (const DeviceSpec& d : one.devices) EXPECT_EQ(d.copy_engines, 1);
+  // The second copy of each producer starts 2 us after the engine freed, the first ones at once.
+  expect_relative(one.calibration->copy_dispatch, 12e-6 / 11, 1e-9, "copy dispatch after the engine frees");
+  const Machine independent = sim::fit_calibration({&concurrent_run, 1}, std::nullopt, "concurrent");
+  for (const DeviceSpec& d : independent.devices) EXPECT_EQ(d.copy_engines, 0);
+}
+
 TEST(Calibration, RecoversTheTrueMachineFromSimulatedRuns) {
   const Machine machine = truth();
   const Runs runs = training_runs(machine);

@@ -2,6 +2,7 @@
 // directed link, concurrent streams. Every expected number here is worked out by hand.
 #include <gtest/gtest.h>
 
+#include "doppler/error.hpp"
 #include "doppler/machine.hpp"
 #include "doppler/sim/simulator.hpp"
 
@@ -88,6 +89,31 @@ TEST(Roofline, OppositeDirectionsDoNotContend) {
   Plan plan;
   plan.device = {0, 1, 0, 1};
   EXPECT_DOUBLE_EQ(s.run(plan).makespan, 32);
+}
+
+// a on device 0 feeds b on 1 and c on 2 (transfers 12 each). Links on their own: both copies run
+// 10..22, b and c 22..32. One copy engine on device 0 (copy_engines: 1): 10..22 then 22..34, the
+// second consumer runs 34..44; the machine file round-trips the field.
+TEST(Roofline, OneCopyEnginePerDeviceSerialisesItsOutgoingCopies) {
+  TaskGraph g("g");
+  g.add_op(op(90, 40));
+  g.add_op(op(90, 0));
+  g.add_op(op(90, 0));
+  g.add_edge(0, 1);
+  g.add_edge(0, 2);
+  const std::string text =
+      "name: t\ndevices:\n  count: 3\n  template: {flops: 10, memory_bandwidth: 100, launch_overhead: 1";
+  const std::string links = "}\ninterconnect:\n  default: {bandwidth: 4, latency: 2}\n";
+  Plan plan;
+  plan.device = {0, 1, 2};
+  const Machine independent = parse_machine_yaml(text + links, "t.yaml");
+  EXPECT_DOUBLE_EQ(sim::Simulator(g, independent, sim::CostModelKind::roofline).run(plan).makespan, 32);
+  const Machine shared = parse_machine_yaml(text + ", copy_engines: 1" + links, "t.yaml");
+  EXPECT_EQ(shared.devices[0].copy_engines, 1);
+  const auto r = sim::Simulator(g, shared, sim::CostModelKind::roofline).run(plan, true);
+  EXPECT_DOUBLE_EQ(r.makespan, 44);
+  EXPECT_EQ(parse_machine_yaml(machine_to_yaml(shared), "back.yaml").devices[2].copy_engines, 1);
+  EXPECT_THROW(parse_machine_yaml(text + ", copy_engines: -1" + links, "t.yaml"), Error);
 }
 
 TEST(Roofline, AbstractMachineChargesPaperCosts) {

@@ -1,7 +1,9 @@
 // The core Scheduler: dependency counting, ready-queue order (FIFO / priority), streams, and
-// transfers (one per tensor and destination device, first-consumer order, FIFO per link).
+// transfers (one per tensor and destination device, first-consumer order, FIFO per link, or per
+// source device when it has shared copy engines).
 #include <gtest/gtest.h>
 
+#include "doppler/error.hpp"
 #include "doppler/scheduler.hpp"
 
 namespace doppler {
@@ -97,6 +99,41 @@ TEST(Scheduler, LinksCarryOneTransferAtATimeInFifoOrder) {
   EXPECT_EQ(s.next_transfer(1, 0), kNoTransfer);  // other direction: nothing queued
   s.transfer_finished(b);
   EXPECT_EQ(s.next_transfer(0, 1), a);
+}
+
+// One shared copy engine on device 0: its copies to devices 1, 2 and 3 run one at a time, in the
+// order they became ready, whichever link asks; two engines run two at once; start() resets them.
+TEST(Scheduler, SharedCopyEnginesRunASourcesCopiesInReadyOrder) {
+  const TaskGraph tg = fork_join();
+  const ExecGraph g = ExecGraph::from(tg);
+  Scheduler s(g, {1, 1, 1, 1});
+  s.set_copy_engines({1, 0, 0, 0});
+  const std::vector<DeviceId> device{0, 1, 2, 3, 1};
+  for (int round = 0; round < 2; ++round) {
+    s.start(device);
+    s.build_transfers();
+    ASSERT_EQ(s.transfers_of(0).size(), 3u);
+    const TransferId to1 = s.transfers_of(0)[0], to2 = s.transfers_of(0)[1], to3 = s.transfers_of(0)[2];
+    s.transfer_ready(to3);
+    s.transfer_ready(to1);
+    s.transfer_ready(to2);
+    EXPECT_EQ(s.next_transfer(0, 1), to3);          // the FIFO head, though link 0->1 asked
+    EXPECT_EQ(s.next_transfer(0, 2), kNoTransfer);  // the engine is busy
+    s.transfer_finished(to3);
+    EXPECT_EQ(s.next_transfer(0, 3), to1);
+    s.transfer_finished(to1);
+    EXPECT_EQ(s.next_transfer(0, 3), to2);
+    EXPECT_EQ(s.next_transfer(0, 3), kNoTransfer);
+    s.transfer_finished(to2);
+  }
+  s.set_copy_engines({2, 0, 0, 0});
+  s.start(device);
+  s.build_transfers();
+  for (const TransferId t : s.transfers_of(0)) s.transfer_ready(t);
+  EXPECT_EQ(s.next_transfer(0, 1), s.transfers_of(0)[0]);
+  EXPECT_EQ(s.next_transfer(0, 1), s.transfers_of(0)[1]);
+  EXPECT_EQ(s.next_transfer(0, 1), kNoTransfer);  // both engines busy
+  EXPECT_THROW(s.set_copy_engines({1, 1}), Error);
 }
 
 TEST(Scheduler, StartResetsAllRunState) {

@@ -33,6 +33,12 @@ DeviceSpec read_device(const YAML::Node& node, const std::string& source, const 
     d.streams = static_cast<int>(streams);
   }
   if (node["launch_overhead"]) d.launch_overhead = yaml_non_negative(node, "launch_overhead", source, where);
+  if (node["copy_engines"]) {
+    const long long engines = yaml_integer(node, "copy_engines", source, where);
+    if (engines < 0 || engines > 64)
+      throw_at(source, yaml_line(node["copy_engines"]), where + ": 'copy_engines' must be 0..64");
+    d.copy_engines = static_cast<int>(engines);
+  }
   return d;
 }
 

@@ -61,7 +61,9 @@ std::string machine_to_yaml(const Machine& m) {
         << ", flops: " << format_number(d.flops)
         << ", memory_bandwidth: " << format_number(d.memory_bandwidth)
         << ", memory: " << format_number(d.memory_capacity) << ", streams: " << d.streams
-        << ", launch_overhead: " << format_number(d.launch_overhead) << "}\n";
+        << ", launch_overhead: " << format_number(d.launch_overhead)
+        << (d.copy_engines > 0 ? ", copy_engines: " + std::to_string(d.copy_engines) : std::string())
+        << "}\n";
   }
   out << "interconnect:\n"
       << "  default: {" << link_yaml(n > 1 ? m.link(0, 1) : LinkSpec{}) << "}\n";

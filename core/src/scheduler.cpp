@@ -1,6 +1,7 @@
 #include "doppler/scheduler.hpp"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
 #include "doppler/error.hpp"
@@ -46,6 +47,19 @@ void Scheduler::start(std::span<const DeviceId> device, std::span<const double> 
   for (auto& queue : link_queue_) queue.clear();
   std::fill(link_head_.begin(), link_head_.end(), 0);
   std::fill(link_busy_.begin(), link_busy_.end(), 0);
+  for (auto& queue : source_queue_) queue.clear();
+  std::fill(source_head_.begin(), source_head_.end(), 0);
+  free_engines_ = copy_engines_;
+}
+
+void Scheduler::set_copy_engines(std::vector<int> engines_per_device) {
+  if (!engines_per_device.empty() && engines_per_device.size() != streams_.size())
+    throw Error("scheduler: copy engines given for " + std::to_string(engines_per_device.size()) +
+                " devices, the machine has " + std::to_string(streams_.size()));
+  copy_engines_ = std::move(engines_per_device);
+  free_engines_ = copy_engines_;
+  source_queue_.assign(copy_engines_.empty() ? 0 : streams_.size(), {});
+  source_head_.assign(source_queue_.size(), 0);
 }
 
 void Scheduler::build_transfers() {
@@ -117,10 +131,23 @@ std::size_t Scheduler::ready_count(DeviceId d) const {
 }
 
 void Scheduler::transfer_ready(TransferId t) {
-  link_queue_[link_index(transfers_[t].src, transfers_[t].dst)].push_back(t);
+  const DeviceId src = transfers_[t].src;
+  if (shares_engines(src)) return source_queue_[src].push_back(t);
+  link_queue_[link_index(src, transfers_[t].dst)].push_back(t);
 }
 
 TransferId Scheduler::next_transfer(DeviceId src, DeviceId dst) {
+  if (shares_engines(src)) {
+    std::vector<TransferId>& queue = source_queue_[src];
+    if (free_engines_[src] == 0 || source_head_[src] == queue.size()) return kNoTransfer;
+    const TransferId t = queue[source_head_[src]];
+    const std::size_t l = link_index(src, transfers_[t].dst);
+    if (link_busy_[l]) return kNoTransfer;
+    link_busy_[l] = 1;
+    --free_engines_[src];
+    ++source_head_[src];
+    return t;
+  }
   const std::size_t l = link_index(src, dst);
   if (link_busy_[l] || link_head_[l] == link_queue_[l].size()) return kNoTransfer;
   link_busy_[l] = 1;

@@ -61,11 +61,14 @@ using LinkSamples = std::map<std::pair<DeviceId, DeviceId>, std::vector<std::pai
 
 struct Samples {
   KindSamples kinds;
-  LinkSamples links;                // (src, dst), kHostDevice for the host
-  std::vector<double> gaps;         // back-to-back kernel gaps
-  std::vector<double> arrivals;     // kernel start - arrival of its last (remote) input
-  std::vector<double> copy_delays;  // copy start - when it could start
-  std::vector<double> starts;       // per run: its first kernel's or copy's start
+  LinkSamples links;                  // (src, dst), kHostDevice for the host
+  std::vector<double> gaps;           // back-to-back kernel gaps
+  std::vector<double> arrivals;       // kernel start - arrival of its last (remote) input
+  std::vector<double> copy_delays;    // copy start - when it could start (its link free)
+  std::vector<double> engine_delays;  // the same, with one copy engine per source device
+  std::size_t copy_pairs = 0;         // copies leaving one device for different destinations
+  std::size_t overlapping_pairs = 0;  // ... that overlap in time
+  std::vector<double> starts;         // per run: its first kernel's or copy's start
   std::size_t devices = 0;
   int streams = 1;
 };
@@ -134,8 +137,10 @@ void gather_arrivals(const MeasuredRun& run, const StreamKernels& streams, std::
 }
 
 // Device-to-device copies after the first on their link: how long after they could start (their
-// producer kernel ended and the link was free) they started.
-void gather_copy_dispatch(const Trace& trace, std::vector<double>& delays) {
+// producer kernel ended and the link was free) they started; and the same when the source's
+// copies share one engine (the previous copy from that device had ended).
+void gather_copy_dispatch(const Trace& trace, std::vector<double>& link_delays,
+                          std::vector<double>& engine_delays) {
   std::map<OpId, double> kernel_end;
   for (const TraceRecord& r : trace.records)
     if (r.kind == TraceRecord::Kind::compute) kernel_end[r.op] = r.end;
@@ -146,16 +151,37 @@ void gather_copy_dispatch(const Trace& trace, std::vector<double>& delays) {
   std::sort(copies.begin(), copies.end(),
             [](const TraceRecord* a, const TraceRecord* b) { return a->start < b->start; });
   std::map<std::pair<DeviceId, DeviceId>, double> link_free;
+  std::map<DeviceId, double> engine_free;
+  const auto delay = [&](const TraceRecord& r, double free, std::vector<double>& delays) {
+    const auto produced = kernel_end.find(r.op);
+    const double ready = std::max(free, produced == kernel_end.end() ? 0.0 : produced->second);
+    if (r.start >= ready) delays.push_back(r.start - ready);
+  };
   for (const TraceRecord* r : copies) {
     const auto link = std::pair{r->src, r->device};
-    const auto free = link_free.find(link);
-    if (free != link_free.end()) {
-      const auto produced = kernel_end.find(r->op);
-      const double ready = std::max(free->second, produced == kernel_end.end() ? 0.0 : produced->second);
-      if (r->start >= ready) delays.push_back(r->start - ready);
-    }
+    if (const auto free = link_free.find(link); free != link_free.end()) delay(*r, free->second, link_delays);
+    if (const auto free = engine_free.find(r->src); free != engine_free.end())
+      delay(*r, free->second, engine_delays);
     link_free[link] = r->end;
+    engine_free[r->src] = std::max(engine_free[r->src], r->end);
   }
+}
+
+// Pairs of device-to-device copies leaving one device for different destinations, and how many
+// overlap in time: a GPU whose peer copies share one copy engine shows (almost) none.
+void gather_copy_overlap(const Trace& trace, std::size_t& pairs, std::size_t& overlapping) {
+  std::map<DeviceId, std::vector<const TraceRecord*>> by_source;
+  for (const TraceRecord& r : trace.records)
+    if (r.kind == TraceRecord::Kind::transfer && r.src != kHostDevice && r.device != kHostDevice)
+      by_source[r.src].push_back(&r);
+  for (const auto& [source, copies] : by_source)
+    for (std::size_t i = 0; i < copies.size(); ++i)
+      for (std::size_t j = i + 1; j < copies.size(); ++j) {
+        if (copies[i]->device == copies[j]->device) continue;
+        ++pairs;
+        if (std::min(copies[i]->end, copies[j]->end) > std::max(copies[i]->start, copies[j]->start))
+          ++overlapping;
+      }
 }
 
 // When the run's first kernel or copy started (its clock starts at 0).
@@ -170,7 +196,8 @@ void gather(const MeasuredRun& run, Samples& samples) {
   const StreamKernels streams = kernels_by_stream(*run.trace);
   gather_gaps(streams, samples.gaps);
   gather_start(*run.trace, samples.starts);
-  gather_copy_dispatch(*run.trace, samples.copy_delays);
+  gather_copy_dispatch(*run.trace, samples.copy_delays, samples.engine_delays);
+  gather_copy_overlap(*run.trace, samples.copy_pairs, samples.overlapping_pairs);
   gather_arrivals(run, streams, samples.arrivals);
   std::map<DeviceId, std::vector<Interval>> copies;
   for (const TraceRecord& r : run.trace->records) {
@@ -290,14 +317,21 @@ Machine fit_calibration(std::span<const MeasuredRun> runs, const std::optional<M
   calibration.concurrency_slowdown = slowdown;
   calibration.dispatch_gap = samples.gaps.empty() ? 0.0 : median(samples.gaps);
   calibration.arrival_latency = samples.arrivals.empty() ? 0.0 : mean(samples.arrivals);
-  calibration.copy_dispatch = samples.copy_delays.empty() ? 0.0 : mean(samples.copy_delays);
+  // One copy engine per device when copies leaving a device for different destinations (nearly)
+  // never overlap: fewer than 1 in 20 of at least 20 such pairs.
+  const bool one_engine = samples.copy_pairs >= 20 && samples.overlapping_pairs * 20 < samples.copy_pairs;
+  const std::vector<double>& copy_delays = one_engine ? samples.engine_delays : samples.copy_delays;
+  calibration.copy_dispatch = copy_delays.empty() ? 0.0 : mean(copy_delays);
   calibration.start_latency = samples.starts.empty() ? 0.0 : median(samples.starts);
   calibration.source = source;
   Machine m = starting_machine(base, samples, calibration);
   fit_links(samples.links, base.has_value(), m);
   std::vector<double> overheads;
   for (const auto& [kind, k] : calibration.kinds) overheads.push_back(k.overhead);
-  for (DeviceSpec& d : m.devices) d.launch_overhead = median(overheads);
+  for (DeviceSpec& d : m.devices) {
+    d.launch_overhead = median(overheads);
+    if (samples.copy_pairs >= 20) d.copy_engines = one_engine ? 1 : 0;
+  }
   m.calibration = std::move(calibration);
   return m;
 }

@@ -30,6 +30,7 @@ void RooflineEngine::launch_transfer(Scheduler& s, DeviceId src, DeviceId dst, d
   const TransferId t = s.next_transfer(src, dst);
   if (t == kNoTransfer) return;
   const OpId producer = s.transfer(t).tensor;
+  dst = s.transfer(t).dst;  // with shared copy engines, the source's next transfer may go elsewhere
   const double end = now + costs_.transfer(producer, src, dst);
   push(end, t | kTransferBit);
   if (detail) {

@@ -1,5 +1,7 @@
 #include "doppler/sim/simulator.hpp"
 
+#include <algorithm>
+
 #include "doppler/graph_analysis.hpp"
 #include "doppler/sim/paper_engine.hpp"
 #include "doppler/sim/roofline_engine.hpp"
@@ -26,6 +28,10 @@ Simulator::Simulator(const TaskGraph& graph, const Machine& machine, CostModelKi
     engine_ = std::make_unique<PaperEngine>(costs_);
   } else {
     engine_ = std::make_unique<RooflineEngine>(costs_);
+    std::vector<int> engines;
+    for (const DeviceSpec& d : machine.devices) engines.push_back(d.copy_engines);
+    if (std::any_of(engines.begin(), engines.end(), [](int e) { return e > 0; }))
+      scheduler_.set_copy_engines(std::move(engines));
   }
 }
 

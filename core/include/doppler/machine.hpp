@@ -29,6 +29,7 @@ struct DeviceSpec {
   double memory_capacity = 0;   // bytes; 0 = unlimited
   int streams = 1;              // concurrent compute streams
   double launch_overhead = 0;   // time units added to every kernel
+  int copy_engines = 0;         // outgoing device->device copies at once, any destinations (0 = per link)
 };
 
 // A measured kernel shape: flops and bytes (read + written) -> median time over its samples.

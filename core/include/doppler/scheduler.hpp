@@ -11,7 +11,10 @@
 //  - a device runs a ready op whenever one of its compute streams is free (work conserving);
 //  - transfers: one per (tensor, destination device) for cross-device edges, in first-consumer
 //    order; on contended links each directed link carries one transfer at a time, FIFO in the
-//    order transfers became ready.
+//    order transfers became ready; a device with shared copy engines (set_copy_engines: k > 0)
+//    runs at most k of its outgoing transfers at once, to any destinations, FIFO in the order they
+//    became ready (one engine: the device's outgoing copies run one after another, as a GPU's
+//    peer copies do).
 // Re-binding a plan with start() reuses all buffers, so per-episode use does not allocate.
 #include <cstdint>
 #include <span>
@@ -80,10 +83,19 @@ class Scheduler {
   int streams(DeviceId device) const { return streams_[device]; }
   std::size_t ready_count(DeviceId device) const;
 
+  // Outgoing copy engines per device (0 = none shared: every link on its own); kept across start().
+  void set_copy_engines(std::vector<int> engines_per_device);
+  bool shares_engines(DeviceId src) const { return !copy_engines_.empty() && copy_engines_[src] > 0; }
   // Contended links: queue a transfer on link (src,dst); take the next one if the link is idle.
+  // For a device with shared engines: the head of its FIFO (to any destination: check
+  // transfer(t).dst) if an engine and that link are free.
   void transfer_ready(TransferId t);
   TransferId next_transfer(DeviceId src, DeviceId dst);
-  void transfer_finished(TransferId t) { link_busy_[link_index(transfers_[t].src, transfers_[t].dst)] = 0; }
+  void transfer_finished(TransferId t) {
+    const DeviceId src = transfers_[t].src;
+    link_busy_[link_index(src, transfers_[t].dst)] = 0;
+    if (shares_engines(src)) ++free_engines_[src];
+  }
 
  private:
   void push_by_priority(OpId op);
@@ -121,6 +133,10 @@ class Scheduler {
   std::vector<std::vector<TransferId>> link_queue_;
   std::vector<std::uint32_t> link_head_;
   std::vector<std::uint8_t> link_busy_;
+  std::vector<int> copy_engines_;  // per device; empty = none shared
+  std::vector<int> free_engines_;
+  std::vector<std::vector<TransferId>> source_queue_;  // devices with shared engines
+  std::vector<std::uint32_t> source_head_;
 };
 
 }  // namespace doppler
