@@ -85,6 +85,16 @@ TEST_F(CliOffload, TableCsvPlotsAndOutDirectory) {
   }
   EXPECT_EQ(slurp(dir_ / "out" / "results.csv"), slurp(path("runs.csv")));
   EXPECT_TRUE(nlohmann::json::parse(slurp(dir_ / "out" / "results.json")).contains("results"));
+  const nlohmann::json trace =
+      nlohmann::json::parse(slurp(dir_ / "out" / "traces" / "1gpu_55000B_53G_event.json"));
+  bool host_link = false;
+  for (const auto& event : trace["traceEvents"])
+    host_link = host_link || (event.contains("cat") && event["cat"] == "transfer");
+  EXPECT_TRUE(host_link) << "loads and evicts appear as transfers";
+  std::size_t traces = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ / "out" / "traces"))
+    traces += entry.is_regular_file();
+  EXPECT_EQ(traces, 32u);
 }
 
 TEST_F(CliOffload, ShippedLlamaConfigSweepsDownToAQuarterOfTheWorkingSet) {

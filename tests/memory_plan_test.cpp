@@ -99,6 +99,44 @@ TEST(MemoryPlan, BudgetBelowTheLargestOpIsAnErrorNamingItAndTheBytes) {
   }
 }
 
+// x on device 0 feeds y and z on device 1: device 1 gets one copy of x (its own memory), shared by
+// both consumers, copied from device 0; nothing goes through the host.
+TEST(MemoryPlan, ConsumersOnAnotherDeviceShareOneCopyThere) {
+  TaskGraph graph;
+  for (const char* name : {"x", "y", "z"}) graph.add_op(sized(name, 100));
+  graph.add_edge(0, 1);
+  graph.add_edge(0, 2);
+  Plan plan;
+  plan.device = {0, 1, 1};
+  MemoryPlanOptions options;
+  options.alignment = 1;
+  const MemoryGraph mg = compile_memory_graph(graph, plan, options);
+  ASSERT_EQ(mg.count(MemNodeKind::kCopy), 1u);
+  EXPECT_EQ(mg.count(MemNodeKind::kLoad), 0u);
+  for (const MemNode& node : mg.nodes) {
+    if (node.kind != MemNodeKind::kCopy) continue;
+    EXPECT_EQ(node.tensor, 0u);
+    EXPECT_EQ(node.source.device, 0u);
+    EXPECT_EQ(node.region.device, 1u);
+    EXPECT_EQ(node.bytes, 100);
+  }
+  EXPECT_EQ(mg.planned_peak, (std::vector<std::uint64_t>{100, 300}));
+  EXPECT_EQ(test_support::memory_graph_violation(mg, graph, plan), "");
+}
+
+TEST(MemoryPlan, AFullHostArenaIsAnErrorNamingTheTensor) {
+  const Golden g;
+  MemoryPlanOptions options = g.options(200);
+  options.host_capacity = 250;  // x and y fit, a's eviction does not
+  try {
+    compile_memory_graph(g.graph, g.plan, options);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "memory plan: the host arena of 250 bytes has no room for tensor 'a' (100 bytes)");
+  }
+}
+
 TEST(MemoryPlan, FixedOrderChainsEveryResource) {
   const Golden g;
   const MemoryGraph fixed = with_fixed_order(compile_memory_graph(g.graph, g.plan, g.options(200)));

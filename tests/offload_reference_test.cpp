@@ -90,6 +90,16 @@ TEST(OffloadReference, FfnnAndChainOnTwoDevicesUnderTightBudgets) {
   EXPECT_GT(evictions, 0u);
 }
 
+TEST(OffloadReference, MinGrowthOrderNeedsLessMemoryThanThePlanOrder) {
+  Offload o = prepare(llama_layer({.batch = 2, .seq = 32, .hidden = 32, .heads = 2, .layers = 2}), 4, 1);
+  o.plan.device.assign(o.plan.device.size(), 0);
+  memory::MemoryPlanOptions options = o.options;
+  const std::uint64_t plan_order = memory::working_set_bytes(o.lowered.graph, o.plan, options);
+  options.order = memory::CompileOrder::kMinGrowth;
+  const std::uint64_t min_growth = memory::working_set_bytes(o.lowered.graph, o.plan, options);
+  EXPECT_LT(min_growth, plan_order);
+}
+
 TEST(OffloadReference, TrainingStepOnTwoDevices) {
   const Offload o =
       prepare(mlp_training_step({.batch = 4, .in = 8, .hidden = 16, .out = 4, .layers = 2}), 2, 5);

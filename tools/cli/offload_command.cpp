@@ -18,6 +18,7 @@
 #include "doppler/memory/offload_study.hpp"
 #include "doppler/number_format.hpp"
 #include "doppler/sim/memory_graph_engine.hpp"
+#include "doppler/trace.hpp"
 #include "line_chart_svg.hpp"
 #include "report.hpp"
 #include "run_inputs.hpp"
@@ -43,6 +44,7 @@ struct Row {
   double bandwidth = 0;
   RunOrder order = RunOrder::kEventDriven;
   sim::MemoryRunResult result;
+  std::string trace_json;  // Chrome trace of the run, kept when --out asks for traces
   std::uint64_t peak() const {
     std::uint64_t most = 0;
     for (const std::uint64_t p : result.peak_bytes) most = std::max(most, p);
@@ -164,6 +166,12 @@ std::map<std::string, std::string> plots(const Experiment& e, const std::vector<
   return files;
 }
 
+// "1gpu_92471296B_53G_event.json": one Chrome trace per run under --out DIR/traces.
+std::string trace_name(const Row& r) {
+  return std::to_string(r.gpus) + "gpu_" + std::to_string(r.budget) + "B_" + g4(r.bandwidth / 1e9) + "G_" +
+         run_order_name(r.order) + ".json";
+}
+
 void write_plots(const std::string& dir, const std::map<std::string, std::string>& files) {
   fs::create_directories(dir);
   for (const auto& [name, svg] : files) write_file_atomically((fs::path(dir) / name).string(), svg);
@@ -229,9 +237,13 @@ void run_offload(const OffloadFlags& flags) {
         for (LinkSpec& link : linked.host_to_device) link.bandwidth = bandwidth;
         for (LinkSpec& link : linked.device_to_host) link.bandwidth = bandwidth;
         for (const RunOrder order : study.orders) {
-          Row row{n, working_set, budget, fraction, bandwidth, order, {}};
-          row.result =
-              sim::run_memory_graph(order == RunOrder::kFixed ? fixed : event_driven, graph, linked, costs);
+          Row row{n, working_set, budget, fraction, bandwidth, order, {}, {}};
+          row.result = sim::run_memory_graph(order == RunOrder::kFixed ? fixed : event_driven, graph, linked,
+                                             costs, !flags.out_dir.empty());
+          if (!flags.out_dir.empty()) {
+            row.trace_json = trace_to_chrome_json(row.result.trace, graph);
+            row.result.trace = {};
+          }
           rows.push_back(std::move(row));
         }
       }
@@ -247,6 +259,9 @@ void run_offload(const OffloadFlags& flags) {
     write_plots(flags.out_dir, svgs);
     write_file_atomically((fs::path(flags.out_dir) / "results.csv").string(), csv);
     write_file_atomically((fs::path(flags.out_dir) / "results.json").string(), j.dump(2) + "\n");
+    fs::create_directories(fs::path(flags.out_dir) / "traces");
+    for (const Row& r : rows)
+      write_file_atomically((fs::path(flags.out_dir) / "traces" / trace_name(r)).string(), r.trace_json);
   }
   if (flags.json) {
     std::cout << j.dump(2) << "\n";
@@ -290,7 +305,10 @@ void add_offload_command(CLI::App& app) {
   command->add_option("--csv", flags->csv, "Write every run as a CSV row")->type_name("FILE");
   command->add_option("--plot", flags->plot_dir, "Write SVG charts of makespan vs budget into DIR")
       ->type_name("DIR");
-  command->add_option("--out", flags->out_dir, "Write results.json, results.csv and the charts into DIR")
+  command
+      ->add_option(
+          "--out", flags->out_dir,
+          "Write results.json, results.csv, the charts and a Chrome trace per run (traces/) into DIR")
       ->type_name("DIR");
   command->callback([flags] { run_offload(*flags); });
 }
