@@ -108,6 +108,20 @@ TEST_F(CliOffload, ShippedLlamaConfigSweepsDownToAQuarterOfTheWorkingSet) {
   EXPECT_EQ(*fractions.rbegin(), 1.0);
 }
 
+// The same budgets in bytes: the min_growth compile order moves fewer bytes and finishes sooner.
+TEST_F(CliOffload, MinGrowthConfigBeatsThePlanOrderAtTheSameBudgets) {
+  const nlohmann::json plan = run_json("offload configs/offload-llama.yaml --json");
+  const nlohmann::json min_growth = run_json("offload configs/offload-llama-min-growth.yaml --json");
+  ASSERT_EQ(plan["results"].size(), min_growth["results"].size());
+  for (std::size_t i = 0; i < plan["results"].size(); ++i) {
+    const auto& p = plan["results"][i];
+    const auto& m = min_growth["results"][i];
+    ASSERT_EQ(p["budget_bytes"], m["budget_bytes"]);
+    EXPECT_LT(m["bytes_moved"].get<double>(), p["bytes_moved"].get<double>());
+    EXPECT_LT(m["makespan"].get<double>(), p["makespan"].get<double>());
+  }
+}
+
 TEST_F(CliOffload, BadInputIsOneLineAndWritesNothing) {
   std::string text = small_config(kRoot + "/configs/machines/h100-2.yaml");
   text.replace(text.find("budget_bytes: [55000, 300000]"), 29, "budget_bytes: [1000]");
