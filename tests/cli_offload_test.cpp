@@ -140,6 +140,10 @@ TEST_F(CliOffload, BadInputIsOneLineAndWritesNothing) {
   text.replace(text.find("  alignment"), 2, "  speed: 3\n  ");
   expect_error("offload " + write("key.yaml", text), {"'offload.speed'", "unknown key"});
   expect_error("offload " + config() + " --csv " + path("no/such/dir.csv"), {"--csv", "does not exist"});
+  text = small_config(kRoot + "/configs/machines/h100-2.yaml");
+  text.replace(text.find("  alignment"), 2, "  placement: fastest\n  ");
+  expect_error("offload " + write("placement.yaml", text),
+               {"placement.yaml:11", "'offload.placement'", "unknown placement method 'fastest'"});
   expect_error("offload " + kRoot + "/configs/einsum/llama_layer.yaml", {"no 'offload' section"});
 }
 

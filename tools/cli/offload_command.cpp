@@ -95,14 +95,13 @@ std::string csv_text(const std::vector<Row>& rows) {
 }
 
 nlohmann::ordered_json results_json(const Experiment& e, const std::string& machine_label,
-                                    const Plan& any_plan, const std::vector<Row>& rows,
-                                    const memory::OffloadStudy& study) {
+                                    const std::vector<Row>& rows, const memory::OffloadStudy& study) {
   nlohmann::ordered_json j;
   j["name"] = e.name;
   j["workload"] = e.einsum->label();
   j["machine"] = machine_label;
   j["compile_order"] = memory::compile_order_name(study.compile_order);
-  j["placement"] = any_plan.method;
+  j["placement"] = study.placement;
   j["results"] = nlohmann::ordered_json::array();
   for (const Row& r : rows) {
     nlohmann::ordered_json o;
@@ -182,7 +181,7 @@ void run_offload(const OffloadFlags& flags) {
   if (!e.einsum)
     throw Error(flags.config +
                 ": offload needs an 'einsum' workload (its load tasks are what lives in host memory)");
-  const memory::OffloadStudy study = memory::read_offload_study(e);
+  const memory::OffloadStudy study = memory::read_offload_study(e, known_names().methods);
   if (!flags.csv.empty()) check_output_path(flags.csv, "--csv", {".csv"});
   if (!flags.plot_dir.empty()) check_output_dir(flags.plot_dir, "--plot");
   if (!flags.out_dir.empty()) check_output_dir(flags.out_dir, "--out");
@@ -201,7 +200,6 @@ void run_offload(const OffloadFlags& flags) {
   if (bandwidths.empty()) bandwidths.push_back(base.host_to_device.at(0).bandwidth);
 
   std::vector<Row> rows;
-  Plan last_plan;
   for (const std::size_t n : gpus) {
     const Machine machine = first_devices(base, n);
     einsum::DecomposeOptions decompose = e.decompose.options;
@@ -209,7 +207,6 @@ void run_offload(const OffloadFlags& flags) {
     TaskGraph graph;
     const EinsumOrigin origin = lower_einsum_workload(*e.einsum, decompose, graph);
     const Plan plan = offload_plan(graph, machine, model, study.placement, e.seed);
-    last_plan = plan;
     memory::MemoryPlanOptions options;
     options.alignment = study.alignment;
     options.order = study.compile_order;
@@ -250,7 +247,7 @@ void run_offload(const OffloadFlags& flags) {
     }
   }
 
-  const nlohmann::ordered_json j = results_json(e, machine_label, last_plan, rows, study);
+  const nlohmann::ordered_json j = results_json(e, machine_label, rows, study);
   const std::string csv = csv_text(rows);
   const std::map<std::string, std::string> svgs = plots(e, rows, base);
   if (!flags.csv.empty()) write_file_atomically(flags.csv, csv);

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+
 #include "doppler/config_fields.hpp"
 #include "doppler/error.hpp"
 
@@ -22,7 +24,7 @@ void read_list(const ConfigFields& in, const YAML::Node& value, const std::strin
 
 }  // namespace
 
-OffloadStudy read_offload_study(const Experiment& experiment) {
+OffloadStudy read_offload_study(const Experiment& experiment, const std::vector<std::string>& placements) {
   const auto found = experiment.sections.find("offload");
   if (found == experiment.sections.end())
     throw Error(experiment.source + ": no 'offload' section (docs/OFFLOAD.md says what it sweeps)");
@@ -73,6 +75,11 @@ OffloadStudy read_offload_study(const Experiment& experiment) {
       }
     } else if (key == "placement") {
       study.placement = in.scalar(value, field);
+      if (std::find(placements.begin(), placements.end(), study.placement) == placements.end()) {
+        std::string known;
+        for (const std::string& name : placements) known += (known.empty() ? "" : ", ") + name;
+        in.fail(value, field, "unknown placement method '" + study.placement + "' (known: " + known + ")");
+      }
     } else if (key == "alignment") {
       study.alignment = in.unsigned_integer(value, field);
       if (study.alignment == 0) in.fail(value, field, "must be at least 1");

@@ -36,7 +36,8 @@ struct OffloadStudy {
 };
 
 // The experiment's `offload` section (kept by load_experiment when ExperimentNames::sections
-// names it). Throws when the section is missing.
-OffloadStudy read_offload_study(const Experiment& experiment);
+// names it); `placements` are the placement methods the caller knows. Throws when the section is
+// missing.
+OffloadStudy read_offload_study(const Experiment& experiment, const std::vector<std::string>& placements);
 
 }  // namespace doppler::memory
