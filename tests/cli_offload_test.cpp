@@ -67,6 +67,22 @@ TEST_F(CliOffload, JsonHasOneResultPerCombinationWithinBoundsAndBudgets) {
   EXPECT_GT(results[8]["bytes_moved"].get<double>(), results[0]["bytes_moved"].get<double>());
 }
 
+TEST_F(CliOffload, JitterIsReportedAndChangesTheRunsButNotTheBytes) {
+  std::string text = small_config(kRoot + "/configs/machines/h100-2.yaml");
+  text.replace(text.find("  alignment"), 2, "  jitter: 0.2\n  ");
+  const nlohmann::json plain = run_json("offload " + config() + " --json");
+  const nlohmann::json jittered = run_json("offload " + write("jitter.yaml", text) + " --json");
+  EXPECT_EQ(plain["jitter"], 0);
+  EXPECT_EQ(jittered["jitter"], 0.2);
+  ASSERT_EQ(plain["results"].size(), jittered["results"].size());
+  int differ = 0;
+  for (std::size_t i = 0; i < plain["results"].size(); ++i) {
+    EXPECT_EQ(plain["results"][i]["bytes_moved"], jittered["results"][i]["bytes_moved"]);
+    differ += plain["results"][i]["makespan"] != jittered["results"][i]["makespan"];
+  }
+  EXPECT_EQ(differ, static_cast<int>(plain["results"].size()));
+}
+
 TEST_F(CliOffload, TableCsvPlotsAndOutDirectory) {
   const Result r = run("offload " + config() + " --csv " + path("runs.csv") + " --plot " + path("plots") +
                        " --out " + path("out"));
@@ -140,6 +156,9 @@ TEST_F(CliOffload, BadInputIsOneLineAndWritesNothing) {
   text.replace(text.find("  alignment"), 2, "  speed: 3\n  ");
   expect_error("offload " + write("key.yaml", text), {"'offload.speed'", "unknown key"});
   expect_error("offload " + config() + " --csv " + path("no/such/dir.csv"), {"--csv", "does not exist"});
+  text = small_config(kRoot + "/configs/machines/h100-2.yaml");
+  text.replace(text.find("  alignment"), 2, "  jitter: 1.5\n  ");
+  expect_error("offload " + write("jitter.yaml", text), {"jitter.yaml:11", "'offload.jitter'", "[0, 1)"});
   text = small_config(kRoot + "/configs/machines/h100-2.yaml");
   text.replace(text.find("  alignment"), 2, "  placement: fastest\n  ");
   expect_error("offload " + write("placement.yaml", text),

@@ -103,6 +103,37 @@ TEST(MemoryGraphSim, EventDrivenOrderBeatsTheFixedOrder) {
             << std::exp(log_ratio / seeds) << "\n";
 }
 
+// Jitter: seeded per node, so a run repeats exactly, another seed differs, and the event-driven
+// and fixed-order runs of one graph draw the same durations (equal compute and link bounds).
+TEST(MemoryGraphSim, JitterIsSeededPerNodeAndKeepsTheBounds) {
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    const Case c = random_case(seed);
+    const MemoryGraph mg = memory::compile_memory_graph(c.graph, c.plan, c.options);
+    const CostTable costs(c.graph, c.machine, CostModelKind::roofline);
+    const MemoryRunOptions jittered{.jitter = 0.3, .seed = seed};
+    const MemoryRunResult a = run_memory_graph(mg, c.graph, c.machine, costs, jittered);
+    const MemoryRunResult b = run_memory_graph(mg, c.graph, c.machine, costs, jittered);
+    const MemoryRunResult other =
+        run_memory_graph(mg, c.graph, c.machine, costs, {.jitter = 0.3, .seed = seed + 100});
+    const MemoryRunResult plain = run_memory_graph(mg, c.graph, c.machine, costs);
+    const MemoryRunResult fixed =
+        run_memory_graph(memory::with_fixed_order(mg), c.graph, c.machine, costs, jittered);
+    EXPECT_EQ(a.makespan, b.makespan);
+    EXPECT_NE(a.makespan, other.makespan);
+    EXPECT_NE(a.makespan, plain.makespan);
+    EXPECT_GE(a.makespan, a.lower_bound * (1 - 1e-12));
+    EXPECT_GE(fixed.makespan, fixed.lower_bound * (1 - 1e-12));
+    EXPECT_NEAR(a.compute_bound, fixed.compute_bound, 1e-9 * a.compute_bound);
+    EXPECT_NEAR(a.host_link_bound, fixed.host_link_bound, 1e-9 * a.host_link_bound);
+    for (const std::uint64_t peak : a.peak_bytes) EXPECT_LE(peak, c.options.budget);
+  }
+  const Case c = random_case(1);
+  const MemoryGraph mg = memory::compile_memory_graph(c.graph, c.plan, c.options);
+  const CostTable costs(c.graph, c.machine, CostModelKind::roofline);
+  EXPECT_THROW(run_memory_graph(mg, c.graph, c.machine, costs, {.jitter = 1.0}), std::logic_error);
+}
+
 TEST(MemoryGraphSim, TimesFollowTheHostLinks) {
   // One op reading a host input of 400 bytes: load (1 + 400/4) then compute (flops 50).
   TaskGraph graph;

@@ -58,8 +58,16 @@ class LiveRegions {
 class Runner {
  public:
   Runner(const memory::MemoryGraph& mg, const TaskGraph& graph, const Machine& machine,
-         const CostTable& costs, bool record)
-      : mg_(mg), machine_(machine), costs_(costs), record_(record), n_(mg.num_devices) {
+         const CostTable& costs, const MemoryRunOptions& options)
+      : mg_(mg),
+        machine_(machine),
+        costs_(costs),
+        record_(options.record_trace),
+        jitter_(options.jitter),
+        seed_(options.seed),
+        n_(mg.num_devices) {
+    if (!(options.jitter >= 0 && options.jitter < 1))
+      throw std::logic_error("run_memory_graph: jitter must be in [0, 1)");
     if (machine.num_devices() < n_)
       throw std::logic_error("run_memory_graph: the machine has fewer devices than the memory graph");
     const std::size_t resources = 3 * n_ + n_ * n_;
@@ -147,6 +155,17 @@ class Runner {
     }
   }
 
+  // 1 + jitter x u, u uniform in [-1, 1) from (seed, node): splitmix64 of the pair.
+  double factor(MemNodeId id) const {
+    if (jitter_ == 0) return 1;
+    std::uint64_t z = seed_ + 0x9e3779b97f4a7c15ull * (std::uint64_t{id} + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    const double u = static_cast<double>(z >> 11) * 0x1.0p-53;
+    return 1 + jitter_ * (2 * u - 1);
+  }
+
   std::size_t arena_of(DeviceId d) const { return d == kHostDevice ? n_ : d; }
 
   void became_ready(MemNodeId id) {
@@ -195,7 +214,7 @@ class Runner {
       } else if (node.kind == MemNodeKind::kEvict) {
         arenas_[n_].acquire(node.source, 0, "host");
       }
-      events_.push(now + duration(node), EventQueue::tag(sequence_++, id));
+      events_.push(now + duration(node) * factor(id), EventQueue::tag(sequence_++, id));
     }
   }
 
@@ -220,12 +239,12 @@ class Runner {
         break;
       case MemNodeKind::kLoad:
         result_.bytes_loaded += node.bytes;
-        loaded_[node.region.device] += node.bytes;
+        loaded_[node.region.device] += node.bytes * factor(id);
         record = transfer_record(node, kHostDevice, node.region.device, start_[id], now);
         break;
       case MemNodeKind::kEvict:
         result_.bytes_evicted += node.bytes;
-        evicted_[node.region.device] += node.bytes;
+        evicted_[node.region.device] += node.bytes * factor(id);
         arenas_[node.region.device].release(node.region);
         record = transfer_record(node, node.region.device, kHostDevice, start_[id], now);
         break;
@@ -276,6 +295,8 @@ class Runner {
   const Machine& machine_;
   const CostTable& costs_;
   bool record_;
+  double jitter_;
+  std::uint64_t seed_;
   std::size_t n_;
   std::vector<int> slots_;  // free slots per resource
   std::vector<std::priority_queue<MemNodeId, std::vector<MemNodeId>, std::greater<>>> ready_;
@@ -300,8 +321,15 @@ class Runner {
 }  // namespace
 
 MemoryRunResult run_memory_graph(const memory::MemoryGraph& memory_graph, const TaskGraph& graph,
+                                 const Machine& machine, const CostTable& costs,
+                                 const MemoryRunOptions& options) {
+  return Runner(memory_graph, graph, machine, costs, options).run();
+}
+
+MemoryRunResult run_memory_graph(const memory::MemoryGraph& memory_graph, const TaskGraph& graph,
                                  const Machine& machine, const CostTable& costs, bool record_trace) {
-  return Runner(memory_graph, graph, machine, costs, record_trace).run();
+  return run_memory_graph(memory_graph, graph, machine, costs,
+                          MemoryRunOptions{.record_trace = record_trace});
 }
 
 }  // namespace doppler::sim

@@ -102,6 +102,7 @@ nlohmann::ordered_json results_json(const Experiment& e, const std::string& mach
   j["machine"] = machine_label;
   j["compile_order"] = memory::compile_order_name(study.compile_order);
   j["placement"] = study.placement;
+  j["jitter"] = study.jitter;
   j["results"] = nlohmann::ordered_json::array();
   for (const Row& r : rows) {
     nlohmann::ordered_json o;
@@ -235,8 +236,9 @@ void run_offload(const OffloadFlags& flags) {
         for (LinkSpec& link : linked.device_to_host) link.bandwidth = bandwidth;
         for (const RunOrder order : study.orders) {
           Row row{n, working_set, budget, fraction, bandwidth, order, {}, {}};
-          row.result = sim::run_memory_graph(order == RunOrder::kFixed ? fixed : event_driven, graph, linked,
-                                             costs, !flags.out_dir.empty());
+          row.result = sim::run_memory_graph(
+              order == RunOrder::kFixed ? fixed : event_driven, graph, linked, costs,
+              {.record_trace = !flags.out_dir.empty(), .jitter = study.jitter, .seed = e.seed});
           if (!flags.out_dir.empty()) {
             row.trace_json = trace_to_chrome_json(row.result.trace, graph);
             row.result.trace = {};
@@ -265,7 +267,10 @@ void run_offload(const OffloadFlags& flags) {
     return;
   }
   std::cout << e.name << ": " << e.einsum->label() << " on " << machine_label << ", " << sim::to_string(model)
-            << " model, compile order " << memory::compile_order_name(study.compile_order) << "\n\n";
+            << " model, compile order " << memory::compile_order_name(study.compile_order)
+            << (study.jitter > 0 ? ", jitter " + g4(study.jitter) + " (seed " + std::to_string(e.seed) + ")"
+                                 : "")
+            << "\n\n";
   using Align = TextTable::Align;
   TextTable table({{"gpus", Align::right},
                    {"budget", Align::right},

@@ -83,10 +83,13 @@ OffloadStudy read_offload_study(const Experiment& experiment, const std::vector<
     } else if (key == "alignment") {
       study.alignment = in.unsigned_integer(value, field);
       if (study.alignment == 0) in.fail(value, field, "must be at least 1");
+    } else if (key == "jitter") {
+      study.jitter = in.number(value, field);
+      if (!(study.jitter >= 0 && study.jitter < 1)) in.fail(value, field, "must be in [0, 1)");
     } else {
       in.fail(it->first, field,
               "unknown key (known: budget_fractions, budget_bytes, bandwidths, gpus, orders, compile_order, "
-              "placement, alignment)");
+              "placement, alignment, jitter)");
     }
   }
   if (study.budget_fractions.empty() && study.budget_bytes.empty())

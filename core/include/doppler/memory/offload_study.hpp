@@ -11,6 +11,7 @@
 //     compile_order: plan                 # plan | min_growth (memory/compile_order.hpp)
 //     placement: critical_path            # how ops are placed on several GPUs
 //     alignment: 256                      # bytes of every region
+//     jitter: 0.2                         # each op/transfer time x (1 + 0.2 u), u in [-1, 1); default 0
 // Unknown keys, empty lists and bad values throw a one-line Error "FILE:LINE: 'offload.KEY': ...".
 #include <cstdint>
 #include <string>
@@ -33,6 +34,7 @@ struct OffloadStudy {
   CompileOrder compile_order = CompileOrder::kPlan;
   std::string placement = "critical_path";
   std::uint64_t alignment = 256;
+  double jitter = 0;  // in [0, 1): run-to-run variation in the simulator (seeded by the config's seed)
 };
 
 // The experiment's `offload` section (kept by load_experiment when ExperimentNames::sections

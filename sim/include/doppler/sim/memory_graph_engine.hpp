@@ -8,6 +8,9 @@
 // (time, sequence id), so a run is deterministic. Every alloc is checked against the budget and
 // against live regions; a violation throws std::logic_error (an internal error: the compiler
 // broke its contract). The result carries the peak bytes per device and a Trace.
+// With `jitter` j > 0, every op and transfer takes its time x (1 + j u), u uniform in [-1, 1)
+// drawn from (seed, node index): run-to-run variation of real hardware, the same per node whatever
+// the order, so event-driven and fixed-order runs of one graph see the same durations.
 #include <cstdint>
 #include <vector>
 
@@ -26,7 +29,8 @@ struct MemoryRunResult {
   double bytes_evicted = 0;               // device -> host
   double bytes_copied = 0;                // device -> device
   // Lower bound of any schedule of this memory graph: max over devices of its compute time (over
-  // its streams) and of its host-link bytes / bandwidth, each direction.
+  // its streams) and of its host-link bytes / bandwidth, each direction (with jitter: each
+  // transfer's bytes / bandwidth times its factor).
   double lower_bound = 0;
   double compute_bound = 0;
   double host_link_bound = 0;
@@ -34,7 +38,16 @@ struct MemoryRunResult {
   Trace trace;  // compute rows for ops, transfer rows for loads, evicts (to kHostDevice) and copies
 };
 
+struct MemoryRunOptions {
+  bool record_trace = false;
+  double jitter = 0;  // in [0, 1)
+  std::uint64_t seed = 1;
+};
+
 // `costs` must be built from `graph` and `machine`; `machine` has the graph's devices.
+MemoryRunResult run_memory_graph(const memory::MemoryGraph& memory_graph, const TaskGraph& graph,
+                                 const Machine& machine, const CostTable& costs,
+                                 const MemoryRunOptions& options);
 MemoryRunResult run_memory_graph(const memory::MemoryGraph& memory_graph, const TaskGraph& graph,
                                  const Machine& machine, const CostTable& costs, bool record_trace = false);
 
