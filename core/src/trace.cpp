@@ -31,10 +31,11 @@ std::string trace_to_chrome_json(const Trace& trace, const TaskGraph& graph) {
       e["args"] = {{"op", r.op}, {"kind", graph.op(r.op).kind}};
       streams[{r.device, r.stream}] = true;
     } else {
-      e["name"] = op + " -> dev" + std::to_string(r.device);
+      e["name"] =
+          op + " -> " + (r.device == kHostDevice ? std::string("host") : "dev" + std::to_string(r.device));
       e["cat"] = "transfer";
-      e["pid"] = num_devices + r.src;
-      e["tid"] = r.device;
+      e["pid"] = r.src == kHostDevice ? 2 * num_devices : num_devices + r.src;
+      e["tid"] = r.device == kHostDevice ? num_devices : r.device;
       e["args"] = {{"tensor_of", r.op}, {"bytes", r.bytes}};
       links[{r.src, r.device}] = true;
     }
@@ -49,10 +50,15 @@ std::string trace_to_chrome_json(const Trace& trace, const TaskGraph& graph) {
     meta("process_name", d, -1, trace.device_names[d] + " compute");
   for (const auto& [key, unused] : streams)
     meta("thread_name", key.first, key.second, "stream " + std::to_string(key.second));
+  const auto end_name = [&trace](DeviceId d) {
+    return d == kHostDevice ? std::string("host") : trace.device_names[d];
+  };
   for (const auto& [key, unused] : links) {
-    meta("process_name", num_devices + key.first, -1, trace.device_names[key.first] + " links out");
-    meta("thread_name", num_devices + key.first, key.second,
-         trace.device_names[key.first] + " -> " + trace.device_names[key.second]);
+    const std::size_t pid = key.first == kHostDevice ? 2 * num_devices : num_devices + key.first;
+    const long tid =
+        key.second == kHostDevice ? static_cast<long>(num_devices) : static_cast<long>(key.second);
+    meta("process_name", pid, -1, end_name(key.first) + " links out");
+    meta("thread_name", pid, tid, end_name(key.first) + " -> " + end_name(key.second));
   }
   nlohmann::json root{{"traceEvents", std::move(events)},
                       {"displayTimeUnit", "ns"},
@@ -73,12 +79,13 @@ std::string csv_field(const std::string& text) {
 }  // namespace
 
 std::string trace_to_csv(const Trace& trace, const TaskGraph& graph) {
+  const auto end_text = [](DeviceId d) { return d == kHostDevice ? std::string("host") : std::to_string(d); };
   std::ostringstream out;
   out << "kind,op,name,device,src,stream,start,end,bytes\n";
   for (const TraceRecord& r : trace.records) {
     const bool compute = r.kind == TraceRecord::Kind::compute;
     out << (compute ? "compute" : "transfer") << ',' << r.op << ',' << csv_field(graph.op(r.op).name) << ','
-        << r.device << ',' << (compute ? std::string() : std::to_string(r.src)) << ','
+        << end_text(r.device) << ',' << (compute ? std::string() : end_text(r.src)) << ','
         << (compute ? std::to_string(r.stream) : std::string()) << ',' << format_number(r.start) << ','
         << format_number(r.end) << ',' << format_number(r.bytes) << '\n';
   }

@@ -14,6 +14,7 @@ void add_decompose_command(CLI::App& app);
 void add_execute_command(CLI::App& app);
 void add_calibrate_command(CLI::App& app);
 void add_validate_command(CLI::App& app);
+void add_offload_command(CLI::App& app);
 #ifdef DOPPLER_HAVE_TORCH
 // The learned policies (built with LibTorch only).
 void add_train_command(CLI::App& app);

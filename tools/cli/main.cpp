@@ -1,6 +1,6 @@
 // The `doppler` command line (CLI11): simulate, compare, graph, decompose, bench sim, calibrate,
-// validate; with LibTorch also train, place, evaluate, bench train and bench place. Every error ends as one
-// line on stderr, "doppler: error: <message>", and exit code 2; --help exits 0.
+// validate, offload; with LibTorch also train, place, evaluate, bench train and bench place. Every error ends
+// as one line on stderr, "doppler: error: <message>", and exit code 2; --help exits 0.
 #include <CLI/CLI.hpp>
 
 #include <exception>
@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   doppler::cli::add_bench_command(app);
   doppler::cli::add_calibrate_command(app);
   doppler::cli::add_validate_command(app);
+  doppler::cli::add_offload_command(app);
 #ifdef DOPPLER_HAVE_TORCH
   doppler::cli::add_train_command(app);
   doppler::cli::add_place_command(app);

@@ -84,7 +84,7 @@ std::vector<std::string> unavailable_methods() {
 }
 
 ExperimentNames known_names() {
-  return {{"paper", "roofline"}, policies::placement_names(), {"policy", "train"}};
+  return {{"paper", "roofline"}, policies::placement_names(), {"policy", "train", "offload"}};
 }
 
 Experiment resolve(const RunFlags& flags) {

@@ -44,7 +44,8 @@ void add_input_flags(CLI::App& command, RunFlags& flags);
 const CLI::Validator& positive_integer();
 
 // The names a config or flag may use: cost models, placement methods, and the learned policy's
-// sections (policy, train: read by train/place/evaluate, ignored by the other subcommands).
+// sections (policy, train: read by train/place/evaluate; offload: read by offload; each ignored by
+// the other subcommands).
 ExperimentNames known_names();
 
 // Heuristics this build lacks ("metis" without libmetis-dev): left out of the default placements.

@@ -1,8 +1,9 @@
 #pragma once
 // Contract: an execution trace, the same value type for the simulator and the CUDA backend: one
 // record per op run (device, stream, start, end) and per transfer (source, destination, start,
-// end, bytes). Writers produce Chrome trace-event JSON (Perfetto / chrome://tracing; one row per
-// device compute stream and per directed link) and CSV, both written atomically.
+// end, bytes; either end may be the host, kHostDevice). Writers produce Chrome trace-event JSON (Perfetto /
+// chrome://tracing; one row per device compute stream and per directed link) and CSV, both written
+// atomically.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -11,6 +12,9 @@
 #include "doppler/task_graph.hpp"
 
 namespace doppler {
+
+// A transfer's end in host memory (src or device of a transfer record).
+inline constexpr DeviceId kHostDevice = static_cast<DeviceId>(-1);
 
 struct TraceRecord {
   enum class Kind : std::uint8_t { compute, transfer };

@@ -11,8 +11,6 @@
 
 namespace doppler {
 
-inline constexpr DeviceId kHostDevice = static_cast<DeviceId>(-1);
-
 struct TraceCsv {
   Trace trace;
   std::vector<std::string> names;  // per record: the op name as written

@@ -75,6 +75,40 @@ std::vector<Range> whole(const std::vector<std::int64_t>& dims) {
 }
 
 template <typename T>
+using Blocks = std::span<const std::vector<T>* const>;
+
+template <typename T>
+std::vector<T> join(const EinsumGraph& graph, const TaskInfo& task, Blocks<T> blocks) {
+  const EinsumOp& op = graph.op(task.op);
+  const std::string all = op.spec.all_indices();
+  IndexSizes sizes{};
+  for (std::size_t d = 0; d < all.size(); ++d) index_size(sizes, all[d]) = task.ranges[d].size();
+  std::vector<std::vector<T>> inputs;
+  inputs.reserve(blocks.size());
+  for (const std::vector<T>* block : blocks) inputs.push_back(*block);
+  return evaluate_op<T>(op, sizes, inputs);
+}
+
+template <typename T>
+std::vector<T> aggregate(const EinsumGraph& graph, const TaskInfo& task, Blocks<T> blocks) {
+  const Agg agg = graph.op(task.op).spec.agg;
+  std::vector<T> out = *blocks.front();
+  for (std::size_t k = 1; k < blocks.size(); ++k) {
+    const std::vector<T>& part = *blocks[k];
+    for (std::size_t e = 0; e < out.size(); ++e) out[e] = combine(agg, out[e], part[e]);
+  }
+  return out;
+}
+
+template <typename T>
+std::vector<T> repartition(const LoweredGraph& lowered, const TaskInfo& task, Blocks<T> blocks) {
+  std::vector<T> out(static_cast<std::size_t>(elements_of(task.ranges)));
+  for (std::size_t k = 0; k < blocks.size(); ++k)
+    copy_box(*blocks[k], lowered.tasks[task.inputs[k]].ranges, out, task.ranges);
+  return out;
+}
+
+template <typename T>
 class LoweredRunner {
  public:
   LoweredRunner(const EinsumGraph& graph, const LoweredGraph& lowered, const ReferenceOptions& options)
@@ -83,9 +117,19 @@ class LoweredRunner {
   }
 
   std::vector<std::vector<T>> run() {
-    for (const OpId id : lowered_.graph.topological_order()) blocks_[id] = run_task(lowered_.tasks[id]);
+    std::vector<const std::vector<T>*> inputs;
+    for (const OpId id : lowered_.graph.topological_order()) {
+      const TaskInfo& task = lowered_.tasks[id];
+      inputs.clear();
+      if (task.role == TaskRole::kLoad) inputs.push_back(&values_[task.tensor]);
+      for (const OpId in : task.inputs) inputs.push_back(&blocks_[in]);
+      blocks_[id] = run_lowered_task<T>(graph_, lowered_, id, inputs);
+    }
     for (TensorId t = 0; t < graph_.num_tensors(); ++t) {
-      if (graph_.tensor(t).producer != kNoProducer) assemble(t);
+      if (graph_.tensor(t).producer == kNoProducer) continue;
+      inputs.clear();
+      for (const OpId id : lowered_.tensors[t].tasks) inputs.push_back(&blocks_[id]);
+      values_[t] = assemble_tensor<T>(graph_, lowered_, t, inputs);
     }
     return std::move(values_);
   }
@@ -93,74 +137,8 @@ class LoweredRunner {
  private:
   void set_inputs(const ReferenceOptions& options) {
     for (TensorId t = 0; t < graph_.num_tensors(); ++t) {
-      const Tensor& tensor = graph_.tensor(t);
-      if (tensor.producer != kNoProducer) continue;
-      const auto given = options.given.find(t);
-      const std::vector<double> v =
-          given != options.given.end()
-              ? given->second
-              : random_tensor_values(options.seed, t, tensor.elements(), options.low, options.high);
-      if (static_cast<std::int64_t>(v.size()) != tensor.elements()) {
-        throw Error("tensor '" + tensor.name + "': given " + std::to_string(v.size()) + " values, expected " +
-                    std::to_string(tensor.elements()));
-      }
-      values_[t].assign(v.begin(), v.end());
-    }
-  }
-
-  std::vector<T> run_task(const TaskInfo& task) {
-    switch (task.role) {
-      case TaskRole::kLoad:
-        return gather(values_[task.tensor], whole(graph_.tensor(task.tensor).dims), task.ranges);
-      case TaskRole::kJoin:
-        return join(task);
-      case TaskRole::kAggregate:
-        return aggregate(task);
-      case TaskRole::kRepartition:
-        return repartition(task);
-    }
-    return {};
-  }
-
-  static std::vector<T> gather(const std::vector<T>& src, const std::vector<Range>& src_box,
-                               const std::vector<Range>& box) {
-    std::vector<T> out(static_cast<std::size_t>(elements_of(box)));
-    copy_box(src, src_box, out, box);
-    return out;
-  }
-
-  std::vector<T> join(const TaskInfo& task) const {
-    const EinsumOp& op = graph_.op(task.op);
-    const std::string all = op.spec.all_indices();
-    IndexSizes sizes{};
-    for (std::size_t d = 0; d < all.size(); ++d) index_size(sizes, all[d]) = task.ranges[d].size();
-    std::vector<std::vector<T>> inputs;
-    inputs.reserve(task.inputs.size());
-    for (const OpId in : task.inputs) inputs.push_back(blocks_[in]);
-    return evaluate_op<T>(op, sizes, inputs);
-  }
-
-  std::vector<T> aggregate(const TaskInfo& task) const {
-    const Agg agg = graph_.op(task.op).spec.agg;
-    std::vector<T> out = blocks_[task.inputs.front()];
-    for (std::size_t k = 1; k < task.inputs.size(); ++k) {
-      const std::vector<T>& part = blocks_[task.inputs[k]];
-      for (std::size_t e = 0; e < out.size(); ++e) out[e] = combine(agg, out[e], part[e]);
-    }
-    return out;
-  }
-
-  std::vector<T> repartition(const TaskInfo& task) const {
-    std::vector<T> out(static_cast<std::size_t>(elements_of(task.ranges)));
-    for (const OpId in : task.inputs) copy_box(blocks_[in], lowered_.tasks[in].ranges, out, task.ranges);
-    return out;
-  }
-
-  void assemble(TensorId t) {
-    const std::vector<Range> box = whole(graph_.tensor(t).dims);
-    values_[t].assign(static_cast<std::size_t>(elements_of(box)), T(0));
-    for (const OpId id : lowered_.tensors[t].tasks) {
-      copy_box(blocks_[id], lowered_.tasks[id].ranges, values_[t], box);
+      if (graph_.tensor(t).producer != kNoProducer) continue;
+      values_[t] = lowered_input_values<T>(graph_, t, options);
     }
   }
 
@@ -173,10 +151,67 @@ class LoweredRunner {
 }  // namespace
 
 template <typename T>
+std::vector<T> lowered_input_values(const EinsumGraph& graph, TensorId t, const ReferenceOptions& options) {
+  const Tensor& tensor = graph.tensor(t);
+  const auto given = options.given.find(t);
+  const std::vector<double> v =
+      given != options.given.end()
+          ? given->second
+          : random_tensor_values(options.seed, t, tensor.elements(), options.low, options.high);
+  if (static_cast<std::int64_t>(v.size()) != tensor.elements()) {
+    throw Error("tensor '" + tensor.name + "': given " + std::to_string(v.size()) + " values, expected " +
+                std::to_string(tensor.elements()));
+  }
+  return std::vector<T>(v.begin(), v.end());
+}
+
+template <typename T>
+std::vector<T> run_lowered_task(const EinsumGraph& graph, const LoweredGraph& lowered, OpId task_id,
+                                std::span<const std::vector<T>* const> inputs) {
+  const TaskInfo& task = lowered.tasks[task_id];
+  switch (task.role) {
+    case TaskRole::kLoad: {
+      std::vector<T> out(static_cast<std::size_t>(elements_of(task.ranges)));
+      copy_box(*inputs.front(), std::span<const Range>(whole(graph.tensor(task.tensor).dims)), out,
+               std::span<const Range>(task.ranges));
+      return out;
+    }
+    case TaskRole::kJoin:
+      return join<T>(graph, task, inputs);
+    case TaskRole::kAggregate:
+      return aggregate<T>(graph, task, inputs);
+    case TaskRole::kRepartition:
+      return repartition<T>(lowered, task, inputs);
+  }
+  return {};
+}
+
+template <typename T>
+std::vector<T> assemble_tensor(const EinsumGraph& graph, const LoweredGraph& lowered, TensorId t,
+                               std::span<const std::vector<T>* const> blocks) {
+  const std::vector<Range> box = whole(graph.tensor(t).dims);
+  std::vector<T> value(static_cast<std::size_t>(elements_of(box)), T(0));
+  for (std::size_t k = 0; k < blocks.size(); ++k)
+    copy_box(*blocks[k], std::span<const Range>(lowered.tasks[lowered.tensors[t].tasks[k]].ranges), value,
+             std::span<const Range>(box));
+  return value;
+}
+
+template <typename T>
 std::vector<std::vector<T>> run_lowered(const EinsumGraph& graph, const LoweredGraph& lowered,
                                         const ReferenceOptions& options) {
   return LoweredRunner<T>(graph, lowered, options).run();
 }
+
+#define DOPPLER_LOWERED_KERNELS(T)                                                                        \
+  template std::vector<T> lowered_input_values<T>(const EinsumGraph&, TensorId, const ReferenceOptions&); \
+  template std::vector<T> run_lowered_task<T>(const EinsumGraph&, const LoweredGraph&, OpId,              \
+                                              std::span<const std::vector<T>* const>);                    \
+  template std::vector<T> assemble_tensor<T>(const EinsumGraph&, const LoweredGraph&, TensorId,           \
+                                             std::span<const std::vector<T>* const>);
+DOPPLER_LOWERED_KERNELS(double)
+DOPPLER_LOWERED_KERNELS(float)
+#undef DOPPLER_LOWERED_KERNELS
 
 template std::vector<std::vector<double>> run_lowered<double>(const EinsumGraph&, const LoweredGraph&,
                                                               const ReferenceOptions&);

@@ -18,6 +18,7 @@
 // output_bytes = its block's elements x the tensor dtype's bytes. Throws a doppler::Error naming
 // the op for a bad partition.
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "doppler/einsum/einsum_graph.hpp"
@@ -61,5 +62,19 @@ LoweredGraph lower(const EinsumGraph& graph, const std::vector<Partition>& parti
 template <typename T>
 std::vector<std::vector<T>> run_lowered(const EinsumGraph& graph, const LoweredGraph& lowered,
                                         const ReferenceOptions& options = {});
+
+// The pieces of run_lowered, for executors that keep blocks elsewhere (memory_graph_executor.hpp).
+// The values run_reference gives input/parameter `t` under `options`.
+template <typename T>
+std::vector<T> lowered_input_values(const EinsumGraph& graph, TensorId t, const ReferenceOptions& options);
+// One task's output block. `inputs[i]` is the block of task.inputs[i]; a load task takes instead
+// its tensor's whole value.
+template <typename T>
+std::vector<T> run_lowered_task(const EinsumGraph& graph, const LoweredGraph& lowered, OpId task,
+                                std::span<const std::vector<T>* const> inputs);
+// Tensor `t` assembled from its final blocks, given in the order of lowered.tensors[t].tasks.
+template <typename T>
+std::vector<T> assemble_tensor(const EinsumGraph& graph, const LoweredGraph& lowered, TensorId t,
+                               std::span<const std::vector<T>* const> blocks);
 
 }  // namespace doppler::einsum

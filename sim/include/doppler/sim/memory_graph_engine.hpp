@@ -1,0 +1,54 @@
+#pragma once
+// Contract: executes a MemoryGraph (core memory/memory_graph.hpp) in the simulator, event-driven:
+// any node whose dependencies are done may run (work-conserving). alloc and free are instant; an
+// op holds one of its device's compute streams for the cost table's compute time (roofline); a
+// load holds its device's host->device link, an evict its device->host link and a copy its
+// directed device link, for latency + bytes / bandwidth (the machine's LinkSpecs; one transfer at a
+// time per link). A free resource starts its ready node with the lowest index; timed events pop by
+// (time, sequence id), so a run is deterministic. Every alloc is checked against the budget and
+// against live regions; a violation throws std::logic_error (an internal error: the compiler
+// broke its contract). The result carries the peak bytes per device and a Trace.
+// With `jitter` j > 0, every op and transfer takes its time x (1 + j u), u uniform in [-1, 1)
+// drawn from (seed, node index): run-to-run variation of real hardware, the same per node whatever
+// the order, so event-driven and fixed-order runs of one graph see the same durations.
+#include <cstdint>
+#include <vector>
+
+#include "doppler/machine.hpp"
+#include "doppler/memory/memory_graph.hpp"
+#include "doppler/sim/cost_model.hpp"
+#include "doppler/task_graph.hpp"
+#include "doppler/trace.hpp"
+
+namespace doppler::sim {
+
+struct MemoryRunResult {
+  double makespan = 0;
+  std::vector<std::uint64_t> peak_bytes;  // per device, as executed
+  double bytes_loaded = 0;                // host -> device
+  double bytes_evicted = 0;               // device -> host
+  double bytes_copied = 0;                // device -> device
+  // Lower bound of any schedule of this memory graph: max over devices of its compute time (over
+  // its streams) and of its host-link bytes / bandwidth, each direction (with jitter: each
+  // transfer's bytes / bandwidth times its factor).
+  double lower_bound = 0;
+  double compute_bound = 0;
+  double host_link_bound = 0;
+  std::uint64_t events = 0;
+  Trace trace;  // compute rows for ops, transfer rows for loads, evicts (to kHostDevice) and copies
+};
+
+struct MemoryRunOptions {
+  bool record_trace = false;
+  double jitter = 0;  // in [0, 1)
+  std::uint64_t seed = 1;
+};
+
+// `costs` must be built from `graph` and `machine`; `machine` has the graph's devices.
+MemoryRunResult run_memory_graph(const memory::MemoryGraph& memory_graph, const TaskGraph& graph,
+                                 const Machine& machine, const CostTable& costs,
+                                 const MemoryRunOptions& options);
+MemoryRunResult run_memory_graph(const memory::MemoryGraph& memory_graph, const TaskGraph& graph,
+                                 const Machine& machine, const CostTable& costs, bool record_trace = false);
+
+}  // namespace doppler::sim

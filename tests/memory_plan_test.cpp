@@ -1,0 +1,204 @@
+// The memory-plan compiler: a hand-worked golden case, the infeasible-budget error, and invariants
+// on random graphs, plans and budgets (tests/memory_graph_invariants.hpp).
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "doppler/error.hpp"
+#include "doppler/memory/memory_plan.hpp"
+#include "doppler/random_dag.hpp"
+#include "memory_graph_invariants.hpp"
+
+namespace doppler::memory {
+namespace {
+
+Op sized(const std::string& name, double bytes) {
+  Op op;
+  op.name = name;
+  op.kind = "k";
+  op.flops = 1;
+  op.output_bytes = bytes;
+  return op;
+}
+
+// x, y: host inputs; a = f(x); b = g(y) (an output); d = k(a) (an output); run in order a, b, d.
+struct Golden {
+  TaskGraph graph;
+  Plan plan;
+  Golden() {
+    for (const char* name : {"x", "y", "a", "b", "d"}) graph.add_op(sized(name, 100));
+    graph.add_edge(0, 2);
+    graph.add_edge(1, 3);
+    graph.add_edge(2, 4);
+    plan.device.assign(5, 0);
+    plan.priority = {0, 0, 0, 1, 2};
+  }
+  MemoryPlanOptions options(std::uint64_t budget) const {
+    MemoryPlanOptions o;
+    o.budget = budget;
+    o.alignment = 1;
+    o.host_input = {true, true, false, false, false};
+    return o;
+  }
+};
+
+TEST(MemoryPlan, HandWorkedGoldenCaseEvictsFurthestUseFirst) {
+  const Golden g;
+  const MemoryGraph mg = compile_memory_graph(g.graph, g.plan, g.options(200));
+  struct Expected {
+    MemNodeKind kind;
+    OpId tensor;
+    std::uint64_t offset;
+    std::vector<MemNodeId> deps;
+  };
+  using K = MemNodeKind;
+  const std::vector<Expected> expected = {
+      {K::kAlloc, 2, 0, {}},    {K::kAlloc, 0, 100, {}},      {K::kLoad, 0, 100, {1}},
+      {K::kOp, 2, 0, {0, 2}},   {K::kFree, 0, 100, {2, 3}},   {K::kAlloc, 3, 100, {4}},
+      {K::kEvict, 2, 0, {3}},   {K::kAlloc, 1, 0, {6}},       {K::kLoad, 1, 0, {7}},
+      {K::kOp, 3, 100, {5, 8}}, {K::kFree, 1, 0, {8, 9}},     {K::kAlloc, 4, 0, {10}},
+      {K::kEvict, 3, 100, {9}}, {K::kAlloc, 2, 100, {12}},    {K::kLoad, 2, 100, {6, 13}},
+      {K::kOp, 4, 0, {11, 14}}, {K::kFree, 2, 100, {14, 15}}, {K::kFree, 2, 200, {6, 14}},
+  };
+  ASSERT_EQ(mg.nodes.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    SCOPED_TRACE("node " + std::to_string(i));
+    EXPECT_EQ(mg.nodes[i].kind, expected[i].kind);
+    EXPECT_EQ(mg.nodes[i].tensor, expected[i].tensor);
+    EXPECT_EQ(mg.nodes[i].region.offset, expected[i].offset);
+    EXPECT_EQ(mg.nodes[i].deps, expected[i].deps);
+  }
+  EXPECT_EQ(mg.nodes[17].region.device, kHostDevice) << "a's host copy is freed after its last use";
+  EXPECT_EQ(mg.nodes[6].source.offset, 200u) << "a is evicted after the host inputs x, y";
+  EXPECT_EQ(mg.bytes_of(K::kEvict), 200);
+  EXPECT_EQ(mg.bytes_of(K::kLoad), 300);
+  ASSERT_EQ(mg.outputs.size(), 2u);
+  EXPECT_EQ(mg.outputs[0].region.device, kHostDevice);  // b was evicted to make room for d
+  EXPECT_EQ(mg.outputs[1].region.device, 0u);
+  EXPECT_EQ(test_support::memory_graph_violation(mg, g.graph, g.plan), "");
+  EXPECT_EQ(working_set_bytes(g.graph, g.plan, g.options(0)), 300u);
+}
+
+TEST(MemoryPlan, UnlimitedBudgetNeverEvicts) {
+  const Golden g;
+  const MemoryGraph mg = compile_memory_graph(g.graph, g.plan, g.options(0));
+  EXPECT_EQ(mg.count(MemNodeKind::kEvict), 0u);
+  EXPECT_EQ(mg.bytes_of(MemNodeKind::kLoad), 200);
+}
+
+TEST(MemoryPlan, BudgetBelowTheLargestOpIsAnErrorNamingItAndTheBytes) {
+  const Golden g;
+  try {
+    compile_memory_graph(g.graph, g.plan, g.options(199));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(
+        std::string(e.what()),
+        "memory budget of 199 bytes per device is below what op 'a' needs: 200 bytes (its inputs and output, "
+        "aligned to 1)");
+  }
+}
+
+// x on device 0 feeds y and z on device 1: device 1 gets one copy of x (its own memory), shared by
+// both consumers, copied from device 0; nothing goes through the host.
+TEST(MemoryPlan, ConsumersOnAnotherDeviceShareOneCopyThere) {
+  TaskGraph graph;
+  for (const char* name : {"x", "y", "z"}) graph.add_op(sized(name, 100));
+  graph.add_edge(0, 1);
+  graph.add_edge(0, 2);
+  Plan plan;
+  plan.device = {0, 1, 1};
+  MemoryPlanOptions options;
+  options.alignment = 1;
+  const MemoryGraph mg = compile_memory_graph(graph, plan, options);
+  ASSERT_EQ(mg.count(MemNodeKind::kCopy), 1u);
+  EXPECT_EQ(mg.count(MemNodeKind::kLoad), 0u);
+  for (const MemNode& node : mg.nodes) {
+    if (node.kind != MemNodeKind::kCopy) continue;
+    EXPECT_EQ(node.tensor, 0u);
+    EXPECT_EQ(node.source.device, 0u);
+    EXPECT_EQ(node.region.device, 1u);
+    EXPECT_EQ(node.bytes, 100);
+  }
+  EXPECT_EQ(mg.planned_peak, (std::vector<std::uint64_t>{100, 300}));
+  EXPECT_EQ(test_support::memory_graph_violation(mg, graph, plan), "");
+}
+
+TEST(MemoryPlan, AFullHostArenaIsAnErrorNamingTheTensor) {
+  const Golden g;
+  MemoryPlanOptions options = g.options(200);
+  options.host_capacity = 250;  // x and y fit, a's eviction does not
+  try {
+    compile_memory_graph(g.graph, g.plan, options);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "memory plan: the host arena of 250 bytes has no room for tensor 'a' (100 bytes)");
+  }
+}
+
+TEST(MemoryPlan, FixedOrderChainsEveryResource) {
+  const Golden g;
+  const MemoryGraph fixed = with_fixed_order(compile_memory_graph(g.graph, g.plan, g.options(200)));
+  EXPECT_TRUE(fixed.fixed_order);
+  EXPECT_EQ(fixed.nodes[8].deps, (std::vector<MemNodeId>{2, 7})) << "second load waits for the first";
+  EXPECT_EQ(fixed.nodes[9].deps, (std::vector<MemNodeId>{3, 5, 8}));
+  EXPECT_EQ(test_support::memory_graph_violation(fixed, g.graph, g.plan), "");
+}
+
+TEST(MemoryPlan, CompileOrdersAreTopologicalAndNamed) {
+  EXPECT_EQ(parse_compile_order("min_growth"), CompileOrder::kMinGrowth);
+  EXPECT_THROW(parse_compile_order("lifo"), Error);
+  const TaskGraph graph = random_dag({.num_ops = 80, .seed = 3});
+  Plan plan;
+  plan.device.assign(graph.num_ops(), 0);
+  for (const CompileOrder order : {CompileOrder::kPlan, CompileOrder::kMinGrowth}) {
+    const std::vector<OpId> walk = compile_order(graph, plan, {}, order);
+    ASSERT_EQ(walk.size(), graph.num_ops());
+    std::vector<int> at(graph.num_ops());
+    for (std::size_t i = 0; i < walk.size(); ++i) at[walk[i]] = static_cast<int>(i);
+    for (OpId v = 0; v < graph.num_ops(); ++v)
+      for (const OpId s : graph.successors(v)) EXPECT_LT(at[v], at[s]);
+  }
+}
+
+// Random graphs, plans (1-3 devices, random priorities), host inputs and budgets between the
+// largest op's need and the working set.
+TEST(MemoryPlan, RandomGraphsAndBudgetsKeepEveryInvariant) {
+  std::mt19937_64 rng(11);
+  int evicting = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    const TaskGraph graph = random_dag({.num_ops = 40 + rng() % 80,
+                                        .mean_fan_in = 1.0 + (rng() % 20) / 10.0,
+                                        .window = 12,
+                                        .max_compute = 20,
+                                        .max_comm = 500,
+                                        .seed = rng()});
+    Plan plan;
+    const std::size_t devices = 1 + rng() % 3;
+    for (OpId v = 0; v < graph.num_ops(); ++v) {
+      plan.device.push_back(static_cast<DeviceId>(rng() % devices));
+      plan.priority.push_back(static_cast<double>(rng() % 50));
+    }
+    MemoryPlanOptions options;
+    options.alignment = 1u << (rng() % 5);
+    options.order = trial % 2 ? CompileOrder::kMinGrowth : CompileOrder::kPlan;
+    if (trial % 3 != 0) {
+      options.host_input.assign(graph.num_ops(), false);
+      for (OpId v = 0; v < graph.num_ops(); ++v) options.host_input[v] = graph.predecessors(v).empty();
+    }
+    const std::uint64_t need = largest_op_need(graph, options).bytes;
+    const std::uint64_t full = working_set_bytes(graph, plan, options);
+    options.budget = need + rng() % (std::max(full, need) - need + 1);
+    SCOPED_TRACE("trial " + std::to_string(trial) + ", budget " + std::to_string(options.budget));
+    const MemoryGraph mg = compile_memory_graph(graph, plan, options);
+    EXPECT_EQ(test_support::memory_graph_violation(mg, graph, plan), "");
+    EXPECT_EQ(test_support::memory_graph_violation(with_fixed_order(mg), graph, plan), "");
+    for (const std::uint64_t peak : mg.planned_peak) EXPECT_LE(peak, options.budget);
+    evicting += mg.count(MemNodeKind::kEvict) > 0;
+  }
+  EXPECT_GT(evicting, 10) << "the budgets must force evictions in many trials";
+}
+
+}  // namespace
+}  // namespace doppler::memory

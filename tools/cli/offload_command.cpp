@@ -1,0 +1,318 @@
+// `doppler offload CONFIG.yaml`: a what-if study of CPU-RAM offload (TURNIP). For every GPU count,
+// memory budget, host-link bandwidth and run order of the config's `offload` section: compile the
+// memory graph, run it in the simulator, report makespan, bytes moved, peak memory and the lower
+// bound (table, --json, --csv, --plot DIR, --out DIR). docs/OFFLOAD.md.
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "commands.hpp"
+#include "doppler/einsum/memory_graph_executor.hpp"
+#include "doppler/error.hpp"
+#include "doppler/file_io.hpp"
+#include "doppler/memory/memory_plan.hpp"
+#include "doppler/memory/offload_study.hpp"
+#include "doppler/number_format.hpp"
+#include "doppler/sim/memory_graph_engine.hpp"
+#include "doppler/trace.hpp"
+#include "line_chart_svg.hpp"
+#include "report.hpp"
+#include "run_inputs.hpp"
+#include "text_table.hpp"
+
+namespace doppler::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using memory::RunOrder;
+
+struct OffloadFlags {
+  std::string config;
+  bool json = false;
+  std::string csv, plot_dir, out_dir;
+};
+
+struct Row {
+  std::size_t gpus = 0;
+  std::uint64_t working_set = 0;
+  std::uint64_t budget = 0;
+  std::optional<double> fraction;  // of the working set, when the budget was given so
+  double bandwidth = 0;
+  RunOrder order = RunOrder::kEventDriven;
+  sim::MemoryRunResult result;
+  std::string trace_json;  // Chrome trace of the run, kept when --out asks for traces
+  std::uint64_t peak() const {
+    std::uint64_t most = 0;
+    for (const std::uint64_t p : result.peak_bytes) most = std::max(most, p);
+    return most;
+  }
+  double bytes_moved() const { return result.bytes_loaded + result.bytes_evicted; }
+};
+
+// A directory the command will create (or fill): it may exist as a directory; its parent must.
+void check_output_dir(const std::string& path, const std::string& flag) {
+  std::error_code ec;
+  const fs::path p(path);
+  if (fs::exists(p, ec) && !fs::is_directory(p, ec))
+    throw Error(flag + ": '" + path + "' exists and is not a directory");
+  const fs::path parent = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  if (!fs::is_directory(parent, ec))
+    throw Error(flag + ": cannot create '" + path + "': directory '" + parent.string() + "' does not exist");
+}
+
+Plan offload_plan(const TaskGraph& graph, const Machine& machine, sim::CostModelKind model,
+                  const std::string& placement, std::uint64_t seed) {
+  if (machine.num_devices() == 1) {
+    Plan plan;
+    plan.device.assign(graph.num_ops(), 0);
+    plan.method = "one device";
+    return plan;
+  }
+  const sim::Simulator simulator(graph, machine, model);
+  return make_plan(PlacementSpec{placement, ""}, simulator, seed);
+}
+
+std::string csv_text(const std::vector<Row>& rows) {
+  std::string csv =
+      "gpus,budget_bytes,budget_fraction,working_set_bytes,bandwidth,order,makespan,lower_bound,compute_"
+      "bound,"
+      "host_link_bound,ratio_to_lower_bound,bytes_moved,bytes_loaded,bytes_evicted,bytes_copied,peak_bytes\n";
+  for (const Row& r : rows) {
+    csv += std::to_string(r.gpus) + "," + std::to_string(r.budget) + "," +
+           (r.fraction ? format_number(*r.fraction) : std::string()) + "," + std::to_string(r.working_set) +
+           "," + format_number(r.bandwidth) + "," + run_order_name(r.order) + "," +
+           format_number(r.result.makespan) + "," + format_number(r.result.lower_bound) + "," +
+           format_number(r.result.compute_bound) + "," + format_number(r.result.host_link_bound) + "," +
+           format_number(r.result.makespan / r.result.lower_bound) + "," + format_number(r.bytes_moved()) +
+           "," + format_number(r.result.bytes_loaded) + "," + format_number(r.result.bytes_evicted) + "," +
+           format_number(r.result.bytes_copied) + "," + std::to_string(r.peak()) + "\n";
+  }
+  return csv;
+}
+
+nlohmann::ordered_json results_json(const Experiment& e, const std::string& machine_label,
+                                    const std::vector<Row>& rows, const memory::OffloadStudy& study) {
+  nlohmann::ordered_json j;
+  j["name"] = e.name;
+  j["workload"] = e.einsum->label();
+  j["machine"] = machine_label;
+  j["compile_order"] = memory::compile_order_name(study.compile_order);
+  j["placement"] = study.placement;
+  j["jitter"] = study.jitter;
+  j["results"] = nlohmann::ordered_json::array();
+  for (const Row& r : rows) {
+    nlohmann::ordered_json o;
+    o["gpus"] = r.gpus;
+    o["budget_bytes"] = r.budget;
+    o["budget_fraction"] = r.fraction ? nlohmann::ordered_json(*r.fraction) : nlohmann::ordered_json(nullptr);
+    o["working_set_bytes"] = r.working_set;
+    o["bandwidth"] = r.bandwidth;
+    o["order"] = run_order_name(r.order);
+    o["makespan"] = r.result.makespan;
+    o["lower_bound"] = r.result.lower_bound;
+    o["compute_bound"] = r.result.compute_bound;
+    o["host_link_bound"] = r.result.host_link_bound;
+    o["bytes_moved"] = r.bytes_moved();
+    o["bytes_loaded"] = r.result.bytes_loaded;
+    o["bytes_evicted"] = r.result.bytes_evicted;
+    o["bytes_copied"] = r.result.bytes_copied;
+    o["peak_bytes"] = r.peak();
+    j["results"].push_back(std::move(o));
+  }
+  return j;
+}
+
+// One chart per (GPU count, order): makespan against the budget as a share of the working set,
+// one line per bandwidth. File name -> SVG text.
+std::map<std::string, std::string> plots(const Experiment& e, const std::vector<Row>& rows,
+                                         const Machine& machine) {
+  const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"};
+  std::map<std::pair<std::size_t, RunOrder>, std::map<double, LineSeries>> charts;
+  for (const Row& r : rows) {
+    auto& by_bandwidth = charts[{r.gpus, r.order}];
+    LineSeries& line = by_bandwidth[r.bandwidth];
+    line.label = "host link " + g4(r.bandwidth / 1e9) + " G" + (machine.time_unit == "s" ? "B/s" : "B/unit");
+    line.x.push_back(100.0 * static_cast<double>(r.budget) / static_cast<double>(r.working_set));
+    line.y.push_back(r.result.makespan);
+  }
+  std::map<std::string, std::string> files;
+  for (auto& [key, by_bandwidth] : charts) {
+    std::vector<LineSeries> series;
+    std::size_t k = 0;
+    for (auto& [bandwidth, line] : by_bandwidth) {
+      line.colour = colours[k++ % std::size(colours)];
+      std::vector<std::size_t> index(line.x.size());
+      for (std::size_t i = 0; i < index.size(); ++i) index[i] = i;
+      std::sort(index.begin(), index.end(),
+                [&line](std::size_t a, std::size_t b) { return line.x[a] < line.x[b]; });
+      LineSeries sorted = line;
+      for (std::size_t i = 0; i < index.size(); ++i) {
+        sorted.x[i] = line.x[index[i]];
+        sorted.y[i] = line.y[index[i]];
+      }
+      series.push_back(std::move(sorted));
+    }
+    const std::string name =
+        "makespan_vs_budget_" + std::to_string(key.first) + "gpu_" + run_order_name(key.second) + ".svg";
+    const std::string title = e.name + ": makespan vs memory budget (" + std::to_string(key.first) + " GPU" +
+                              (key.first > 1 ? "s, " : ", ") + run_order_name(key.second) + " order)";
+    files[name] =
+        line_chart_svg(title, "budget (% of working set)", "makespan (" + machine.time_unit + ")", series);
+  }
+  return files;
+}
+
+// "1gpu_92471296B_53G_event.json": one Chrome trace per run under --out DIR/traces.
+std::string trace_name(const Row& r) {
+  return std::to_string(r.gpus) + "gpu_" + std::to_string(r.budget) + "B_" + g4(r.bandwidth / 1e9) + "G_" +
+         run_order_name(r.order) + ".json";
+}
+
+void write_plots(const std::string& dir, const std::map<std::string, std::string>& files) {
+  fs::create_directories(dir);
+  for (const auto& [name, svg] : files) write_file_atomically((fs::path(dir) / name).string(), svg);
+}
+
+void run_offload(const OffloadFlags& flags) {
+  Experiment e = load_experiment(flags.config, known_names());
+  if (!e.einsum)
+    throw Error(flags.config +
+                ": offload needs an 'einsum' workload (its load tasks are what lives in host memory)");
+  const memory::OffloadStudy study = memory::read_offload_study(e, known_names().methods);
+  if (!flags.csv.empty()) check_output_path(flags.csv, "--csv", {".csv"});
+  if (!flags.plot_dir.empty()) check_output_dir(flags.plot_dir, "--plot");
+  if (!flags.out_dir.empty()) check_output_dir(flags.out_dir, "--out");
+  const Machine base = e.machine.empty() ? abstract_machine(e.devices) : load_machine(e.machine);
+  const std::string machine_label =
+      e.machine.empty() ? std::to_string(e.devices) + " abstract devices" : base.name;
+  const sim::CostModelKind model = sim::parse_cost_model(e.model.empty() ? "roofline" : e.model);
+  std::vector<std::size_t> gpus = study.gpus;
+  if (gpus.empty()) gpus.push_back(base.num_devices());
+  for (const std::size_t n : gpus) {
+    if (n > base.num_devices())
+      throw Error(flags.config + ": 'offload.gpus': " + std::to_string(n) + " GPUs, but machine '" +
+                  base.name + "' has " + std::to_string(base.num_devices()));
+  }
+  std::vector<double> bandwidths = study.bandwidths;
+  if (bandwidths.empty()) bandwidths.push_back(base.host_to_device.at(0).bandwidth);
+
+  std::vector<Row> rows;
+  for (const std::size_t n : gpus) {
+    const Machine machine = first_devices(base, n);
+    einsum::DecomposeOptions decompose = e.decompose.options;
+    if (!e.decompose.devices_given) decompose.devices = static_cast<int>(n);
+    TaskGraph graph;
+    const EinsumOrigin origin = lower_einsum_workload(*e.einsum, decompose, graph);
+    const Plan plan = offload_plan(graph, machine, model, study.placement, e.seed);
+    memory::MemoryPlanOptions options;
+    options.alignment = study.alignment;
+    options.order = study.compile_order;
+    options.host_input = einsum::load_tasks(origin.lowered);
+    options.keep = einsum::output_blocks(origin.graph, origin.lowered);
+    const std::uint64_t working_set = memory::working_set_bytes(graph, plan, options);
+    std::vector<std::pair<std::uint64_t, std::optional<double>>> budgets;
+    for (const double f : study.budget_fractions)
+      budgets.push_back({static_cast<std::uint64_t>(f * static_cast<double>(working_set)), f});
+    for (const double b : study.budget_bytes)
+      budgets.push_back({static_cast<std::uint64_t>(b), std::nullopt});
+    const sim::CostTable costs(graph, machine, model);
+    for (const auto& [budget, fraction] : budgets) {
+      options.budget = budget;
+      memory::MemoryGraph event_driven;
+      try {
+        event_driven = memory::compile_memory_graph(graph, plan, options);
+      } catch (const Error& error) {
+        throw Error(flags.config + ": " + std::to_string(n) + " GPU(s), working set " +
+                    std::to_string(working_set) + " bytes: " + error.what());
+      }
+      const memory::MemoryGraph fixed = memory::with_fixed_order(event_driven);
+      for (const double bandwidth : bandwidths) {
+        Machine linked = machine;
+        for (LinkSpec& link : linked.host_to_device) link.bandwidth = bandwidth;
+        for (LinkSpec& link : linked.device_to_host) link.bandwidth = bandwidth;
+        for (const RunOrder order : study.orders) {
+          Row row{n, working_set, budget, fraction, bandwidth, order, {}, {}};
+          row.result = sim::run_memory_graph(
+              order == RunOrder::kFixed ? fixed : event_driven, graph, linked, costs,
+              {.record_trace = !flags.out_dir.empty(), .jitter = study.jitter, .seed = e.seed});
+          if (!flags.out_dir.empty()) {
+            row.trace_json = trace_to_chrome_json(row.result.trace, graph);
+            row.result.trace = {};
+          }
+          rows.push_back(std::move(row));
+        }
+      }
+    }
+  }
+
+  const nlohmann::ordered_json j = results_json(e, machine_label, rows, study);
+  const std::string csv = csv_text(rows);
+  const std::map<std::string, std::string> svgs = plots(e, rows, base);
+  if (!flags.csv.empty()) write_file_atomically(flags.csv, csv);
+  if (!flags.plot_dir.empty()) write_plots(flags.plot_dir, svgs);
+  if (!flags.out_dir.empty()) {
+    write_plots(flags.out_dir, svgs);
+    write_file_atomically((fs::path(flags.out_dir) / "results.csv").string(), csv);
+    write_file_atomically((fs::path(flags.out_dir) / "results.json").string(), j.dump(2) + "\n");
+    fs::create_directories(fs::path(flags.out_dir) / "traces");
+    for (const Row& r : rows)
+      write_file_atomically((fs::path(flags.out_dir) / "traces" / trace_name(r)).string(), r.trace_json);
+  }
+  if (flags.json) {
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::cout << e.name << ": " << e.einsum->label() << " on " << machine_label << ", " << sim::to_string(model)
+            << " model, compile order " << memory::compile_order_name(study.compile_order)
+            << (study.jitter > 0 ? ", jitter " + g4(study.jitter) + " (seed " + std::to_string(e.seed) + ")"
+                                 : "")
+            << "\n\n";
+  using Align = TextTable::Align;
+  TextTable table({{"gpus", Align::right},
+                   {"budget", Align::right},
+                   {"% working set", Align::right},
+                   {"host link", Align::right},
+                   {"order", Align::left},
+                   {"makespan", Align::right},
+                   {"lower bound", Align::right},
+                   {"/ bound", Align::right},
+                   {"loaded", Align::right},
+                   {"evicted", Align::right},
+                   {"peak", Align::right}});
+  for (const Row& r : rows) {
+    table.add_row({std::to_string(r.gpus), g4(static_cast<double>(r.budget)),
+                   percent_text(static_cast<double>(r.budget) / static_cast<double>(r.working_set)),
+                   g4(r.bandwidth), run_order_name(r.order), g4(r.result.makespan), g4(r.result.lower_bound),
+                   ratio_text(r.result.makespan / r.result.lower_bound), g4(r.result.bytes_loaded),
+                   g4(r.result.bytes_evicted), g4(static_cast<double>(r.peak()))});
+  }
+  std::cout << table.render();
+}
+
+}  // namespace
+
+void add_offload_command(CLI::App& app) {
+  auto flags = std::make_shared<OffloadFlags>();
+  CLI::App* command = app.add_subcommand(
+      "offload",
+      "What-if study of CPU-RAM offload: memory budget, host link, GPUs, event-driven vs fixed order");
+  command
+      ->add_option("config", flags->config, "Experiment config with 'einsum' and 'offload' (docs/OFFLOAD.md)")
+      ->required();
+  command->add_flag("--json", flags->json, "Print JSON for scripts instead of a table");
+  command->add_option("--csv", flags->csv, "Write every run as a CSV row")->type_name("FILE");
+  command->add_option("--plot", flags->plot_dir, "Write SVG charts of makespan vs budget into DIR")
+      ->type_name("DIR");
+  command
+      ->add_option(
+          "--out", flags->out_dir,
+          "Write results.json, results.csv, the charts and a Chrome trace per run (traces/) into DIR")
+      ->type_name("DIR");
+  command->callback([flags] { run_offload(*flags); });
+}
+
+}  // namespace doppler::cli
