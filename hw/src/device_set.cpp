@@ -47,6 +47,7 @@ void DeviceSet::init(const std::vector<int>& ordinals, int streams) {
       check(cublasSetWorkspace(handle, workspace, kCublasWorkspaceBytes), setup(d), "cublasSetWorkspace");
     }
     check(cudaStreamCreateWithFlags(&r.host_to_device, cudaStreamNonBlocking), setup(d), "cudaStreamCreate");
+    check(cudaStreamCreateWithFlags(&r.device_to_host, cudaStreamNonBlocking), setup(d), "cudaStreamCreate");
     r.to_device.assign(n, nullptr);
     r.peer_access.assign(n, false);
     for (DeviceId e = 0; e < n; ++e) {
@@ -88,6 +89,7 @@ void DeviceSet::release() {
       if (s) cudaStreamDestroy(s);
     if (r.remote) cudaStreamDestroy(r.remote);
     if (r.host_to_device) cudaStreamDestroy(r.host_to_device);
+    if (r.device_to_host) cudaStreamDestroy(r.device_to_host);
     if (r.arena) cudaFree(r.arena);
     if (r.scratch) cudaFree(r.scratch);
   }

@@ -2,10 +2,10 @@
 // Contract: the CUDA resources of one run, per plan device of this process (ordinal >= 0; in
 // multi-process mode the other processes' devices have ordinal -1 and no resources): the CUDA ordinal,
 // `streams` compute streams each with its own cuBLAS handle (bound to the stream, with a preallocated cuBLAS
-// workspace), a host->device stream, one device->device stream per destination (created on the
-// source), peer access enabled between every pair that supports it, one device arena (grown on
-// demand, reused across runs) and pooled timing events (reused after reset_events()). Owns all
-// of it; the destructor releases everything (errors ignored there).
+// workspace), a host->device and a device->host stream, one device->device stream per destination (created on
+// the source), peer access enabled between every pair that supports it, one device arena (grown on demand,
+// reused across runs) and pooled timing events (reused after reset_events()). Owns all of it; the destructor
+// releases everything (errors ignored there).
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
@@ -21,6 +21,7 @@ struct DeviceResources {
   std::vector<cudaStream_t> compute;
   std::vector<cublasHandle_t> blas;
   cudaStream_t host_to_device = nullptr;
+  cudaStream_t device_to_host = nullptr;
   std::vector<cudaStream_t> to_device;  // by destination (local ones); null for itself
   cudaStream_t remote = nullptr;        // NCCL sends and receives with other processes' devices
   std::vector<bool> peer_access;        // by destination

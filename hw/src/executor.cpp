@@ -14,6 +14,7 @@
 #include "doppler/exec_graph.hpp"
 #include "doppler/scheduler.hpp"
 #include "elements.hpp"
+#include "input_blocks.hpp"
 #include "nccl_group.hpp"
 #include "run_environment.hpp"
 #include "task_kernels.hpp"
@@ -34,12 +35,6 @@ std::size_t plan_devices(const Plan& plan) {
   std::size_t n = 1;
   for (const DeviceId d : plan.device) n = std::max<std::size_t>(n, d + 1);
   return n;
-}
-
-std::vector<einsum::Range> whole(const std::vector<std::int64_t>& dims) {
-  std::vector<einsum::Range> box;
-  for (const std::int64_t n : dims) box.push_back(einsum::Range{0, n});
-  return box;
 }
 
 // One run of a plan on the executor's devices.
@@ -128,7 +123,6 @@ struct Executor::State {
 
   // First run: picks the GPUs and creates their resources.
   void open(const Plan& plan);
-  std::vector<float> input_values(einsum::TensorId t) const;
   void stage_loads();
 
   const einsum::EinsumGraph& graph;
@@ -660,7 +654,7 @@ void Run::all_reduce(std::vector<T>& values) {
 // element belongs to exactly one block).
 std::vector<float> Run::assemble(einsum::TensorId t) {
   const einsum::Tensor& tensor = graph_.tensor(t);
-  const std::vector<einsum::Range> box = whole(tensor.dims);
+  const std::vector<einsum::Range> box = whole_box(tensor.dims);
   std::vector<float> values(static_cast<std::size_t>(tensor.elements()));
   std::vector<std::byte> bytes;
   std::vector<float> block;
@@ -732,20 +726,6 @@ void Executor::State::open(const Plan& plan) {
   }
 }
 
-std::vector<float> Executor::State::input_values(einsum::TensorId t) const {
-  const einsum::Tensor& tensor = graph.tensor(t);
-  const auto given = options.inputs.given.find(t);
-  const std::vector<double> v = given != options.inputs.given.end()
-                                    ? given->second
-                                    : einsum::random_tensor_values(options.inputs.seed, t, tensor.elements(),
-                                                                   options.inputs.low, options.inputs.high);
-  if (static_cast<std::int64_t>(v.size()) != tensor.elements()) {
-    throw Error("tensor '" + tensor.name + "': given " + std::to_string(v.size()) + " values, expected " +
-                std::to_string(tensor.elements()));
-  }
-  return std::vector<float>(v.begin(), v.end());
-}
-
 // Load blocks: the reference's input values, gathered per block and converted, in pinned memory
 // (once, by the first run, after its device arenas exist).
 void Executor::State::stage_loads() {
@@ -758,12 +738,8 @@ void Executor::State::stage_loads() {
   for (OpId u = 0; u < exec.num_ops; ++u) {
     const einsum::TaskInfo& info = lowered.tasks[u];
     if (info.role != TaskRole::kLoad) continue;
-    const einsum::Tensor& tensor = graph.tensor(info.tensor);
-    if (values[info.tensor].empty()) values[info.tensor] = input_values(info.tensor);
-    std::vector<float> block(static_cast<std::size_t>(einsum::elements_of(info.ranges)));
-    if (auto copy = box_copy(whole(tensor.dims), info.ranges))
-      run_copy_on_host(*copy, values[info.tensor].data(), block.data());
-    encode(block, elem_type(tensor.dtype), pinned);
+    if (values[info.tensor].empty()) values[info.tensor] = input_tensor_values(graph, info.tensor, options.inputs);
+    encode_input_block(graph, info, values[info.tensor], pinned);
     host_block[u] = pinned;
     pinned += align_up(kernels.output_bytes(u));
   }

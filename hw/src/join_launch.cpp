@@ -27,21 +27,17 @@ int group_for(const JoinParams& p, bool contiguous_reduction) {
   return 256;
 }
 
-bool aligned16(const void* p) {
-  return reinterpret_cast<std::uintptr_t>(p) % 16 == 0;
-}
-
 // The launch's VECTOR (join_launch.hpp): a reduction vectorises along its one aggregated dim.
 int vector_for(const JoinLaunch& l) {
   const int aggregated = l.loop_dims - l.out_dims;
   if (l.loop_dims == 0 || aggregated != (l.agg == AggKind::kNone ? 0 : 1)) return 1;
   const int inner = l.loop_dims - 1;
   if (l.size[inner].divisor % kJoinVector != 0) return 1;
-  if (l.agg == AggKind::kNone && !aligned16(l.out)) return 1;
+  if (!vector_pointers_aligned(l)) return 1;
   for (int k = 0; k < l.inputs; ++k) {
     const std::uint32_t stride = l.in_stride[k][inner];
     if (stride == 0) continue;
-    if (stride != 1 || !aligned16(l.in[k])) return 1;
+    if (stride != 1) return 1;
     for (int d = 0; d < inner; ++d)
       if (l.in_stride[k][d] % kJoinVector != 0) return 1;
   }
@@ -49,6 +45,15 @@ int vector_for(const JoinLaunch& l) {
 }
 
 }  // namespace
+
+bool vector_pointers_aligned(const JoinLaunch& l) {
+  const auto aligned16 = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
+  if (l.agg == AggKind::kNone && !aligned16(l.out)) return false;
+  const int inner = l.loop_dims - 1;
+  for (int k = 0; k < l.inputs; ++k)
+    if (inner >= 0 && l.in_stride[k][inner] == 1 && !aligned16(l.in[k])) return false;
+  return true;
+}
 
 JoinLaunch make_join_launch(const JoinParams& p, const std::string& where) {
   std::vector<Dim> dims;  // outermost first, size-1 dims dropped, mergeable neighbours merged

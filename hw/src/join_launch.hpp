@@ -63,6 +63,11 @@ struct JoinLaunch {
   JoinProgram program;
 };
 
+// Whether the buffers the vectorised path reads along the innermost dim (and a map's output) are
+// 16-byte aligned. make_join_launch checks the pointers it is given; launch_join checks again
+// with the buffers of the launch and takes the scalar path when they are not.
+bool vector_pointers_aligned(const JoinLaunch& l);
+
 // `where` names the op in errors.
 JoinLaunch make_join_launch(const JoinParams& params, const std::string& where);
 

@@ -425,6 +425,7 @@ cudaError_t launch_join_as(const JoinLaunch& params, cudaStream_t stream) {
 cudaError_t launch_join(const JoinLaunch& params, cudaStream_t stream) {
   if (params.out_elements == 0) return cudaSuccess;
   if (static_cast<int>(params.form) >= kJoinForms) return cudaErrorInvalidValue;
+  if (params.vector != 1 && !vector_pointers_aligned(params)) return launch_join_as<false>(params, stream);
   switch (params.vector) {
     case 1:
       return launch_join_as<false>(params, stream);

@@ -16,6 +16,7 @@
 #include "doppler/number_format.hpp"
 #include "doppler/trace.hpp"
 #include "launch_environment.hpp"
+#include "output_check.hpp"
 #include "run_inputs.hpp"
 #include "text_table.hpp"
 #include "traced_run_writer.hpp"
@@ -53,30 +54,6 @@ Machine machine_with_devices(const Machine& m, std::size_t n) {
                 std::to_string(m.num_devices()) + " devices");
   }
   return first_devices(m, n);
-}
-
-// Tolerance of the GPU result against the float64 reference, by the graph's widest dtype error.
-double tolerance(const einsum::EinsumGraph& g) {
-  double tol = 1e-4;
-  for (const einsum::Tensor& t : g.tensors()) {
-    if (t.dtype != einsum::DType::kF32) tol = 5e-2;
-  }
-  return tol;
-}
-
-double max_error(const einsum::EinsumGraph& g, const std::vector<std::vector<float>>& got,
-                 const std::vector<std::vector<double>>& want) {
-  double worst = 0;
-  for (einsum::TensorId t = 0; t < g.num_tensors(); ++t) {
-    if (g.tensor(t).kind != einsum::TensorKind::kOutput) continue;
-    double scale = 1e-30, diff = 0;
-    for (std::size_t e = 0; e < want[t].size(); ++e) {
-      scale = std::max(scale, std::abs(want[t][e]));
-      diff = std::max(diff, std::abs(static_cast<double>(got[t][e]) - want[t][e]));
-    }
-    worst = std::max(worst, diff / scale);
-  }
-  return worst;
 }
 
 Trace to_trace(const hw::ExecuteResult& r) {
@@ -158,10 +135,11 @@ void run_execute(const ExecuteFlags& flags) {
     double error = -1;
     if (!reporter) return;
     if (flags.verify) {
-      error = max_error(origin.graph, best.values, reference);
-      if (error > tolerance(origin.graph)) {
+      error = max_output_error(origin.graph, best.values, reference);
+      if (error > output_tolerance(origin.graph)) {
         throw Error("execute: placement '" + label + "': outputs differ from the CPU reference by " +
-                    format_short(error, 3) + " (tolerance " + format_short(tolerance(origin.graph), 3) + ")");
+                    format_short(error, 3) + " (tolerance " +
+                    format_short(output_tolerance(origin.graph), 3) + ")");
       }
     }
     if (!flags.trace_dir.empty()) {

@@ -1,9 +1,12 @@
 // `doppler offload CONFIG.yaml`: a what-if study of CPU-RAM offload (TURNIP). For every GPU count,
 // memory budget, host-link bandwidth and run order of the config's `offload` section: compile the
 // memory graph, run it in the simulator, report makespan, bytes moved, peak memory and the lower
-// bound (table, --json, --csv, --plot DIR, --out DIR). docs/OFFLOAD.md.
+// bound (table, --json, --csv, --plot DIR, --out DIR). With --gpu (hw backend) every memory graph
+// also runs on the GPUs (median of --repetitions, outputs checked with --verify). docs/OFFLOAD.md.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -19,6 +22,11 @@
 #include "doppler/number_format.hpp"
 #include "doppler/sim/memory_graph_engine.hpp"
 #include "doppler/trace.hpp"
+#include "output_check.hpp"
+#ifdef DOPPLER_HAVE_HW
+#include "doppler/einsum/reference_executor.hpp"
+#include "doppler/hw/memory_graph_run.hpp"
+#endif
 #include "line_chart_svg.hpp"
 #include "report.hpp"
 #include "run_inputs.hpp"
@@ -34,6 +42,16 @@ struct OffloadFlags {
   std::string config;
   bool json = false;
   std::string csv, plot_dir, out_dir;
+  bool gpu = false;
+  bool verify = false;
+  std::size_t repetitions = 3;
+};
+
+// Measured on the GPUs (--gpu): the median makespan in seconds and, with --verify, the largest
+// relative error of the outputs against the CPU reference.
+struct Measured {
+  double makespan = 0;
+  std::optional<double> max_relative_error;
 };
 
 struct Row {
@@ -45,6 +63,7 @@ struct Row {
   RunOrder order = RunOrder::kEventDriven;
   sim::MemoryRunResult result;
   std::string trace_json;  // Chrome trace of the run, kept when --out asks for traces
+  std::optional<Measured> measured;
   std::uint64_t peak() const {
     std::uint64_t most = 0;
     for (const std::uint64_t p : result.peak_bytes) most = std::max(most, p);
@@ -80,7 +99,9 @@ std::string csv_text(const std::vector<Row>& rows) {
   std::string csv =
       "gpus,budget_bytes,budget_fraction,working_set_bytes,bandwidth,order,makespan,lower_bound,compute_"
       "bound,"
-      "host_link_bound,ratio_to_lower_bound,bytes_moved,bytes_loaded,bytes_evicted,bytes_copied,peak_bytes\n";
+      "host_link_bound,ratio_to_lower_bound,bytes_moved,bytes_loaded,bytes_evicted,bytes_copied,peak_bytes,"
+      "measured,"
+      "max_relative_error\n";
   for (const Row& r : rows) {
     csv += std::to_string(r.gpus) + "," + std::to_string(r.budget) + "," +
            (r.fraction ? format_number(*r.fraction) : std::string()) + "," + std::to_string(r.working_set) +
@@ -89,7 +110,11 @@ std::string csv_text(const std::vector<Row>& rows) {
            format_number(r.result.compute_bound) + "," + format_number(r.result.host_link_bound) + "," +
            format_number(r.result.makespan / r.result.lower_bound) + "," + format_number(r.bytes_moved()) +
            "," + format_number(r.result.bytes_loaded) + "," + format_number(r.result.bytes_evicted) + "," +
-           format_number(r.result.bytes_copied) + "," + std::to_string(r.peak()) + "\n";
+           format_number(r.result.bytes_copied) + "," + std::to_string(r.peak()) + "," +
+           (r.measured ? format_number(r.measured->makespan) : std::string()) + "," +
+           (r.measured && r.measured->max_relative_error ? format_number(*r.measured->max_relative_error)
+                                                         : std::string()) +
+           "\n";
   }
   return csv;
 }
@@ -121,6 +146,10 @@ nlohmann::ordered_json results_json(const Experiment& e, const std::string& mach
     o["bytes_evicted"] = r.result.bytes_evicted;
     o["bytes_copied"] = r.result.bytes_copied;
     o["peak_bytes"] = r.peak();
+    if (r.measured) {
+      o["measured"] = r.measured->makespan;
+      if (r.measured->max_relative_error) o["max_relative_error"] = *r.measured->max_relative_error;
+    }
     j["results"].push_back(std::move(o));
   }
   return j;
@@ -177,7 +206,26 @@ void write_plots(const std::string& dir, const std::map<std::string, std::string
   for (const auto& [name, svg] : files) write_file_atomically((fs::path(dir) / name).string(), svg);
 }
 
+#ifdef DOPPLER_HAVE_HW
+// Runs `mg` on the GPUs through `runner` (its repetitions, after one untimed run): the median makespan, and
+// the outputs' error against `reference` when it is given (output_check.hpp).
+Measured measure_on_gpu(hw::MemoryGraphRunner& runner, const EinsumOrigin& origin,
+                        const memory::MemoryGraph& mg, const std::vector<std::vector<double>>* reference) {
+  const hw::MemoryRunResult run = runner.run(mg);
+  Measured m;
+  m.makespan = run.makespan_ms * 1e-3;
+  if (reference) m.max_relative_error = max_output_error(origin.graph, run.values, *reference);
+  return m;
+}
+#endif
+
 void run_offload(const OffloadFlags& flags) {
+#ifndef DOPPLER_HAVE_HW
+  if (flags.gpu) throw Error("offload --gpu: this doppler was built without the hw (CUDA) backend");
+#endif
+  if (flags.verify && !flags.gpu)
+    throw Error("offload --verify: needs --gpu (outputs are checked on the GPU)");
+  if (flags.repetitions < 1) throw Error("offload --repetitions: must be at least 1");
   Experiment e = load_experiment(flags.config, known_names());
   if (!e.einsum)
     throw Error(flags.config +
@@ -220,6 +268,16 @@ void run_offload(const OffloadFlags& flags) {
     for (const double b : study.budget_bytes)
       budgets.push_back({static_cast<std::uint64_t>(b), std::nullopt});
     const sim::CostTable costs(graph, machine, model);
+#ifdef DOPPLER_HAVE_HW
+    std::vector<std::vector<double>> reference;
+    if (flags.verify) reference = einsum::run_reference<double>(origin.graph);
+    hw::MemoryRunOptions gpu_options;
+    gpu_options.return_outputs = flags.verify;
+    gpu_options.repetitions = static_cast<int>(flags.repetitions);
+    std::unique_ptr<hw::MemoryGraphRunner> runner;
+    if (flags.gpu)
+      runner = std::make_unique<hw::MemoryGraphRunner>(origin.graph, origin.lowered, gpu_options);
+#endif
     for (const auto& [budget, fraction] : budgets) {
       options.budget = budget;
       memory::MemoryGraph event_driven;
@@ -230,12 +288,25 @@ void run_offload(const OffloadFlags& flags) {
                     std::to_string(working_set) + " bytes: " + error.what());
       }
       const memory::MemoryGraph fixed = memory::with_fixed_order(event_driven);
+      std::map<RunOrder, Measured> measured;
+#ifdef DOPPLER_HAVE_HW
+      if (flags.gpu)
+        for (const RunOrder order : study.orders)
+          measured[order] = measure_on_gpu(*runner, origin, order == RunOrder::kFixed ? fixed : event_driven,
+                                           flags.verify ? &reference : nullptr);
+      for (const auto& [order, m] : measured)
+        if (m.max_relative_error && *m.max_relative_error > output_tolerance(origin.graph))
+          throw Error(flags.config + ": " + std::to_string(budget) + " bytes, " + run_order_name(order) +
+                      " order: the GPU's outputs differ from the reference by " + g4(*m.max_relative_error) +
+                      " (tolerance " + g4(output_tolerance(origin.graph)) + ")");
+#endif
       for (const double bandwidth : bandwidths) {
         Machine linked = machine;
         for (LinkSpec& link : linked.host_to_device) link.bandwidth = bandwidth;
         for (LinkSpec& link : linked.device_to_host) link.bandwidth = bandwidth;
         for (const RunOrder order : study.orders) {
-          Row row{n, working_set, budget, fraction, bandwidth, order, {}, {}};
+          Row row{n, working_set, budget, fraction, bandwidth, order, {}, {}, {}};
+          if (const auto m = measured.find(order); m != measured.end()) row.measured = m->second;
           row.result = sim::run_memory_graph(
               order == RunOrder::kFixed ? fixed : event_driven, graph, linked, costs,
               {.record_trace = !flags.out_dir.empty(), .jitter = study.jitter, .seed = e.seed});
@@ -272,23 +343,32 @@ void run_offload(const OffloadFlags& flags) {
                                  : "")
             << "\n\n";
   using Align = TextTable::Align;
-  TextTable table({{"gpus", Align::right},
-                   {"budget", Align::right},
-                   {"% working set", Align::right},
-                   {"host link", Align::right},
-                   {"order", Align::left},
-                   {"makespan", Align::right},
-                   {"lower bound", Align::right},
-                   {"/ bound", Align::right},
-                   {"loaded", Align::right},
-                   {"evicted", Align::right},
-                   {"peak", Align::right}});
+  std::vector<TextTable::Column> columns{
+      {"gpus", Align::right},        {"budget", Align::right},  {"% working set", Align::right},
+      {"host link", Align::right},   {"order", Align::left},    {"makespan", Align::right},
+      {"lower bound", Align::right}, {"/ bound", Align::right}, {"loaded", Align::right},
+      {"evicted", Align::right},     {"peak", Align::right}};
+  if (flags.gpu) columns.push_back({"measured", Align::right});
+  if (flags.verify) columns.push_back({"max rel. error", Align::right});
+  TextTable table(std::move(columns));
   for (const Row& r : rows) {
-    table.add_row({std::to_string(r.gpus), g4(static_cast<double>(r.budget)),
-                   percent_text(static_cast<double>(r.budget) / static_cast<double>(r.working_set)),
-                   g4(r.bandwidth), run_order_name(r.order), g4(r.result.makespan), g4(r.result.lower_bound),
-                   ratio_text(r.result.makespan / r.result.lower_bound), g4(r.result.bytes_loaded),
-                   g4(r.result.bytes_evicted), g4(static_cast<double>(r.peak()))});
+    std::vector<std::string> cells{
+        std::to_string(r.gpus),
+        g4(static_cast<double>(r.budget)),
+        percent_text(static_cast<double>(r.budget) / static_cast<double>(r.working_set)),
+        g4(r.bandwidth),
+        run_order_name(r.order),
+        g4(r.result.makespan),
+        g4(r.result.lower_bound),
+        ratio_text(r.result.makespan / r.result.lower_bound),
+        g4(r.result.bytes_loaded),
+        g4(r.result.bytes_evicted),
+        g4(static_cast<double>(r.peak()))};
+    if (flags.gpu) cells.push_back(r.measured ? g4(r.measured->makespan) : "");
+    if (flags.verify)
+      cells.push_back(r.measured && r.measured->max_relative_error ? g4(*r.measured->max_relative_error)
+                                                                   : "");
+    table.add_row(std::move(cells));
   }
   std::cout << table.render();
 }
@@ -304,6 +384,12 @@ void add_offload_command(CLI::App& app) {
       ->add_option("config", flags->config, "Experiment config with 'einsum' and 'offload' (docs/OFFLOAD.md)")
       ->required();
   command->add_flag("--json", flags->json, "Print JSON for scripts instead of a table");
+  command->add_flag("--gpu", flags->gpu,
+                    "Also run every memory graph on the GPUs (hw backend): measured makespan per row");
+  command->add_flag("--verify", flags->verify,
+                    "With --gpu: compare the GPU's outputs with the CPU reference");
+  command->add_option("--repetitions", flags->repetitions,
+                      "With --gpu: timed runs per memory graph (median)");
   command->add_option("--csv", flags->csv, "Write every run as a CSV row")->type_name("FILE");
   command->add_option("--plot", flags->plot_dir, "Write SVG charts of makespan vs budget into DIR")
       ->type_name("DIR");

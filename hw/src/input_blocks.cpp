@@ -1,0 +1,41 @@
+#include "input_blocks.hpp"
+
+#include <string>
+
+#include "doppler/error.hpp"
+#include "elements.hpp"
+#include "strided_copy.hpp"
+
+namespace doppler::hw {
+
+std::vector<einsum::Range> whole_box(const std::vector<std::int64_t>& dims) {
+  std::vector<einsum::Range> box;
+  for (const std::int64_t n : dims) box.push_back(einsum::Range{0, n});
+  return box;
+}
+
+std::vector<float> input_tensor_values(const einsum::EinsumGraph& graph, einsum::TensorId t,
+                                       const einsum::ReferenceOptions& options) {
+  const einsum::Tensor& tensor = graph.tensor(t);
+  const auto given = options.given.find(t);
+  const std::vector<double> v =
+      given != options.given.end()
+          ? given->second
+          : einsum::random_tensor_values(options.seed, t, tensor.elements(), options.low, options.high);
+  if (static_cast<std::int64_t>(v.size()) != tensor.elements()) {
+    throw Error("tensor '" + tensor.name + "': given " + std::to_string(v.size()) + " values, expected " +
+                std::to_string(tensor.elements()));
+  }
+  return std::vector<float>(v.begin(), v.end());
+}
+
+void encode_input_block(const einsum::EinsumGraph& graph, const einsum::TaskInfo& info,
+                        const std::vector<float>& values, std::byte* out) {
+  const einsum::Tensor& tensor = graph.tensor(info.tensor);
+  std::vector<float> block(static_cast<std::size_t>(einsum::elements_of(info.ranges)));
+  if (auto copy = box_copy(whole_box(tensor.dims), info.ranges))
+    run_copy_on_host(*copy, values.data(), block.data());
+  encode(block, elem_type(tensor.dtype), out);
+}
+
+}  // namespace doppler::hw
