@@ -18,6 +18,7 @@
 #include "doppler/learn/policy_net.hpp"
 #include "doppler/learn/rollout.hpp"
 #include "doppler/number_format.hpp"
+#include "torch_threads.hpp"
 
 namespace doppler::learn {
 namespace {
@@ -85,20 +86,10 @@ std::vector<EpisodeRecord> read_csv(const std::string& path, std::uint64_t episo
   return log;
 }
 
-}  // namespace
-}  // namespace doppler::learn
-
-// OpenBLAS (when it is torch's BLAS) keeps its own threads; null when another BLAS is in use.
-extern "C" void openblas_set_num_threads(int) __attribute__((weak));
-
-namespace doppler::learn {
-namespace {
-
 // Torch and its BLAS on one thread (rollouts use the cores; results independent of the machine),
 // initial weights from the seed.
 PolicyNet seeded_net(const TrainRequest& request) {
-  torch::set_num_threads(1);
-  if (openblas_set_num_threads != nullptr) openblas_set_num_threads(1);
+  use_one_torch_thread();
   torch::manual_seed(request.settings.seed);
   return PolicyNet(request.sizes);
 }
