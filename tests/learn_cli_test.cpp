@@ -130,6 +130,15 @@ TEST_F(LearnCli, CommittedPaperPolicies) {
   EXPECT_LT(makespan["ffnn"]["doppler_best_of_64"], best_heuristic("ffnn", "metis"));
   const nlohmann::json ffnn = run_json("graph configs/workloads/doppler-paper/ffnn_192nodes.txt --json");
   EXPECT_EQ(makespan["ffnn"]["metis"], ffnn["lower_bound"].get<double>());
+
+  // Generalisation: the Llama-block policy places Llama-layer, which it never saw, below critical path.
+  const nlohmann::json unseen = run_json(
+      "evaluate configs/paper/llama_layer.yaml --policy configs/policies/paper-4dev/llama_block/policy.pt "
+      "--samples 64 --json");
+  std::map<std::string, double> layer;
+  for (const auto& r : unseen["results"]) layer[r["method"].get<std::string>()] = r["makespan"].get<double>();
+  EXPECT_LT(layer["doppler"], layer["critical_path"]);
+  EXPECT_LT(layer["doppler_best_of_64"], best_heuristic("llama_layer", ""));
 }
 
 // configs/evaluate-paper.yaml: the committed policies on the four paper graphs against every heuristic,
