@@ -1,9 +1,10 @@
-// doppler train / place end to end: a tiny training run writes its checkpoint, policy file, episode
-// log, plans and learning curve; --resume continues it; place applies the checkpoint (greedy and
-// best-of-K) and saves a valid plan; the policy file places exactly like the checkpoint and is much
-// smaller; a checkpoint or policy file for another device count, a missing one and bad train
-// sections are one-line errors that write nothing.
+// doppler train / place / evaluate end to end: a tiny training run (on one graph or several) writes its
+// checkpoint, policy file, episode log, plans and learning curve; --resume continues it; place applies the
+// checkpoint (greedy and best-of-K) and saves a valid plan; the policy file places exactly like the
+// checkpoint and is much smaller; a checkpoint or policy file for another device count, a missing one and bad
+// train sections are one-line errors that write nothing.
 #include <filesystem>
+#include <map>
 
 #include "cli_fixture.hpp"
 #include "doppler/plan.hpp"
@@ -38,7 +39,7 @@ TEST_F(LearnCli, TrainResumePlace) {
   }
   EXPECT_EQ(lines_of(slurp(fs::path(out) / "episodes.csv")).size(), 17u);
   EXPECT_EQ(lines_of(slurp(fs::path(out) / "episodes.csv")).front(),
-            "episode,stage,makespan,running,best,loss,lr,epsilon");
+            "episode,stage,makespan,running,best,loss,lr,epsilon,graph");
   EXPECT_NE(slurp(fs::path(out) / "learning_curve.svg").find("<polyline"), std::string::npos);
 
   // Resuming a finished run adds no episodes; the same --out without --resume is refused.
@@ -103,19 +104,123 @@ TEST_F(LearnCli, TrainResumePlace) {
   expect_error("evaluate " + cfg + " --runs " + path("nowhere"), {path("nowhere") + "/tiny/policy.ckpt"});
 }
 
-// The committed paper-graph policies (configs/policies/paper-4dev) load through --runs and place
-// ChainMM below critical path, as docs/PERFORMANCE.md reports.
+// The committed paper-graph policies (configs/policies/paper-4dev) load through --runs, and place as
+// docs/PERFORMANCE.md reports: best of 64 below every heuristic on ChainMM, Llama-block and Llama-layer,
+// greedy too on ChainMM and Llama-block; on FFNN below every heuristic but METIS, whose plan reaches the
+// lower bound (total work / 4 devices), which no placement can beat.
 TEST_F(LearnCli, CommittedPaperPolicies) {
-  const nlohmann::json j =
+  const nlohmann::json runs =
       run_json("evaluate configs/train/chainmm.yaml --runs configs/policies/paper-4dev --samples 2 --json");
-  double critical_path = 0, greedy = 0;
+  EXPECT_EQ(runs["results"].size(), 9u);
+  std::map<std::string, std::map<std::string, double>> makespan;
+  const nlohmann::json paper = run_json("evaluate configs/evaluate-paper.yaml --json");
+  for (const auto& r : paper["results"])
+    makespan[r["graph"].get<std::string>()][r["method"].get<std::string>()] = r["makespan"].get<double>();
+  const auto best_heuristic = [&](const std::string& graph, const std::string& except) {
+    double best = 0;
+    for (const auto& [method, value] : makespan[graph]) {
+      if (method.rfind("doppler", 0) != 0 && method != except && (best == 0 || value < best)) best = value;
+    }
+    return best;
+  };
+  for (const char* graph : {"chainmm", "llama_block", "llama_layer"})
+    EXPECT_LT(makespan[graph]["doppler_best_of_64"], best_heuristic(graph, "")) << graph;
+  for (const char* graph : {"chainmm", "llama_block"})
+    EXPECT_LT(makespan[graph]["doppler"], best_heuristic(graph, "")) << graph;
+  EXPECT_LT(makespan["ffnn"]["doppler_best_of_64"], best_heuristic("ffnn", "metis"));
+  const nlohmann::json ffnn = run_json("graph configs/workloads/doppler-paper/ffnn_192nodes.txt --json");
+  EXPECT_EQ(makespan["ffnn"]["metis"], ffnn["lower_bound"].get<double>());
+
+  // Generalisation: the Llama-block policy places Llama-layer, which it never saw, below critical path.
+  const nlohmann::json unseen = run_json(
+      "evaluate configs/paper/llama_layer.yaml --policy configs/policies/paper-4dev/llama_block/policy.pt "
+      "--samples 64 --json");
+  std::map<std::string, double> layer;
+  for (const auto& r : unseen["results"]) layer[r["method"].get<std::string>()] = r["makespan"].get<double>();
+  EXPECT_LT(layer["doppler"], layer["critical_path"]);
+  EXPECT_LT(layer["doppler_best_of_64"], best_heuristic("llama_layer", ""));
+}
+
+// configs/evaluate-paper.yaml: the committed policies on the four paper graphs against every heuristic,
+// the same rows as evaluating each config with its policy file; misuse is a one-line error.
+TEST_F(LearnCli, EvaluatePaperConfig) {
+  const nlohmann::json j = run_json("evaluate configs/evaluate-paper.yaml --json");
+  std::map<std::string, std::vector<std::string>> methods;
   for (const auto& r : j["results"]) {
-    if (r["method"] == "critical_path") critical_path = r["makespan"].get<double>();
-    if (r["method"] == "doppler") greedy = r["makespan"].get<double>();
+    EXPECT_GT(r["makespan"].get<double>(), 0) << r;
+    methods[r["graph"].get<std::string>()].push_back(r["method"].get<std::string>());
   }
-  ASSERT_GT(critical_path, 0);
-  EXPECT_GT(greedy, 0);
-  EXPECT_LT(greedy, critical_path);
+  ASSERT_EQ(methods.size(), 4u);
+  for (const char* graph : {"chainmm", "ffnn", "llama_block", "llama_layer"}) {
+    const std::vector<std::string>& m = methods[graph];
+    for (const char* method : {"random", "round_robin", "critical_path", "heft", "etf", "eindecomp",
+                               "doppler", "doppler_best_of_64"}) {
+      EXPECT_NE(std::find(m.begin(), m.end(), method), m.end()) << graph << " " << method;
+    }
+  }
+  const nlohmann::json ffnn = run_json(
+      "evaluate configs/paper/ffnn.yaml --policy configs/policies/paper-4dev/ffnn/policy.pt --samples 64 "
+      "--json");
+  nlohmann::json ffnn_rows = nlohmann::json::array();
+  for (const auto& r : j["results"]) {
+    if (r["graph"] == "ffnn") ffnn_rows.push_back(r);
+  }
+  EXPECT_EQ(ffnn_rows, ffnn["results"]);
+  const nlohmann::json fewer = run_json("evaluate configs/evaluate-paper.yaml --samples 2 --json");
+  EXPECT_EQ(fewer["results"].size(), j["results"].size());
+  EXPECT_EQ(fewer["results"].back()["method"], "doppler_best_of_2");
+
+  expect_error("evaluate configs/evaluate-paper.yaml --runs configs/policies/paper-4dev",
+               {"configs/evaluate-paper.yaml", "names its policies"});
+  expect_error("evaluate configs/evaluate-paper.yaml configs/paper/ffnn.yaml",
+               {"configs/evaluate-paper.yaml", "evaluated alone"});
+  const std::string bad =
+      write("bad_eval.yaml", "evaluate:\n  samples: 4\n  runs:\n    - {config: x.yaml}\n");
+  expect_error("evaluate " + bad, {"bad_eval.yaml:4:", "'evaluate.runs[0].config'", "does not exist"});
+  const std::string typo = write("typo_eval.yaml", "evaluate: {sample: 4, runs: []}\n");
+  expect_error("evaluate " + typo, {"typo_eval.yaml:1:", "'evaluate.sample'", "unknown key"});
+}
+
+// train.graphs: a tiny run on ChainMM and FFNN; the policy places Llama-block, which it never saw.
+TEST_F(LearnCli, TrainsOnSeveralGraphs) {
+  const std::string cfg =
+      config("two.yaml", 4,
+             "imitation_episodes: 8, rl_episodes: 8, batch: 4, advantage: normalized, graphs: [" + kRoot +
+                 "/configs/workloads/doppler-paper/ffnn_192nodes.txt]");
+  const std::string out = path("two");
+  const nlohmann::json trained = run_json("train " + cfg + " --out " + out + " --json");
+  EXPECT_EQ(trained["training_graphs"], 2);
+  EXPECT_EQ(trained["episodes"], 16);
+  const std::vector<std::string> rows = lines_of(slurp(fs::path(out) / "episodes.csv"));
+  ASSERT_EQ(rows.size(), 17u);
+  EXPECT_EQ(rows.front(), "episode,stage,makespan,running,best,loss,lr,epsilon,graph");
+  EXPECT_EQ(rows[1].substr(rows[1].rfind(',')), ",0");
+  EXPECT_EQ(rows[5].substr(rows[5].rfind(',')), ",1");
+  const std::string plan = path("block.yaml");
+  const nlohmann::json placed = run_json(
+      "place --policy " + out + "/policy.pt configs/paper/llama_block.yaml --out " + plan + " --json");
+  EXPECT_GT(placed["makespan"].get<double>(), 0);
+  EXPECT_EQ(load_plan(plan).device.size(), 182u);  // transformer_block_215nodes.txt holds 182 ops
+  const nlohmann::json replay =
+      run_json("simulate configs/paper/llama_block.yaml --placement " + plan + " --json");
+  EXPECT_EQ(replay["makespan"], placed["makespan"]);
+
+  // Fine-tuning: a fresh run on Llama-block starting from the two-graph policy's weights.
+  const std::string block =
+      write("block.yaml", "graph: " + kRoot +
+                              "/configs/workloads/doppler-paper/transformer_block_215nodes.txt\n"
+                              "devices: 4\nmodel: paper\nseed: 2\n"
+                              "policy: {hidden: 16, steps: 2, edge_basis: 2, head_hidden: 16}\n"
+                              "train: {imitation_episodes: 0, rl_episodes: 4, batch: 4}\n");
+  const nlohmann::json tuned =
+      run_json("train " + block + " --init " + out + "/policy.pt --out " + path("tuned") + " --json");
+  EXPECT_EQ(tuned["episodes"], 4);
+  run_json("train " + block + " --out " + path("untuned") + " --json");  // from the seeded weights
+  EXPECT_NE(slurp(fs::path(path("untuned")) / "episodes.csv"),
+            slurp(fs::path(path("tuned")) / "episodes.csv"));
+  expect_error("train " + block + " --init " + out + "/policy.pt --resume --out " + path("tuned"),
+               {"--resume or --init, not both"});
+  expect_error("train " + cfg + " --init " + path("none.pt") + " --out " + path("x"), {"none.pt"});
 }
 
 TEST_F(LearnCli, Errors) {

@@ -1,6 +1,7 @@
 // The learned policies' inference: normalised graph inputs on a hand-worked graph, the
 // hand-written C++ SEL/PLC inference against the torch networks (1e-5 on probabilities), and the
-// batched torch scoring of recorded episodes against the log-probabilities the rollout computed.
+// batched torch scoring of recorded episodes against the log-probabilities the rollout computed;
+// loading a policy runs torch on one thread.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -195,6 +196,23 @@ TEST(LearnInference, FusedPlcScoresEqualTorchAutograd) {
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     EXPECT_LT((got[i] - want[i]).abs().max().item<double>(), 1e-4) << i;
   }
+}
+
+// Loading a policy puts torch on one thread, as training does, so a policy's greedy placement is the
+// one its training reported, whatever the machine's core count (with several BLAS threads, matrix
+// products round differently and greedy near-ties can flip).
+TEST(LearnInference, LoadingAPolicyRunsTorchOnOneThread) {
+  torch::manual_seed(2);
+  PolicyNet net(PolicySizes{.hidden = 8, .steps = 1, .edge_basis = 1, .head_hidden = 8});
+  const std::string path = testing::TempDir() + "doppler_one_thread.pt";
+  CheckpointState state;
+  state.sizes = net->sizes();
+  state.devices = 4;
+  save_policy_file(path, state, net);
+  torch::set_num_threads(2);
+  ASSERT_EQ(torch::get_num_threads(), 2);
+  const LearnedPolicy policy = LearnedPolicy::load(path, 4);
+  EXPECT_EQ(torch::get_num_threads(), 1);
 }
 
 TEST(LearnInference, CheckpointWithOtherFeatureSizesIsAnError) {

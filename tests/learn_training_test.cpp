@@ -1,10 +1,11 @@
-// Training the learned policies: a tiny fixed-seed run improves on its starting policy; results do
-// not depend on the rollout thread count; a checkpoint resumed gives exactly the episodes of an
-// uninterrupted run; wrong checkpoints and bad train/policy sections are one-line errors.
+// Training the learned policies: a tiny fixed-seed run improves on its starting policy (with either
+// advantage); results do not depend on the rollout thread count; a checkpoint resumed gives exactly
+// the episodes of an uninterrupted run, on one graph or several; a policy trained on two graphs places
+// a third; wrong checkpoints and bad train/policy sections are one-line errors.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <algorithm>
+#include <filesystem>
 #include <numeric>
 #include <string>
 
@@ -50,8 +51,9 @@ std::string fresh_dir(const std::string& name) {
 }
 
 bool same(const EpisodeRecord& a, const EpisodeRecord& b) {
-  return a.episode == b.episode && a.stage == b.stage && a.makespan == b.makespan && a.running == b.running &&
-         a.best == b.best && a.loss == b.loss && a.lr == b.lr && a.epsilon == b.epsilon;
+  return a.episode == b.episode && a.graph == b.graph && a.stage == b.stage && a.makespan == b.makespan &&
+         a.running == b.running && a.best == b.best && a.loss == b.loss && a.lr == b.lr &&
+         a.epsilon == b.epsilon;
 }
 
 void expect_same_logs(const std::vector<EpisodeRecord>& a, const std::vector<EpisodeRecord>& b) {
@@ -70,7 +72,9 @@ TrainSettings small_settings() {
   return s;
 }
 
-TEST(LearnTraining, TinyRunImprovesOnItsStartingPolicy) {
+class TinyRun : public ::testing::TestWithParam<Advantage> {};
+
+TEST_P(TinyRun, ImprovesOnItsStartingPolicy) {
   const TrainingSetup setup;
   TrainSettings s;
   s.imitation_episodes = 160;
@@ -79,6 +83,7 @@ TEST(LearnTraining, TinyRunImprovesOnItsStartingPolicy) {
   s.lr = 1e-2;
   s.threads = 2;
   s.seed = 3;
+  s.advantage = GetParam();
   const TrainResult r = train(setup.request(s, ""));
   ASSERT_EQ(r.log.size(), 320u);
   const auto mean = [&](std::size_t from, std::size_t to) {
@@ -89,6 +94,63 @@ TEST(LearnTraining, TinyRunImprovesOnItsStartingPolicy) {
   const double start = mean(0, 16);  // the first batch is sampled from the initial policy
   EXPECT_LT(mean(304, 320), 0.9 * start) << "start " << start;
   EXPECT_LT(r.greedy_makespan, 0.9 * start) << "start " << start;
+}
+
+INSTANTIATE_TEST_SUITE_P(LearnTraining, TinyRun,
+                         ::testing::Values(Advantage::relative, Advantage::normalized),
+                         [](const ::testing::TestParamInfo<Advantage>& advantage) {
+                           return advantage.param == Advantage::relative ? "relative" : "normalized";
+                         });
+
+// Two training graphs: batches alternate between them, each with its own running mean and best; a
+// resumed run continues exactly; the policy places a graph it never saw.
+TEST(LearnTraining, SeveralGraphs) {
+  const TrainingSetup setup;
+  const TaskGraph ffnn = read_paper_graph(std::string(DOPPLER_SOURCE_DIR) +
+                                          "/configs/workloads/doppler-paper/ffnn_192nodes.txt");
+  const std::string whole = fresh_dir("two_whole"), split = fresh_dir("two_split");
+  TrainSettings s = small_settings();
+  s.advantage = Advantage::normalized;
+  TrainRequest request = setup.request(s, whole);
+  request.more_graphs = {&ffnn};
+  const TrainResult uninterrupted = train(request);
+  ASSERT_EQ(uninterrupted.log.size(), 32u);
+  double chainmm_best = 0;
+  for (const EpisodeRecord& r : uninterrupted.log) {
+    EXPECT_EQ(r.graph, r.episode / 4 % 2) << r.episode;
+    if (r.graph == 0) chainmm_best = chainmm_best == 0 ? r.makespan : std::min(chainmm_best, r.makespan);
+  }
+  EXPECT_EQ(uninterrupted.log.back().graph, 1u);
+  EXPECT_EQ(uninterrupted.best_makespan, std::min(chainmm_best, uninterrupted.greedy_makespan));
+  // Makespans of the two graphs differ: each graph's running mean follows its own episodes only.
+  EXPECT_NE(uninterrupted.log[3].running, uninterrupted.log[7].running);
+  EXPECT_EQ(uninterrupted.log[0].running, uninterrupted.log[0].makespan);
+  EXPECT_EQ(uninterrupted.log[4].running, uninterrupted.log[4].makespan);
+
+  TrainRequest first = request;
+  first.out_dir = split;
+  first.stop_after = 20;
+  EXPECT_EQ(train(first).log.size(), 20u);
+  TrainRequest second = first;
+  second.stop_after = 0;
+  second.resume = true;
+  const TrainResult rest = train(second);
+  expect_same_logs(uninterrupted.log, rest.log);
+  EXPECT_EQ(read_text_file(whole + "/episodes.csv"), read_text_file(split + "/episodes.csv"));
+  // The same checkpoint resumed with one graph fewer is refused.
+  TrainRequest fewer = setup.request(s, split);
+  fewer.resume = true;
+  EXPECT_EQ(error_of([&] { train(fewer); }),
+            split + "/policy.ckpt: its episode log trains on 2 graphs or more, the config on 1");
+
+  const TaskGraph unseen = read_paper_graph(
+      std::string(DOPPLER_SOURCE_DIR) + "/configs/workloads/doppler-paper/transformer_block_215nodes.txt");
+  sim::Simulator simulator(unseen, setup.machine, sim::CostModelKind::paper);
+  const LearnedPolicy policy = LearnedPolicy::load(whole + "/policy.pt", 4);
+  EXPECT_NO_THROW(validate_plan(policy.place(simulator), unseen, 4));
+  EXPECT_NO_THROW(validate_plan(policy.place(simulator, 3, 1), unseen, 4));
+  fs::remove_all(whole);
+  fs::remove_all(split);
 }
 
 TEST(LearnTraining, ThreadCountDoesNotChangeResults) {
@@ -213,10 +275,25 @@ TEST(LearnTraining, ConfigSections) {
   EXPECT_EQ(s.batch, 8u);
   EXPECT_EQ(s.lr, 0.01);
   EXPECT_EQ(s.seed, 9u);
+  EXPECT_EQ(s.advantage, Advantage::relative);
+  EXPECT_TRUE(s.graphs.empty());
+  const TrainSettings more = read_train_settings(parse_experiment(
+      head + "train: {advantage: normalized, graphs: [" + graph + ", random:30]}\n", "dir/t.yaml", names));
+  EXPECT_EQ(more.advantage, Advantage::normalized);
+  EXPECT_EQ(more.graphs, (std::vector<std::string>{graph, "random:30"}));
+  EXPECT_EQ(error_of([&] {
+              read_train_settings(parse_experiment(head + "train: {advantage: mean}\n", "t.yaml", names));
+            }),
+            "t.yaml:4: 'train.advantage': expected relative or normalized");
+  EXPECT_EQ(
+      error_of([&] {
+        read_train_settings(parse_experiment(head + "train: {graphs: [nowhere.txt]}\n", "t.yaml", names));
+      }),
+      "t.yaml:4: 'train.graphs[0]': file 'nowhere.txt' does not exist");
   EXPECT_EQ(
       error_of([&] { read_train_settings(parse_experiment(head + "train:\n  bach: 3\n", "t.yaml", names)); }),
       "t.yaml:5: 'train.bach': unknown key (known: imitation_episodes, rl_episodes, batch, threads, lr, "
-      "rl_lr, lr_decay, entropy, epsilon, baseline_decay, checkpoint_every)");
+      "rl_lr, lr_decay, entropy, epsilon, baseline_decay, advantage, graphs, checkpoint_every)");
   EXPECT_EQ(
       error_of([&] { read_policy_sizes(parse_experiment(head + "policy: {hidden: 0}\n", "t.yaml", names)); }),
       "t.yaml:4: 'policy.hidden': must be at least 1");

@@ -103,12 +103,23 @@ TrainSettings read_train_settings(const Experiment& experiment) {
       s.epsilon = in_range(in, v, field, 0, 1, false);
     } else if (key == "baseline_decay") {
       s.baseline_decay = in_range(in, v, field, 0, 1, false);
+    } else if (key == "advantage") {
+      const std::string text = in.scalar(v, field);
+      if (text != "relative" && text != "normalized") in.fail(v, field, "expected relative or normalized");
+      s.advantage = text == "relative" ? Advantage::relative : Advantage::normalized;
+    } else if (key == "graphs") {
+      if (!v.IsSequence() || v.size() == 0) in.fail(v, field, "expected a non-empty list of graph files");
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        const std::string at = field + "[" + std::to_string(i) + "]";
+        const std::string text = in.scalar(v[i], at);
+        s.graphs.push_back(random_graph_size(text) ? text : in.input_path(v[i], at));
+      }
     } else if (key == "checkpoint_every") {
       s.checkpoint_every = positive(in, v, field);
     } else {
       in.fail(it->first, field,
               "unknown key (known: imitation_episodes, rl_episodes, batch, threads, lr, rl_lr, lr_decay, "
-              "entropy, epsilon, baseline_decay, checkpoint_every)");
+              "entropy, epsilon, baseline_decay, advantage, graphs, checkpoint_every)");
     }
   }
   if (s.total() == 0) in.fail(*found->second, "train", "imitation_episodes + rl_episodes must be at least 1");

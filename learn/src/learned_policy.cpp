@@ -4,6 +4,7 @@
 
 #include "checkpoint.hpp"
 #include "doppler/learn/rollout.hpp"
+#include "torch_threads.hpp"
 
 namespace doppler::learn {
 
@@ -18,6 +19,7 @@ LearnedPolicy& LearnedPolicy::operator=(LearnedPolicy&&) noexcept = default;
 LearnedPolicy::~LearnedPolicy() = default;
 
 LearnedPolicy LearnedPolicy::load(const std::string& path, std::size_t devices) {
+  use_one_torch_thread();
   auto impl = std::make_unique<Impl>();
   impl->state = read_checkpoint_state(path);
   check_devices(path, impl->state, devices);

@@ -18,13 +18,14 @@
 #include "doppler/learn/policy_net.hpp"
 #include "doppler/learn/rollout.hpp"
 #include "doppler/number_format.hpp"
+#include "torch_threads.hpp"
 
 namespace doppler::learn {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kCsvHeader = "episode,stage,makespan,running,best,loss,lr,epsilon";
+constexpr const char* kCsvHeader = "episode,stage,makespan,running,best,loss,lr,epsilon,graph";
 
 std::uint64_t episode_seed(std::uint64_t seed, std::uint64_t episode) {
   std::uint64_t z = seed * 0x9E3779B97F4A7C15ull + episode + 1;
@@ -39,13 +40,21 @@ struct Worker {
   std::unique_ptr<policies::PlacementEnv> env;
 };
 
+// One training graph: its rollout workers, network inputs and running statistics.
+struct TrainingGraph {
+  std::vector<Worker> workers;
+  GraphInputs inputs;
+  GraphTensors tensors;
+  double running = 0, best = 0;
+};
+
 std::string csv_text(const std::vector<EpisodeRecord>& log) {
   std::ostringstream out;
   out << kCsvHeader << "\n";
   for (const EpisodeRecord& r : log) {
     out << r.episode << ',' << r.stage << ',' << format_number(r.makespan) << ',' << format_number(r.running)
         << ',' << format_number(r.best) << ',' << format_number(r.loss) << ',' << format_number(r.lr) << ','
-        << format_number(r.epsilon) << "\n";
+        << format_number(r.epsilon) << ',' << r.graph << "\n";
   }
   return out.str();
 }
@@ -62,10 +71,10 @@ std::vector<EpisodeRecord> read_csv(const std::string& path, std::uint64_t episo
   while (std::getline(in, line)) {
     ++number;
     EpisodeRecord r;
-    char c1, c2, c3, c4, c5, c6, c7;
+    char c1, c2, c3, c4, c5, c6, c7, c8;
     std::istringstream row(line);
     if (!(row >> r.episode >> c1 >> r.stage >> c2 >> r.makespan >> c3 >> r.running >> c4 >> r.best >> c5 >>
-          r.loss >> c6 >> r.lr >> c7 >> r.epsilon)) {
+          r.loss >> c6 >> r.lr >> c7 >> r.epsilon >> c8 >> r.graph)) {
       throw_at(path, number, "cannot read the episode log row (expected " + std::string(kCsvHeader) + ")");
     }
     if (r.episode < episode) log.push_back(r);
@@ -77,20 +86,10 @@ std::vector<EpisodeRecord> read_csv(const std::string& path, std::uint64_t episo
   return log;
 }
 
-}  // namespace
-}  // namespace doppler::learn
-
-// OpenBLAS (when it is torch's BLAS) keeps its own threads; null when another BLAS is in use.
-extern "C" void openblas_set_num_threads(int) __attribute__((weak));
-
-namespace doppler::learn {
-namespace {
-
 // Torch and its BLAS on one thread (rollouts use the cores; results independent of the machine),
 // initial weights from the seed.
 PolicyNet seeded_net(const TrainRequest& request) {
-  torch::set_num_threads(1);
-  if (openblas_set_num_threads != nullptr) openblas_set_num_threads(1);
+  use_one_torch_thread();
   torch::manual_seed(request.settings.seed);
   return PolicyNet(request.sizes);
 }
@@ -102,14 +101,20 @@ class Trainer {
         s_(request.settings),
         net_(seeded_net(request)),
         optimizer_(net_->parameters(), torch::optim::AdamOptions(request.settings.lr)) {
-    for (std::size_t t = 0; t < std::max<std::size_t>(1, s_.threads); ++t) {
-      Worker w;
-      w.simulator = std::make_unique<sim::Simulator>(*r_.graph, *r_.machine, r_.model);
-      w.env = std::make_unique<policies::PlacementEnv>(*w.simulator);
-      workers_.push_back(std::move(w));
+    std::vector<const TaskGraph*> all{r_.graph};
+    all.insert(all.end(), r_.more_graphs.begin(), r_.more_graphs.end());
+    for (const TaskGraph* graph : all) {
+      TrainingGraph g;
+      for (std::size_t t = 0; t < std::max<std::size_t>(1, s_.threads); ++t) {
+        Worker w;
+        w.simulator = std::make_unique<sim::Simulator>(*graph, *r_.machine, r_.model);
+        w.env = std::make_unique<policies::PlacementEnv>(*w.simulator);
+        g.workers.push_back(std::move(w));
+      }
+      g.inputs = graph_inputs(*g.workers.front().simulator);
+      g.tensors = graph_tensors(g.inputs);
+      graphs_.push_back(std::move(g));
     }
-    inputs_ = graph_inputs(*workers_.front().simulator);
-    tensors_ = graph_tensors(inputs_);
     devices_ = r_.machine->num_devices();
   }
 
@@ -117,8 +122,11 @@ class Trainer {
 
  private:
   void start_or_resume();
+  void start_from(const std::string& path);
   void run_batch(std::size_t count);
-  void rollouts(const PolicyArrays& arrays, const RolloutOptions& options, std::vector<Episode>& episodes);
+  void rollouts(TrainingGraph& graph, const PolicyArrays& arrays, const RolloutOptions& options,
+                std::vector<Episode>& episodes);
+  std::vector<float> advantages(const TrainingGraph& graph, const std::vector<Episode>& episodes) const;
   void save();
   double lr_at(std::size_t episode) const {
     const double base = episode < s_.imitation_episodes ? s_.lr : s_.rl_lr;
@@ -135,18 +143,27 @@ class Trainer {
   const TrainSettings& s_;
   PolicyNet net_;
   torch::optim::Adam optimizer_;
-  std::vector<Worker> workers_;
-  GraphInputs inputs_;
-  GraphTensors tensors_;
+  std::vector<TrainingGraph> graphs_;  // [0]: the request's graph
   std::size_t devices_ = 0;
   std::size_t episode_ = 0;
-  double running_ = 0, best_ = 0;
   double encoder_seconds_ = 0, rollout_seconds_ = 0, update_seconds_ = 0;
   Plan best_plan_;
   std::vector<EpisodeRecord> log_;
 };
 
+void Trainer::start_from(const std::string& path) {
+  const CheckpointState state = read_checkpoint_state(path);
+  check_devices(path, state, devices_);
+  if (!(state.sizes == r_.sizes) || !(state.mode == r_.mode))
+    throw Error(path + ": the policy's sizes or sel/plc/priority differ from the config's");
+  load_checkpoint(path, net_, nullptr);
+}
+
 void Trainer::start_or_resume() {
+  if (!r_.init.empty()) {
+    if (r_.resume) throw Error("train: give --resume or --init, not both");
+    start_from(r_.init);
+  }
   if (r_.out_dir.empty()) {
     if (r_.resume) throw Error("train: --resume needs an output directory");
     return;
@@ -179,22 +196,31 @@ void Trainer::start_or_resume() {
   }
   load_checkpoint(path, net_, &optimizer_);
   episode_ = state.episode;
-  running_ = state.running;
-  best_ = state.best;
   log_ = read_csv((fs::path(r_.out_dir) / "episodes.csv").string(), episode_);
+  for (const EpisodeRecord& record : log_) {
+    if (record.graph >= graphs_.size()) {
+      throw Error(path + ": its episode log trains on " + std::to_string(record.graph + 1) +
+                  " graphs or more, the config on " + std::to_string(graphs_.size()));
+    }
+    graphs_[record.graph].running = record.running;
+    graphs_[record.graph].best = record.best;
+  }
+  graphs_[0].running = state.running;
+  graphs_[0].best = state.best;
   const std::string plan = (fs::path(r_.out_dir) / "best_plan.yaml").string();
-  if (best_ > 0 && fs::exists(plan, ec)) best_plan_ = load_plan(plan);
+  if (state.best > 0 && fs::exists(plan, ec)) best_plan_ = load_plan(plan);
 }
 
-void Trainer::rollouts(const PolicyArrays& arrays, const RolloutOptions& options,
+void Trainer::rollouts(TrainingGraph& graph, const PolicyArrays& arrays, const RolloutOptions& options,
                        std::vector<Episode>& episodes) {
-  const std::size_t threads = std::min(workers_.size(), episodes.size());
+  std::vector<Worker>& workers = graph.workers;
+  const std::size_t threads = std::min(workers.size(), episodes.size());
   std::vector<std::exception_ptr> errors(threads);
   const auto work = [&](std::size_t t) {
     try {
       for (std::size_t i = t; i < episodes.size(); i += threads) {
         std::mt19937_64 rng(episode_seed(s_.seed, episode_ + i));
-        episodes[i] = rollout(*workers_[t].env, *workers_[t].simulator, arrays, options, rng);
+        episodes[i] = rollout(*workers[t].env, *workers[t].simulator, arrays, options, rng);
       }
     } catch (...) {
       errors[t] = std::current_exception();
@@ -209,7 +235,30 @@ void Trainer::rollouts(const PolicyArrays& arrays, const RolloutOptions& options
   }
 }
 
+std::vector<float> Trainer::advantages(const TrainingGraph& graph,
+                                       const std::vector<Episode>& episodes) const {
+  const auto count = static_cast<double>(episodes.size());
+  double mean = 0;
+  for (const Episode& e : episodes) mean += e.makespan / count;
+  std::vector<float> advantage(episodes.size());
+  if (s_.advantage == Advantage::normalized) {
+    double variance = 0;
+    for (const Episode& e : episodes) variance += (e.makespan - mean) * (e.makespan - mean) / count;
+    const double deviation = std::sqrt(variance);
+    if (deviation <= 1e-9 * mean) return advantage;  // all equal: no signal
+    for (std::size_t i = 0; i < episodes.size(); ++i)
+      advantage[i] = static_cast<float>((mean - episodes[i].makespan) / deviation);
+    return advantage;
+  }
+  const double baseline = graph.running > 0 ? graph.running : mean;
+  for (std::size_t i = 0; i < episodes.size(); ++i)
+    advantage[i] = static_cast<float>((baseline - episodes[i].makespan) / baseline);
+  return advantage;
+}
+
 void Trainer::run_batch(std::size_t count) {
+  const std::size_t graph_index = episode_ / s_.batch % graphs_.size();
+  TrainingGraph& graph = graphs_[graph_index];
   const bool imitation = episode_ < s_.imitation_episodes;
   const double lr = lr_at(episode_);
   for (auto& group : optimizer_.param_groups())
@@ -221,11 +270,11 @@ void Trainer::run_batch(std::size_t count) {
 
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  const GraphOutputs outputs = net_->forward_graph(tensors_);
+  const GraphOutputs outputs = net_->forward_graph(graph.tensors);
   const PolicyArrays arrays = net_->export_arrays(outputs);
   const auto t1 = Clock::now();
   std::vector<Episode> episodes(count);
-  rollouts(arrays, options, episodes);
+  rollouts(graph, arrays, options, episodes);
   const auto t2 = Clock::now();
 
   const StepLogProbs lp = net_->batch_log_probs(outputs, episodes, devices_, imitation);
@@ -235,14 +284,7 @@ void Trainer::run_batch(std::size_t count) {
   if (imitation) {
     loss = -(sel(lp.sel_teacher) + plc(lp.plc_teacher)).mean();
   } else {
-    const double baseline = running_ > 0 ? running_ : [&] {
-      double sum = 0;
-      for (const Episode& e : episodes) sum += e.makespan;
-      return sum / static_cast<double>(count);
-    }();
-    std::vector<float> advantage(count);
-    for (std::size_t i = 0; i < count; ++i)
-      advantage[i] = static_cast<float>((baseline - episodes[i].makespan) / baseline);
+    const std::vector<float> advantage = advantages(graph, episodes);
     const torch::Tensor a = torch::tensor(torch::ArrayRef<float>(advantage));
     loss = -(a * (sel(lp.sel) + plc(lp.plc)).mean(1)).mean() -
            s_.entropy * (sel(lp.sel_entropy) + plc(lp.plc_entropy)).mean();
@@ -257,14 +299,15 @@ void Trainer::run_batch(std::size_t count) {
   const double loss_value = loss.item<double>();
   for (std::size_t i = 0; i < count; ++i) {
     const Episode& e = episodes[i];
-    running_ =
-        running_ > 0 ? s_.baseline_decay * running_ + (1 - s_.baseline_decay) * e.makespan : e.makespan;
-    if (best_ == 0 || e.makespan < best_) {
-      best_ = e.makespan;
-      best_plan_ = e.plan;
+    graph.running = graph.running > 0
+                        ? s_.baseline_decay * graph.running + (1 - s_.baseline_decay) * e.makespan
+                        : e.makespan;
+    if (graph.best == 0 || e.makespan < graph.best) {
+      graph.best = e.makespan;
+      if (graph_index == 0) best_plan_ = e.plan;
     }
-    log_.push_back(
-        {episode_ + i, imitation ? 1 : 2, e.makespan, running_, best_, loss_value, lr, options.epsilon});
+    log_.push_back({episode_ + i, graph_index, imitation ? 1 : 2, e.makespan, graph.running, graph.best,
+                    loss_value, lr, options.epsilon});
   }
   episode_ += count;
 }
@@ -277,11 +320,11 @@ void Trainer::save() {
   state.mode = r_.mode;
   state.devices = devices_;
   state.episode = episode_;
-  state.running = running_;
-  state.best = best_;
+  state.running = graphs_[0].running;
+  state.best = graphs_[0].best;
   state.seed = s_.seed;
   write_file_atomically((dir / "episodes.csv").string(), csv_text(log_));
-  if (best_ > 0) {
+  if (graphs_[0].best > 0) {
     best_plan_.method = "doppler-policy";
     save_plan(best_plan_, (dir / "best_plan.yaml").string());
   }
@@ -307,8 +350,8 @@ TrainResult Trainer::run() {
       p.episode = episode_;
       p.total = total;
       p.stage = episode_ <= s_.imitation_episodes ? 1 : 2;
-      p.best = best_;
-      p.running = running_;
+      p.best = graphs_[0].best;
+      p.running = graphs_[0].running;
       p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       p.eta_seconds =
           p.seconds / static_cast<double>(episode_ - first) * static_cast<double>(total - episode_);
@@ -323,18 +366,20 @@ TrainResult Trainer::run() {
   result.update_seconds = update_seconds_;
   save();
   torch::NoGradGuard no_grad;
-  const PolicyArrays arrays = net_->export_arrays(net_->forward_graph(tensors_));
+  TrainingGraph& main = graphs_[0];
+  const PolicyArrays arrays = net_->export_arrays(net_->forward_graph(main.tensors));
   std::mt19937_64 rng(0);
   RolloutOptions greedy;
   greedy.mode = r_.mode;
   greedy.greedy = true;
-  Episode e = rollout(*workers_[0].env, *workers_[0].simulator, arrays, greedy, rng);
+  Episode e = rollout(*main.workers[0].env, *main.workers[0].simulator, arrays, greedy, rng);
   e.plan.method = "doppler-policy-greedy";
   if (!r_.out_dir.empty()) save_plan(e.plan, (fs::path(r_.out_dir) / "greedy_plan.yaml").string());
   result.greedy_makespan = e.makespan;
   result.log = log_;
-  result.best_makespan = std::min(best_, e.makespan);
-  result.best_plan = e.makespan < best_ ? e.plan : best_plan_;
+  const double best = main.best > 0 ? main.best : e.makespan;
+  result.best_makespan = std::min(best, e.makespan);
+  result.best_plan = e.makespan < best ? e.plan : best_plan_;
   return result;
 }
 

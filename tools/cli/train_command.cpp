@@ -1,6 +1,7 @@
-// `doppler train CONFIG.yaml [--out DIR] [--resume]`: trains the SEL/PLC policies on the config's
-// graph and machine (stages and sizes from its train: and policy: sections, docs/TRAINING.md).
-// Writes DIR/policy.ckpt, policy.pt (the policy without optimizer state), episodes.csv, best_plan.yaml,
+// `doppler train CONFIG.yaml [--out DIR] [--resume | --init CKPT]`: trains the SEL/PLC policies on the
+// config's graph and machine (stages and sizes from its train: and policy: sections, docs/TRAINING.md), and
+// on the graphs of train.graphs too when given (the plans, curve and summary are the config graph's). Writes
+// DIR/policy.ckpt, policy.pt (the policy without optimizer state), episodes.csv, best_plan.yaml,
 // greedy_plan.yaml and learning_curve.svg; a progress line on stderr (not with --json); a summary (table or
 // --json) on stdout.
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <iterator>
 #include <memory>
 
 #include "commands.hpp"
@@ -30,6 +32,7 @@ struct TrainFlags {
   RunFlags run;
   std::string out;
   bool resume = false;
+  std::string init;
   std::size_t threads = 0;  // 0 = the config's
 };
 
@@ -64,9 +67,13 @@ class ProgressLine {
   std::chrono::steady_clock::time_point shown_{};
 };
 
-// At most ~2,000 points per series (every k-th episode, and the last) keep the SVG small.
-std::string curve_svg(const std::string& title, const std::vector<learn::EpisodeRecord>& log,
+// The config graph's episodes; at most ~2,000 points per series (every k-th episode, and the last) keep
+// the SVG small.
+std::string curve_svg(const std::string& title, const std::vector<learn::EpisodeRecord>& all,
                       double reference) {
+  std::vector<learn::EpisodeRecord> log;
+  std::copy_if(all.begin(), all.end(), std::back_inserter(log),
+               [](const learn::EpisodeRecord& r) { return r.graph == 0; });
   LineSeries makespan{"episode makespan", "#bbbbbb", {}, {}}, running{"running mean", "#1f77b4", {}, {}},
       best{"best", "#2ca02c", {}, {}}, cp{"critical path", "#d62728", {}, {}, true};
   const std::size_t step = std::max<std::size_t>(1, (log.size() + 1999) / 2000);
@@ -92,8 +99,15 @@ void train(const TrainFlags& flags) {
   if (flags.threads > 0) request.settings.threads = flags.threads;
   request.out_dir = flags.out.empty() ? "train-" + e.name : flags.out;
   request.resume = flags.resume;
+  request.init = flags.init;
   const auto workload = load(e);
   request.graph = &workload->graph;
+  std::vector<TaskGraph> more_graphs;
+  more_graphs.reserve(request.settings.graphs.size());
+  for (const std::string& spec : request.settings.graphs) {
+    more_graphs.push_back(load_graph_spec(spec, e.seed));
+    request.more_graphs.push_back(&more_graphs.back());
+  }
   request.machine = &workload->machine;
   request.model = workload->model;
   sim::Simulator simulator(workload->graph, workload->machine, workload->model);
@@ -111,6 +125,7 @@ void train(const TrainFlags& flags) {
   if (flags.run.json) {
     nlohmann::ordered_json j = inputs_json(e, *workload);
     j["out"] = request.out_dir;
+    j["training_graphs"] = 1 + more_graphs.size();
     j["episodes"] = result.log.size();
     j["episodes_run"] = result.episodes_run;
     j["seconds"] = result.seconds;
@@ -123,6 +138,7 @@ void train(const TrainFlags& flags) {
   }
   TextTable table({{"", TextTable::Align::left}, {"", TextTable::Align::left}});
   table.add_row({"train", inputs_line(e, *workload)});
+  for (const std::string& spec : request.settings.graphs) table.add_row({"also on", spec});
   table.add_row({"episodes", std::to_string(result.log.size()) + " (" + std::to_string(result.episodes_run) +
                                  " now, " + format_short(result.seconds, 4) + " s, " + format_short(ms, 3) +
                                  " ms each, " + std::to_string(request.settings.threads) + " threads)"});
@@ -146,6 +162,11 @@ void add_train_command(CLI::App& app) {
   flags->run.config_opt->required();
   command->add_option("--out", flags->out, "Output directory (default train-NAME)")->type_name("DIR");
   command->add_flag("--resume", flags->resume, "Continue from DIR/policy.ckpt exactly");
+  command
+      ->add_option(
+          "--init", flags->init,
+          "Start from a trained policy's weights (policy.pt or policy.ckpt; fine-tuning), fresh optimizer")
+      ->type_name("CKPT");
   command->add_option("--threads", flags->threads, "Rollout threads (default: the config's train.threads)")
       ->type_name("N")
       ->check(positive_integer());

@@ -4,6 +4,8 @@
 // value throws a one-line Error naming file:line and the field. Torch-free.
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "doppler/experiment.hpp"
 
@@ -41,7 +43,12 @@ struct PolicyConfig {
 // `threads` threads (results do not depend on `threads`). The learning rate is
 // lr * lr_decay^(episode / 1000) in stage I and rl_lr * lr_decay^(episode / 1000) in stage II; exploration
 // epsilon falls linearly from `epsilon` to 0 over the RL stage; the baseline is a running mean (baseline <- b
-// * baseline + (1 - b) * makespan).
+// * baseline + (1 - b) * makespan). Stage II's advantage per episode is (baseline - makespan) / baseline
+// (`relative`), or with `normalized` the batch's makespans standardised: (batch mean - makespan) / (batch
+// standard deviation), 0 for a batch of equal makespans. `graphs` are more graph specs (files, resolved
+// against the config's directory, or random:N) trained on besides the config's graph (docs/TRAINING.md).
+enum class Advantage { relative, normalized };
+
 struct TrainSettings {
   std::size_t imitation_episodes = 1000;
   std::size_t rl_episodes = 4000;
@@ -53,6 +60,8 @@ struct TrainSettings {
   double entropy = 1e-3;
   double epsilon = 0.1;
   double baseline_decay = 0.95;
+  Advantage advantage = Advantage::relative;
+  std::vector<std::string> graphs;     // more training graphs (specs), besides the config's
   std::size_t checkpoint_every = 500;  // episodes (rounded up to whole batches)
   std::uint64_t seed = 1;              // the experiment's seed
   std::size_t total() const { return imitation_episodes + rl_episodes; }

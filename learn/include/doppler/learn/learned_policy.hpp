@@ -3,7 +3,8 @@
 // load() fails with one Error line naming the file when it is not a checkpoint, was written with
 // other feature sizes, or was trained for another number of devices than `devices`. place() runs
 // the encoders once on the simulator's graph and one episode of hand-written inference: greedy,
-// or with samples > 0 the best of that many sampled episodes (seeded) by simulated makespan.
+// or with samples > 0 the best of that many sampled episodes (seeded) by simulated makespan. Torch runs
+// on one thread from load() on (as in training), so a policy places the same on every machine.
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -1,7 +1,9 @@
 #pragma once
 // Contract: `doppler train`'s engine (torch-free interface). Trains the SEL/PLC policies on one
-// graph and machine: stage I imitates the critical-path teacher on the learner's own rollouts
-// (loss: -log of the summed probability of the teacher's tied choices), stage II is REINFORCE on
+// machine and one graph, or several (`more_graphs`: the batch starting at episode e trains on graph
+// (e / batch) mod G, 0 being `graph`; baselines, running means and bests are per graph; the plans
+// written and the greedy result are `graph`'s): stage I imitates the critical-path teacher on the learner's
+// own rollouts (loss: -log of the summed probability of the teacher's tied choices), stage II is REINFORCE on
 // the simulated makespan with a running-mean baseline, an entropy bonus, epsilon-greedy exploration
 // decaying to 0 and a decaying learning rate. Each update rolls out one batch of episodes on
 // `threads` threads; episode i draws from an RNG seeded by (seed, i), and torch runs on one thread,
@@ -10,7 +12,9 @@
 // episodes.csv (one row per episode) and best_plan.yaml (the best sampled
 // episode's plan), all rewritten atomically at every checkpoint and at the end, and at the end
 // greedy_plan.yaml (the final policy's greedy placement). `resume` continues from out_dir/policy.ckpt
-// exactly: the episodes after it are the ones an uninterrupted run would have had.
+// exactly: the episodes after it are the ones an uninterrupted run would have had. `init` (not with
+// `resume`) starts a fresh run from a trained policy's weights (a checkpoint or policy file of the same
+// sizes, switches and device count; fine-tuning on another graph), with a fresh optimizer.
 #include <cstddef>
 #include <functional>
 #include <string>
@@ -25,11 +29,12 @@ namespace doppler::learn {
 
 struct EpisodeRecord {
   std::size_t episode = 0;
-  int stage = 1;  // 1 imitation, 2 REINFORCE
+  std::size_t graph = 0;  // 0: the request's graph, i: more_graphs[i - 1]
+  int stage = 1;          // 1 imitation, 2 REINFORCE
   double makespan = 0;
-  double running = 0;  // running-mean makespan after this episode
-  double best = 0;
-  double loss = 0;  // of the episode's batch
+  double running = 0;  // running-mean makespan of this episode's graph after this episode
+  double best = 0;     // of this episode's graph
+  double loss = 0;     // of the episode's batch
   double lr = 0;
   double epsilon = 0;
 };
@@ -43,6 +48,7 @@ struct TrainProgress {
 
 struct TrainRequest {
   const TaskGraph* graph = nullptr;
+  std::vector<const TaskGraph*> more_graphs;  // trained on too (same machine and model)
   const Machine* machine = nullptr;
   sim::CostModelKind model = sim::CostModelKind::paper;
   PolicySizes sizes;
@@ -50,6 +56,7 @@ struct TrainRequest {
   TrainSettings settings;
   std::string out_dir;  // empty: nothing is written (benchmarks)
   bool resume = false;
+  std::string init;            // a policy file or checkpoint to start from; empty: seeded initial weights
   std::size_t stop_after = 0;  // stop (with a checkpoint) after the batch reaching this episode; 0 = all
   std::function<void(const TrainProgress&)> progress;  // called after every batch
 };
@@ -61,7 +68,7 @@ struct TrainResult {
   double encoder_seconds = 0;      //   encoders forward + export to arrays
   double rollout_seconds = 0;      //   rollouts (hand-written inference, environment, simulator)
   double update_seconds = 0;       //   batched scoring, backward, optimizer step
-  double best_makespan = 0;        // over all sampled episodes and the final greedy placement
+  double best_makespan = 0;        // of `graph`: over its sampled episodes and the final greedy placement
   double greedy_makespan = 0;      // the final policy, greedy
   Plan best_plan;                  // of best_makespan
 };

@@ -1,0 +1,10 @@
+#pragma once
+// Contract: runs torch and its BLAS (OpenBLAS, when that is torch's BLAS) on one thread for the rest of
+// the process. Matrix products then round the same way on every machine, so training and placing with
+// the same weights give the same probabilities to the last bit, and greedy placements, which break
+// near-ties by them, are the same everywhere (with several BLAS threads a near-tie can flip).
+namespace doppler::learn {
+
+void use_one_torch_thread();
+
+}  // namespace doppler::learn
