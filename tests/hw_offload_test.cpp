@@ -14,29 +14,17 @@
 #include "doppler/hw/memory_graph_run.hpp"
 #include "doppler/memory/memory_plan.hpp"
 #include "max_relative_error.hpp"
+#include "offload_fixture.hpp"
 
 namespace doppler::hw {
 namespace {
 
 using namespace doppler::einsum;
 
-struct Offload {
-  EinsumGraph graph;
-  LoweredGraph lowered{TaskGraph("lowered"), {}, {}};
-  Plan plan;
-  memory::MemoryPlanOptions options;
-};
+using test_support::Offload;
 
 Offload prepare(EinsumGraph graph, int devices, std::uint64_t seed) {
-  Offload o;
-  o.graph = std::move(graph);
-  o.lowered = lower(o.graph, decompose(o.graph, DecomposeOptions{.devices = devices}).partitions);
-  std::mt19937_64 rng(seed);
-  for (OpId v = 0; v < o.lowered.graph.num_ops(); ++v)
-    o.plan.device.push_back(static_cast<DeviceId>(rng() % static_cast<std::uint64_t>(devices)));
-  o.options.host_input = load_tasks(o.lowered);
-  o.options.keep = output_blocks(o.graph, o.lowered);
-  return o;
+  return test_support::prepare_offload(std::move(graph), devices, seed);
 }
 
 // Runs `o` under `fraction` of its working set (above 1: unlimited; 0: the largest op's need) on

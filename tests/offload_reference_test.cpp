@@ -12,28 +12,16 @@
 #include "doppler/memory/memory_plan.hpp"
 #include "max_relative_error.hpp"
 #include "memory_graph_invariants.hpp"
+#include "offload_fixture.hpp"
 
 namespace doppler::einsum {
 namespace {
 
-struct Offload {
-  EinsumGraph graph;
-  LoweredGraph lowered{TaskGraph("lowered"), {}, {}};
-  Plan plan;
-  memory::MemoryPlanOptions options;
-};
+using test_support::Offload;
 
 Offload prepare(EinsumGraph graph, int devices, std::uint64_t seed) {
-  Offload o;
-  o.graph = std::move(graph);
-  const Decomposition d = decompose(o.graph, DecomposeOptions{.devices = devices});
-  o.lowered = lower(o.graph, d.partitions);
-  std::mt19937_64 rng(seed);
-  for (OpId v = 0; v < o.lowered.graph.num_ops(); ++v)
-    o.plan.device.push_back(static_cast<DeviceId>(rng() % static_cast<std::uint64_t>(devices)));
+  Offload o = test_support::prepare_offload(std::move(graph), devices, seed);
   o.options.alignment = 64;
-  o.options.host_input = load_tasks(o.lowered);
-  o.options.keep = output_blocks(o.graph, o.lowered);
   return o;
 }
 
