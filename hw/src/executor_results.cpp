@@ -1,0 +1,80 @@
+// Run's results: task and transfer timings from CUDA events, and the output tensors assembled
+// from their blocks (executor_run.hpp).
+#include <algorithm>
+
+#include "elements.hpp"
+#include "executor_run.hpp"
+#include "input_blocks.hpp"
+#include "strided_copy.hpp"
+
+namespace doppler::hw {
+
+double Run::elapsed(DeviceId d, cudaEvent_t event) const {
+  float ms = 0;
+  check(cudaEventElapsedTime(&ms, base_[d], event), Where{"timing", "", static_cast<int>(d)},
+        "cudaEventElapsedTime");
+  return ms;
+}
+
+ExecuteResult Run::collect() {
+  ExecuteResult result;
+  result.tasks.resize(exec_.num_ops);
+  for (OpId u = 0; u < exec_.num_ops; ++u) {
+    const DeviceId d = scheduler_.device_of(u);
+    result.tasks[u] = TaskTiming{d, 0, 0.0, 0.0};
+    if (!resident_[u] && local(d))
+      result.tasks[u] = TaskTiming{d, stream_of_[u], elapsed(d, start_event_[u]), elapsed(d, end_event_[u])};
+    if (kernels_.is_gemm(u)) ++result.gemm_joins;
+    if (kernels_.is_generic_join(u)) ++result.generic_joins;
+  }
+  for (TransferId t = 0; t < scheduler_.num_transfers(); ++t) {
+    const Transfer& tr = scheduler_.transfer(t);
+    TransferTiming timing{tr.tensor, tr.src, tr.dst, static_cast<double>(kernels_.output_bytes(tr.tensor)),
+                          0,         0};
+    if (local(tr.src)) {
+      timing.start_ms = elapsed(tr.src, transfer_start_[t]);
+      timing.end_ms = elapsed(tr.src, transfer_end_[t]);
+    }
+    result.transfers.push_back(timing);
+  }
+  if (nccl_) gather_timings(result);
+  for (const TaskTiming& t : result.tasks) result.makespan_ms = std::max(result.makespan_ms, t.end_ms);
+  for (const TransferTiming& t : result.transfers)
+    result.makespan_ms = std::max(result.makespan_ms, t.end_ms);
+  result.gpu = state_.environment;
+  result.values.resize(graph_.num_tensors());
+  for (einsum::TensorId t = 0; t < graph_.num_tensors(); ++t) {
+    const einsum::Tensor& tensor = graph_.tensor(t);
+    const bool wanted = (options_.return_outputs && tensor.kind == einsum::TensorKind::kOutput) ||
+                        (options_.assemble_intermediates && tensor.kind == einsum::TensorKind::kIntermediate);
+    if (wanted) result.values[t] = assemble(t);
+  }
+  return result;
+}
+
+// The tensor from this process's blocks; with other processes, their blocks summed in (each
+// element belongs to exactly one block).
+std::vector<float> Run::assemble(einsum::TensorId t) {
+  const einsum::Tensor& tensor = graph_.tensor(t);
+  const std::vector<einsum::Range> box = whole_box(tensor.dims);
+  std::vector<float> values(static_cast<std::size_t>(tensor.elements()));
+  std::vector<std::byte> bytes;
+  std::vector<float> block;
+  for (const OpId u : lowered_.tensors[t].tasks) {
+    const DeviceId d = scheduler_.device_of(u);
+    if (!local(d)) continue;
+    bytes.resize(kernels_.output_bytes(u));
+    devices_.use(d);
+    check(cudaMemcpy(bytes.data(), out_[u], bytes.size(), cudaMemcpyDeviceToHost),
+          Where{"task", lowered_.graph.op(u).name, static_cast<int>(d)}, "cudaMemcpy (result)");
+    const ElemType type = kernels_.output_type(u);
+    block.resize(bytes.size() / elem_bytes(type));
+    decode(bytes.data(), type, block);
+    if (auto copy = box_copy(lowered_.tasks[u].ranges, box))
+      run_copy_on_host(*copy, block.data(), values.data());
+  }
+  if (nccl_) all_reduce(values);
+  return values;
+}
+
+}  // namespace doppler::hw

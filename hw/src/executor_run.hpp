@@ -1,0 +1,128 @@
+#pragma once
+// Contract (internal to hw/): what an Executor keeps between runs (Executor::State: GPUs,
+// scheduler, kernels, staged inputs, NCCL group, host threads) and RUN, one run of a plan on them:
+// the host threads' launch loop (executor_run.cpp), multi-process transfers and gathering
+// (executor_remote.cpp), timings and outputs (executor_results.cpp).
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "cuda_check.hpp"
+#include "device_set.hpp"
+#include "doppler/exec_graph.hpp"
+#include "doppler/hw/executor.hpp"
+#include "doppler/scheduler.hpp"
+#include "nccl_group.hpp"
+#include "task_kernels.hpp"
+#include "worker_threads.hpp"
+
+namespace doppler::hw {
+
+inline constexpr std::size_t kArenaAlign = 256;
+inline std::size_t align_up(std::size_t bytes) {
+  return (bytes + kArenaAlign - 1) / kArenaAlign * kArenaAlign;
+}
+
+// What an Executor keeps between runs.
+struct Executor::State {
+  State(const einsum::EinsumGraph& g, const einsum::LoweredGraph& l, ExecuteOptions o)
+      : graph(g),
+        lowered(l),
+        options(std::move(o)),
+        exec(ExecGraph::from(l.graph)),
+        kernels(g, l, options.use_cublas) {}
+
+  // First run: picks the GPUs and creates their resources.
+  void open(const Plan& plan);
+  void stage_loads();
+
+  const einsum::EinsumGraph& graph;
+  const einsum::LoweredGraph& lowered;
+  ExecuteOptions options;
+  ExecGraph exec;
+  TaskKernels kernels;
+  std::unique_ptr<DeviceSet> devices;
+  std::unique_ptr<Scheduler> scheduler;
+  std::vector<const std::byte*> host_block;  // by op: a load's block in pinned memory
+  GpuInfo environment;
+  std::unique_ptr<NcclGroup> nccl;         // multi-process mode
+  std::unique_ptr<WorkerThreads> workers;  // one host thread per local device, kept across runs
+};
+
+// One run of a plan on the executor's devices.
+class Run {
+ public:
+  Run(Executor::State& state, const Plan& plan);
+  ExecuteResult run();
+
+ private:
+  struct Inflight {
+    bool transfer;
+    std::uint32_t id;
+    cudaEvent_t end;
+  };
+
+  Where where_of(const Inflight& f) const;
+  void allocate();
+  void resolve_inputs();
+  void preload();
+  void make_events();
+  void start_clock();
+  void device_loop(DeviceId d);
+  bool launch_ops(DeviceId d);
+  void launch(OpId u, DeviceId d, int index);
+  void launch_transfers(DeviceId src);
+  void order_remote_transfers();
+  void post_remote(DeviceId d);
+  bool local(DeviceId d) const { return devices_.is_local(d); }
+  void op_done(OpId u);
+  void transfer_done(TransferId t);
+  void check_stall();
+  double elapsed(DeviceId d, cudaEvent_t event) const;
+  ExecuteResult collect();
+  void gather_timings(ExecuteResult& result);
+  template <typename T>
+  void all_reduce(std::vector<T>& values);
+  std::vector<float> assemble(einsum::TensorId t);
+
+  Executor::State& state_;
+  const einsum::EinsumGraph& graph_;
+  const einsum::LoweredGraph& lowered_;
+  const ExecuteOptions& options_;
+  const ExecGraph& exec_;
+  Scheduler& scheduler_;
+  const TaskKernels& kernels_;
+  DeviceSet& devices_;
+  NcclGroup* nccl_;  // multi-process mode: transfers to and from other processes' devices
+
+  std::vector<std::byte*> out_;
+  std::vector<std::byte*> transfer_buffer_;
+  std::vector<std::vector<std::byte*>> workspace_;
+  std::vector<std::size_t> input_begin_;
+  std::vector<const void*> inputs_;
+
+  std::vector<cudaEvent_t> start_event_, end_event_, transfer_start_, transfer_end_, base_;
+  std::vector<std::vector<int>> queued_;  // by device and compute stream: enqueued, not finished
+  std::vector<int> stream_of_;            // compute stream index; -1: the host->device stream
+  // One host thread per device launches its ops and outgoing transfers and polls their events;
+  // a device's entries below are touched by its thread only, the scheduler under mutex_.
+  std::vector<std::uint8_t> finished_;
+  std::vector<std::uint8_t> resident_;           // preloaded loads: nothing to run, finished when released
+  std::vector<std::vector<Inflight>> inflight_;  // by device
+  std::mutex mutex_;
+  std::size_t in_progress_ = 0;  // ops taken and transfers queued, not finished (under mutex_)
+  std::atomic<std::size_t> done_{0};
+  std::size_t local_ops_ = 0;  // ops on this process's devices
+  std::atomic<bool> abort_{false};
+  // Multi-process mode: the transfers between this process and the others, in the one order
+  // every process uses (NCCL matches a pair's sends and receives in issue order); the next one to
+  // post, and which sends are ready (their producer is enqueued).
+  std::vector<TransferId> remote_order_;
+  std::size_t remote_next_ = 0;
+  std::vector<std::uint8_t> send_ready_;
+};
+
+}  // namespace doppler::hw
