@@ -8,7 +8,8 @@
 // where available). Launches run ahead of the GPU: an op is enqueued as soon as its inputs from
 // its own device are enqueued (stream order or an event wait guards them) and its inputs from
 // other devices have arrived, with at most `queue_depth` ops per compute stream not yet finished;
-// a transfer is enqueued behind its producer (its copy stream waits on the producer's event).
+// a transfer is enqueued behind its producer (its copy stream waits on the producer's event), a
+// GPU's outgoing transfers in the order they were released (the GPU runs them one at a time).
 // Every block buffer (task outputs and transferred copies) is allocated before the run; the run
 // allocates nothing on the GPU. Input/parameter values are the CPU reference's (ReferenceOptions),
 // so results compare with run_reference / run_lowered.
@@ -31,10 +32,11 @@ namespace doppler::hw {
 
 // Multi-process mode: this process runs plan device `rank` of `size` (one GPU per process, the
 // plan has `size` devices), on CUDA ordinal cuda_devices[0] (default 0). Every process runs the
-// same graph and plan; transfers between processes go through NCCL (one communicator per
-// directed pair, sends and receives in one fixed order per pair: by the producer's topological
-// position). The clocks start together after a barrier; every process returns the whole
-// result (timings and outputs gathered with all-reduces).
+// same graph and plan; transfers between processes go through NCCL (one communicator and one
+// NCCL stream per process; every process posts its transfers in one global order, by the
+// producers' topological positions, so pairs match and cannot deadlock). The clocks start
+// together after a barrier; every process returns the whole result (timings and outputs gathered
+// with all-reduces).
 struct ProcessGroup {
   int rank = 0;
   int size = 1;
@@ -100,7 +102,7 @@ class Executor {
   // device + 1); later plans must fit them.
   ExecuteResult run(const Plan& plan);
 
-  struct State;  // devices, kernels, staged inputs (executor.cpp)
+  struct State;  // devices, kernels, staged inputs (hw/src/executor_run.hpp)
 
  private:
   std::unique_ptr<State> state_;
