@@ -27,17 +27,12 @@ Offload prepare(EinsumGraph graph, int devices, std::uint64_t seed) {
   return test_support::prepare_offload(std::move(graph), devices, seed);
 }
 
-// Runs `o` under `fraction` of its working set (above 1: unlimited; 0: the largest op's need) on
+// Runs `o` under `fraction` of its working set (above 1: unlimited, budget 0; 0: the largest op's need) on
 // the GPU; expects the reference's outputs; returns the bytes evicted.
 double expect_reference_on_gpu(const Offload& o, double fraction, memory::CompileOrder order, bool fixed,
                                double tolerance) {
-  memory::MemoryPlanOptions options = o.options;
-  options.order = order;
-  const std::uint64_t need = memory::largest_op_need(o.lowered.graph, options).bytes;
-  const std::uint64_t full = memory::working_set_bytes(o.lowered.graph, o.plan, options);
-  options.budget =
-      fraction > 1 ? 0 : std::max(need, static_cast<std::uint64_t>(static_cast<double>(full) * fraction));
-  if (fraction > 1) options.budget = full * 2;
+  std::uint64_t full = 0;
+  const memory::MemoryPlanOptions options = test_support::budgeted_options(o, fraction, order, full);
   SCOPED_TRACE("budget " + std::to_string(options.budget) + " of working set " + std::to_string(full) +
                (fixed ? ", fixed order" : ", event-driven"));
   memory::MemoryGraph mg = memory::compile_memory_graph(o.lowered.graph, o.plan, options);

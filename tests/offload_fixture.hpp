@@ -1,6 +1,8 @@
 #pragma once
 // Test helper: a lowered einsum workload ready for a memory plan: decomposed for `devices`, every
-// task on a seeded random device, graph inputs in host memory, output blocks kept.
+// task on a seeded random device, graph inputs in host memory, output blocks kept; and its plan
+// options under a budget given as a share of the working set.
+#include <algorithm>
 #include <random>
 
 #include "doppler/einsum/decomposition.hpp"
@@ -27,6 +29,20 @@ inline Offload prepare_offload(einsum::EinsumGraph graph, int devices, std::uint
   o.options.host_input = einsum::load_tasks(o.lowered);
   o.options.keep = einsum::output_blocks(o.graph, o.lowered);
   return o;
+}
+
+// o's plan options in `order` with a budget of `fraction` of its working set (at least the largest
+// op's need; above 1: unlimited, 0); `working_set` receives the working set.
+inline memory::MemoryPlanOptions budgeted_options(const Offload& o, double fraction,
+                                                  memory::CompileOrder order, std::uint64_t& working_set) {
+  memory::MemoryPlanOptions options = o.options;
+  options.order = order;
+  const std::uint64_t need = memory::largest_op_need(o.lowered.graph, options).bytes;
+  working_set = memory::working_set_bytes(o.lowered.graph, o.plan, options);
+  options.budget =
+      fraction > 1 ? 0
+                   : std::max(need, static_cast<std::uint64_t>(static_cast<double>(working_set) * fraction));
+  return options;
 }
 
 }  // namespace doppler::test_support

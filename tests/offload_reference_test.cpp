@@ -28,12 +28,8 @@ Offload prepare(EinsumGraph graph, int devices, std::uint64_t seed) {
 // Compiles with a budget of `fraction` of the working set (at least the largest op's need; above 1:
 // unlimited), checks the invariants and the outputs; returns the number of evictions.
 std::size_t expect_reference_outputs(const Offload& o, double fraction, memory::CompileOrder order) {
-  memory::MemoryPlanOptions options = o.options;
-  options.order = order;
-  const std::uint64_t need = memory::largest_op_need(o.lowered.graph, options).bytes;
-  const std::uint64_t full = memory::working_set_bytes(o.lowered.graph, o.plan, options);
-  options.budget =
-      fraction > 1 ? 0 : std::max(need, static_cast<std::uint64_t>(static_cast<double>(full) * fraction));
+  std::uint64_t full = 0;
+  const memory::MemoryPlanOptions options = test_support::budgeted_options(o, fraction, order, full);
   SCOPED_TRACE("budget " + std::to_string(options.budget) + " of working set " + std::to_string(full));
   const memory::MemoryGraph mg = memory::compile_memory_graph(o.lowered.graph, o.plan, options);
   EXPECT_EQ(test_support::memory_graph_violation(mg, o.lowered.graph, o.plan), "");

@@ -16,6 +16,12 @@
 
 namespace doppler::hw {
 
+// Every buffer the executors place in an arena or in pinned memory starts at a multiple of this.
+inline constexpr std::size_t kArenaAlign = 256;
+inline std::size_t align_up(std::size_t bytes) {
+  return (bytes + kArenaAlign - 1) / kArenaAlign * kArenaAlign;
+}
+
 struct DeviceResources {
   int ordinal = 0;
   std::vector<cudaStream_t> compute;

@@ -11,8 +11,6 @@
 namespace doppler::hw {
 namespace {
 
-using einsum::TaskRole;
-
 std::size_t plan_devices(const Plan& plan) {
   std::size_t n = 1;
   for (const DeviceId d : plan.device) n = std::max<std::size_t>(n, d + 1);
@@ -70,24 +68,9 @@ void Executor::State::open(const Plan& plan) {
   }
 }
 
-// Load blocks: the reference's input values, gathered per block and converted, in pinned memory
-// (once, by the first run, after its device arenas exist).
+// Load blocks in pinned memory (once, by the first run, after its device arenas exist).
 void Executor::State::stage_loads() {
-  std::vector<std::vector<float>> values(graph.num_tensors());
-  std::size_t bytes = 0;
-  for (OpId u = 0; u < exec.num_ops; ++u)
-    if (lowered.tasks[u].role == TaskRole::kLoad) bytes += align_up(kernels.output_bytes(u));
-  std::byte* pinned = devices->allocate_pinned(bytes);
-  host_block.assign(exec.num_ops, nullptr);
-  for (OpId u = 0; u < exec.num_ops; ++u) {
-    const einsum::TaskInfo& info = lowered.tasks[u];
-    if (info.role != TaskRole::kLoad) continue;
-    if (values[info.tensor].empty())
-      values[info.tensor] = input_tensor_values(graph, info.tensor, options.inputs);
-    encode_input_block(graph, info, values[info.tensor], pinned);
-    host_block[u] = pinned;
-    pinned += align_up(kernels.output_bytes(u));
-  }
+  host_block = stage_load_blocks(graph, lowered, kernels, options.inputs, *devices);
 }
 
 Executor::Executor(const einsum::EinsumGraph& graph, const einsum::LoweredGraph& lowered,

@@ -2,10 +2,8 @@
 // from their blocks (executor_run.hpp).
 #include <algorithm>
 
-#include "elements.hpp"
 #include "executor_run.hpp"
 #include "input_blocks.hpp"
-#include "strided_copy.hpp"
 
 namespace doppler::hw {
 
@@ -67,11 +65,7 @@ std::vector<float> Run::assemble(einsum::TensorId t) {
     devices_.use(d);
     check(cudaMemcpy(bytes.data(), out_[u], bytes.size(), cudaMemcpyDeviceToHost),
           Where{"task", lowered_.graph.op(u).name, static_cast<int>(d)}, "cudaMemcpy (result)");
-    const ElemType type = kernels_.output_type(u);
-    block.resize(bytes.size() / elem_bytes(type));
-    decode(bytes.data(), type, block);
-    if (auto copy = box_copy(lowered_.tasks[u].ranges, box))
-      run_copy_on_host(*copy, block.data(), values.data());
+    place_output_block(lowered_, kernels_, u, bytes.data(), box, block, values);
   }
   if (nccl_) all_reduce(values);
   return values;

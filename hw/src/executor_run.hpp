@@ -21,11 +21,6 @@
 
 namespace doppler::hw {
 
-inline constexpr std::size_t kArenaAlign = 256;
-inline std::size_t align_up(std::size_t bytes) {
-  return (bytes + kArenaAlign - 1) / kArenaAlign * kArenaAlign;
-}
-
 // What an Executor keeps between runs.
 struct Executor::State {
   State(const einsum::EinsumGraph& g, const einsum::LoweredGraph& l, ExecuteOptions o)

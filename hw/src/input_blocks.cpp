@@ -38,4 +38,35 @@ void encode_input_block(const einsum::EinsumGraph& graph, const einsum::TaskInfo
   encode(block, elem_type(tensor.dtype), out);
 }
 
+std::vector<const std::byte*> stage_load_blocks(const einsum::EinsumGraph& graph,
+                                                const einsum::LoweredGraph& lowered,
+                                                const TaskKernels& kernels,
+                                                const einsum::ReferenceOptions& options, DeviceSet& devices) {
+  std::size_t bytes = 0;
+  for (OpId u = 0; u < lowered.tasks.size(); ++u)
+    if (lowered.tasks[u].role == einsum::TaskRole::kLoad) bytes += align_up(kernels.output_bytes(u));
+  std::byte* pinned = devices.allocate_pinned(bytes);
+  std::vector<const std::byte*> blocks(lowered.tasks.size(), nullptr);
+  std::vector<std::vector<float>> values(graph.num_tensors());
+  for (OpId u = 0; u < lowered.tasks.size(); ++u) {
+    const einsum::TaskInfo& info = lowered.tasks[u];
+    if (info.role != einsum::TaskRole::kLoad) continue;
+    if (values[info.tensor].empty()) values[info.tensor] = input_tensor_values(graph, info.tensor, options);
+    encode_input_block(graph, info, values[info.tensor], pinned);
+    blocks[u] = pinned;
+    pinned += align_up(kernels.output_bytes(u));
+  }
+  return blocks;
+}
+
+void place_output_block(const einsum::LoweredGraph& lowered, const TaskKernels& kernels, OpId u,
+                        const std::byte* bytes, const std::vector<einsum::Range>& box,
+                        std::vector<float>& scratch, std::vector<float>& tensor) {
+  const ElemType type = kernels.output_type(u);
+  scratch.resize(kernels.output_bytes(u) / elem_bytes(type));
+  decode(bytes, type, scratch);
+  if (auto copy = box_copy(lowered.tasks[u].ranges, box))
+    run_copy_on_host(*copy, scratch.data(), tensor.data());
+}
+
 }  // namespace doppler::hw

@@ -13,10 +13,8 @@
 #include "device_set.hpp"
 #include "doppler/error.hpp"
 #include "doppler/hw/executor.hpp"
-#include "elements.hpp"
 #include "input_blocks.hpp"
 #include "run_environment.hpp"
-#include "strided_copy.hpp"
 #include "task_kernels.hpp"
 
 namespace doppler::hw {
@@ -62,22 +60,7 @@ void MemoryGraphRunner::State::open(std::size_t n) {
   host = nullptr;
   host_bytes = 0;
   devices = std::make_unique<DeviceSet>(ordinals, 1);
-  std::size_t bytes = 0;
-  for (OpId u = 0; u < lowered.tasks.size(); ++u)
-    if (lowered.tasks[u].role == einsum::TaskRole::kLoad)
-      bytes += (kernels.output_bytes(u) + 255) / 256 * 256;
-  std::byte* pinned = devices->allocate_pinned(bytes);
-  input_block.assign(lowered.tasks.size(), nullptr);
-  std::vector<std::vector<float>> values(graph.num_tensors());
-  for (OpId u = 0; u < lowered.tasks.size(); ++u) {
-    const einsum::TaskInfo& info = lowered.tasks[u];
-    if (info.role != einsum::TaskRole::kLoad) continue;
-    if (values[info.tensor].empty())
-      values[info.tensor] = input_tensor_values(graph, info.tensor, options.inputs);
-    encode_input_block(graph, info, values[info.tensor], pinned);
-    input_block[u] = pinned;
-    pinned += (kernels.output_bytes(u) + 255) / 256 * 256;
-  }
+  input_block = stage_load_blocks(graph, lowered, kernels, options.inputs, *devices);
 }
 
 // The host arena for evicted tensors: the current one when large enough, else a new one (the old
@@ -190,8 +173,20 @@ void MemoryRun::set_up() {
   }
   arena_.clear();
   workspace_.clear();
+  // Each arena covers the highest region end on its device: within the budget, and sized right
+  // for an unlimited one (budget 0).
+  std::vector<std::size_t> extent(n, kArenaAlign);
+  const auto cover = [&](const memory::MemRegion& r) {
+    if (r.device != kHostDevice) extent[r.device] = std::max<std::size_t>(extent[r.device], r.end());
+  };
+  for (const MemNode& node : mg_.nodes) {
+    cover(node.region);
+    cover(node.source);
+    for (const memory::MemOperand& o : node.operands) cover(o.region);
+  }
+  for (const memory::MemPlacement& kept : mg_.outputs) cover(kept.region);
   for (DeviceId d = 0; d < n; ++d) {
-    arena_.push_back(devices_->arena(d, std::max<std::size_t>(mg_.budget, 256)));
+    arena_.push_back(devices_->arena(d, extent[d]));
     workspace_.push_back(workspace > 0 ? devices_->scratch(d, workspace) : nullptr);
   }
   host_ = state_.host_arena(std::max<std::size_t>(mg_.host_arena_bytes, 256));
@@ -410,11 +405,7 @@ std::vector<float> MemoryRun::assemble(einsum::TensorId t) {
             Where{"output", lowered_.graph.op(u).name, static_cast<int>(placed->region.device)},
             "cudaMemcpy (result)");
     }
-    const ElemType type = kernels_.output_type(u);
-    block.resize(bytes.size() / elem_bytes(type));
-    decode(bytes.data(), type, block);
-    if (auto copy = box_copy(lowered_.tasks[u].ranges, box))
-      run_copy_on_host(*copy, block.data(), values.data());
+    place_output_block(lowered_, kernels_, u, bytes.data(), box, block, values);
   }
   return values;
 }

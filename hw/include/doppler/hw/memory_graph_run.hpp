@@ -1,9 +1,10 @@
 #pragma once
 // Contract: runs a MEMORY GRAPH (doppler/memory/memory_graph.hpp: TURNIP offload under a per-GPU
 // budget) compiled from a lowered einsum graph on real GPUs, device d of the graph on CUDA ordinal
-// d. Memory: per device one arena of `budget` bytes holding every region at its offset (plus a
-// workspace for GEMM permutations, outside the budget), one pinned host arena holding the graph
-// inputs at their host regions at the start. Work: op nodes run the backend's kernels on compute
+// d. Memory: per device one arena up to the highest region end (within `budget`; any size for an
+// unlimited budget 0) holding every region at its offset (plus a workspace for GEMM permutations,
+// outside the budget); the graph inputs' blocks pinned once per runner; a pinned host arena for
+// evicted tensors at their host regions. Work: op nodes run the backend's kernels on compute
 // stream 0, loads on the device's host->device stream, evicts on its device->host stream, copies
 // on the source's device->device stream; alloc and free are bookkeeping.
 // EVENT-DRIVEN: one host thread launches whatever is ready, whatever order that gives: a node is
