@@ -3,6 +3,7 @@
 // batch-split partitions equals the reference, and task counts at paper-like and scaled-up sizes (printed).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -150,6 +151,20 @@ TEST(Workloads, AttentionSoftmaxRowsSumToOne) {
     for (std::size_t j = 0; j < t; ++j) sum += probs[row * t + j];
     EXPECT_NEAR(sum, 1.0, 1e-12) << row;
   }
+}
+
+// Weights carry 1/sqrt(fan-in), so seeded reference values keep a wide layer well-conditioned:
+// activations near unit size and attention spread over many keys, not one-hot (with unscaled
+// weights a 1024-wide layer's attention picks single keys, and bf16 rounding flips which).
+TEST(Workloads, WeightsScaledByFanInKeepAttentionSpread) {
+  const EinsumGraph g = llama_layer({.batch = 1, .seq = 64, .hidden = 256, .heads = 2, .ffn = 512});
+  EXPECT_DOUBLE_EQ(g.tensor(g.find_tensor("wq")).init_scale, 1.0 / 16);
+  EXPECT_DOUBLE_EQ(g.tensor(g.find_tensor("wdown")).init_scale, 1.0 / std::sqrt(512.0));
+  EXPECT_DOUBLE_EQ(g.tensor(g.find_tensor("x")).init_scale, 1.0);
+  const auto values = run_reference<double>(g);
+  const auto& probs = values[g.find_tensor("probs")];
+  EXPECT_LT(*std::max_element(probs.begin(), probs.end()), 0.5);
+  for (const double v : values[g.find_tensor("wq")]) EXPECT_LE(std::abs(v), 1.0 / 16);
 }
 
 // With the real rotary tables, q.rope equals q at position 0 (angle 0) and differs elsewhere.

@@ -109,7 +109,7 @@ TEST(EinsumYaml, DocumentedExampleParses) {  // docs/FORMATS.md, "Einsum graphs"
   const EinsumGraph g = parse(R"yaml(einsum_graph: mlp
 dtype: bf16
 inputs:     {x: [64, 256]}
-parameters: {w0: [256, 512], b0: [512], w1: [512, 128]}
+parameters: {w0: {dims: [256, 512], init_scale: 0.0625}, b0: [512], w1: [512, 128]}
 ops:
   - h0: {einsum: "ij,jk->ik", inputs: [x, w0]}
   - a0: {einsum: "ij,j->ij | join=relu(a+b)", inputs: [h0, b0]}
@@ -121,6 +121,8 @@ outputs: [y]
   EXPECT_EQ(g.tensor(g.find_tensor("y")).dims, (std::vector<std::int64_t>{64, 128}));
   EXPECT_EQ(g.tensor(g.find_tensor("y")).kind, TensorKind::kOutput);
   EXPECT_EQ(g.tensor(g.find_tensor("y")).dtype, DType::kBF16);
+  EXPECT_EQ(g.tensor(g.find_tensor("w0")).init_scale, 0.0625);
+  EXPECT_EQ(g.tensor(g.find_tensor("w1")).init_scale, 1.0);
 }
 
 TEST(EinsumYaml, EmptySectionsAndBlockStyleOps) {

@@ -14,21 +14,6 @@ std::vector<einsum::Range> whole_box(const std::vector<std::int64_t>& dims) {
   return box;
 }
 
-std::vector<float> input_tensor_values(const einsum::EinsumGraph& graph, einsum::TensorId t,
-                                       const einsum::ReferenceOptions& options) {
-  const einsum::Tensor& tensor = graph.tensor(t);
-  const auto given = options.given.find(t);
-  const std::vector<double> v =
-      given != options.given.end()
-          ? given->second
-          : einsum::random_tensor_values(options.seed, t, tensor.elements(), options.low, options.high);
-  if (static_cast<std::int64_t>(v.size()) != tensor.elements()) {
-    throw Error("tensor '" + tensor.name + "': given " + std::to_string(v.size()) + " values, expected " +
-                std::to_string(tensor.elements()));
-  }
-  return std::vector<float>(v.begin(), v.end());
-}
-
 void encode_input_block(const einsum::EinsumGraph& graph, const einsum::TaskInfo& info,
                         const std::vector<float>& values, std::byte* out) {
   const einsum::Tensor& tensor = graph.tensor(info.tensor);
@@ -51,7 +36,8 @@ std::vector<const std::byte*> stage_load_blocks(const einsum::EinsumGraph& graph
   for (OpId u = 0; u < lowered.tasks.size(); ++u) {
     const einsum::TaskInfo& info = lowered.tasks[u];
     if (info.role != einsum::TaskRole::kLoad) continue;
-    if (values[info.tensor].empty()) values[info.tensor] = input_tensor_values(graph, info.tensor, options);
+    if (values[info.tensor].empty())
+      values[info.tensor] = einsum::lowered_input_values<float>(graph, info.tensor, options);
     encode_input_block(graph, info, values[info.tensor], pinned);
     blocks[u] = pinned;
     pinned += align_up(kernels.output_bytes(u));

@@ -1,9 +1,8 @@
 #pragma once
-// Contract: the host side of blocks on the GPU, shared by the executors: a tensor's input values
-// (given ones, else the reference's seeded random values; a wrong count is an Error naming the
-// tensor), a load task's block of them gathered and converted to the tensor's dtype, every load
-// block staged once in pinned memory, a block read back from the GPU placed into its tensor, and
-// the box of a whole tensor (for box_copy).
+// Contract: the host side of blocks on the GPU, shared by the executors: a load task's block of a
+// tensor's input values (einsum::lowered_input_values) gathered and converted to the tensor's
+// dtype, every load block staged once in pinned memory, a block read back from the GPU placed into
+// its tensor, and the box of a whole tensor (for box_copy).
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -16,9 +15,6 @@
 namespace doppler::hw {
 
 std::vector<einsum::Range> whole_box(const std::vector<std::int64_t>& dims);
-
-std::vector<float> input_tensor_values(const einsum::EinsumGraph& graph, einsum::TensorId t,
-                                       const einsum::ReferenceOptions& options);
 
 // Writes the block of `info` (a load task of tensor info.tensor) from `values` (the whole tensor)
 // at `out`, in the tensor's dtype.

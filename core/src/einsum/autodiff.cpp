@@ -47,7 +47,7 @@ EinsumGraph copy_forward(const EinsumGraph& forward) {
     if (t.kind == TensorKind::kInput) {
       graph.add_input(t.name, t.dims, t.dtype);
     } else if (t.kind == TensorKind::kParameter) {
-      graph.add_parameter(t.name, t.dims, t.dtype);
+      graph.add_parameter(t.name, t.dims, t.dtype, t.init_scale);
     } else {
       const EinsumOp& op = forward.op(t.producer);
       const TensorId id = graph.add_op_as(op, op.inputs, t.dtype, t.dims);

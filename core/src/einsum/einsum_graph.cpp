@@ -1,6 +1,7 @@
 #include "doppler/einsum/einsum_graph.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "doppler/error.hpp"
 
@@ -209,8 +210,11 @@ TensorId EinsumGraph::add_input(const std::string& name, std::vector<std::int64_
   return add_tensor(Tensor{name, std::move(dims), dtype, TensorKind::kInput, kNoProducer});
 }
 
-TensorId EinsumGraph::add_parameter(const std::string& name, std::vector<std::int64_t> dims, DType dtype) {
-  return add_tensor(Tensor{name, std::move(dims), dtype, TensorKind::kParameter, kNoProducer});
+TensorId EinsumGraph::add_parameter(const std::string& name, std::vector<std::int64_t> dims, DType dtype,
+                                    double init_scale) {
+  if (!(init_scale > 0) || !std::isfinite(init_scale))
+    throw Error("einsum graph: parameter '" + name + "': init_scale must be a positive number");
+  return add_tensor(Tensor{name, std::move(dims), dtype, TensorKind::kParameter, kNoProducer, init_scale});
 }
 
 TensorId EinsumGraph::add_einsum(const std::string& name, const EinsumSpec& spec,

@@ -196,11 +196,16 @@ void Reader::read_tensors(const YAML::Node& section, const char* section_name, T
     const YAML::Node value = it->second;
     std::vector<std::int64_t> shape;
     DType type = default_dtype_;
+    double init_scale = 1.0;
     if (value.IsMap()) {
-      check_keys(value, {"dims", "dtype"}, where);
+      if (kind == TensorKind::kParameter)
+        check_keys(value, {"dims", "dtype", "init_scale"}, where);
+      else
+        check_keys(value, {"dims", "dtype"}, where);
       if (!value["dims"]) fail(value, where + ": missing 'dims'");
       shape = dims(value["dims"], where);
       if (value["dtype"]) type = dtype(value["dtype"], where);
+      if (value["init_scale"]) init_scale = yaml_positive(value, "init_scale", source_, where);
     } else {
       shape = dims(value, where);
     }
@@ -208,7 +213,7 @@ void Reader::read_tensors(const YAML::Node& section, const char* section_name, T
       if (kind == TensorKind::kInput)
         graph_.add_input(name, shape, type);
       else
-        graph_.add_parameter(name, shape, type);
+        graph_.add_parameter(name, shape, type, init_scale);
     });
   }
 }

@@ -2,6 +2,7 @@
 // index letters, so any graph can be saved and read back equal.
 #include <algorithm>
 #include <cctype>
+#include <iomanip>
 #include <sstream>
 
 #include "doppler/einsum/einsum_yaml.hpp"
@@ -63,10 +64,14 @@ std::string einsum_graph_to_yaml(const EinsumGraph& graph, const std::string& na
     for (const Tensor& t : graph.tensors()) {
       if (t.producer != kNoProducer || t.kind != kind) continue;
       out << "\n  " << yaml_scalar(t.name) << ": ";
-      if (t.dtype == common)
+      if (t.dtype == common && t.init_scale == 1.0) {
         out << dims_text(t.dims);
-      else
-        out << "{dims: " << dims_text(t.dims) << ", dtype: " << dtype_name(t.dtype) << "}";
+      } else {
+        out << "{dims: " << dims_text(t.dims);
+        if (t.dtype != common) out << ", dtype: " << dtype_name(t.dtype);
+        if (t.init_scale != 1.0) out << ", init_scale: " << std::setprecision(17) << t.init_scale;
+        out << "}";
+      }
       any = true;
     }
     out << (any ? "\n" : " {}\n");

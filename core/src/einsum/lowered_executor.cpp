@@ -152,16 +152,7 @@ class LoweredRunner {
 
 template <typename T>
 std::vector<T> lowered_input_values(const EinsumGraph& graph, TensorId t, const ReferenceOptions& options) {
-  const Tensor& tensor = graph.tensor(t);
-  const auto given = options.given.find(t);
-  const std::vector<double> v =
-      given != options.given.end()
-          ? given->second
-          : random_tensor_values(options.seed, t, tensor.elements(), options.low, options.high);
-  if (static_cast<std::int64_t>(v.size()) != tensor.elements()) {
-    throw Error("tensor '" + tensor.name + "': given " + std::to_string(v.size()) + " values, expected " +
-                std::to_string(tensor.elements()));
-  }
+  const std::vector<double> v = seeded_input_values(graph, t, options);
   return std::vector<T>(v.begin(), v.end());
 }
 

@@ -278,23 +278,31 @@ std::vector<double> random_tensor_values(std::uint64_t seed, TensorId tensor, st
   return values;
 }
 
+std::vector<double> seeded_input_values(const EinsumGraph& graph, TensorId t,
+                                        const ReferenceOptions& options) {
+  const Tensor& tensor = graph.tensor(t);
+  const auto given = options.given.find(t);
+  if (given == options.given.end()) {
+    std::vector<double> v =
+        random_tensor_values(options.seed, t, tensor.elements(), options.low, options.high);
+    if (tensor.init_scale != 1.0)
+      for (double& x : v) x *= tensor.init_scale;
+    return v;
+  }
+  if (static_cast<std::int64_t>(given->second.size()) != tensor.elements()) {
+    throw Error("tensor '" + tensor.name + "': given " + std::to_string(given->second.size()) +
+                " values, expected " + std::to_string(tensor.elements()));
+  }
+  return given->second;
+}
+
 template <typename T>
 std::vector<std::vector<T>> run_reference(const EinsumGraph& graph, const ReferenceOptions& options) {
   std::vector<std::vector<T>> values(graph.num_tensors());
   for (TensorId t = 0; t < graph.num_tensors(); ++t) {
     const Tensor& tensor = graph.tensor(t);
     if (tensor.producer != kNoProducer) continue;
-    const auto given = options.given.find(t);
-    std::vector<double> v;
-    if (given != options.given.end()) {
-      if (static_cast<std::int64_t>(given->second.size()) != tensor.elements()) {
-        throw Error("tensor '" + tensor.name + "': given " + std::to_string(given->second.size()) +
-                    " values, expected " + std::to_string(tensor.elements()));
-      }
-      v = given->second;
-    } else {
-      v = random_tensor_values(options.seed, t, tensor.elements(), options.low, options.high);
-    }
+    const std::vector<double> v = seeded_input_values(graph, t, options);
     values[t].assign(v.begin(), v.end());
   }
   for (const EinsumOpId o : graph.topological_order()) {

@@ -22,6 +22,11 @@ void require_positive(const char* generator, std::initializer_list<NamedSize> si
   }
 }
 
+// The init scale of a weight that sums over `fan_in` inputs: keeps activations near unit size.
+double fan_in_scale(std::int64_t fan_in) {
+  return 1.0 / std::sqrt(static_cast<double>(fan_in));
+}
+
 EinsumGraph finished(EinsumGraph graph, TensorId output) {
   graph.mark_output(output);
   graph.validate();
@@ -33,7 +38,7 @@ TensorId dense_layer(EinsumGraph& g, int layer, TensorId x, std::int64_t out, bo
                      const std::string& name) {
   const std::string l = std::to_string(layer);
   const std::int64_t in = g.tensor(x).dims.back();
-  const TensorId w = g.add_parameter("w" + l, {in, out}, dtype);
+  const TensorId w = g.add_parameter("w" + l, {in, out}, dtype, fan_in_scale(in));
   const TensorId b = g.add_parameter("b" + l, {out}, dtype);
   const TensorId z = matmul(g, "z" + l, x, w);
   const TensorId biased = g.add_einsum(with_relu ? "a" + l : name, "ij,j->ij | join=a+b", {z, b});
@@ -66,7 +71,8 @@ std::int64_t head_dim(const char* generator, const LlamaOptions& o) {
 
 TensorId head_projection(EinsumGraph& g, const std::string& prefix, const std::string& name, TensorId x,
                          const LlamaOptions& o, std::int64_t d) {
-  const TensorId w = g.add_parameter(prefix + "w" + name, {o.hidden, o.heads, d}, o.dtype);
+  const TensorId w =
+      g.add_parameter(prefix + "w" + name, {o.hidden, o.heads, d}, o.dtype, fan_in_scale(o.hidden));
   return g.add_einsum(prefix + name, "bsh,hnd->bsnd", {x, w});
 }
 
@@ -89,7 +95,7 @@ TensorId attention_into(EinsumGraph& g, TensorId x, const LlamaOptions& o, std::
   const TensorId scores = scale(g, p + "scores", raw, 1.0 / std::sqrt(static_cast<double>(d)));
   const TensorId probs = softmax(g, p + "probs", scores, 3);
   const TensorId context = g.add_einsum(p + "context", "bnst,btnd->bsnd", {probs, v});
-  const TensorId wo = g.add_parameter(p + "wo", {o.heads, d, o.hidden}, o.dtype);
+  const TensorId wo = g.add_parameter(p + "wo", {o.heads, d, o.hidden}, o.dtype, fan_in_scale(o.heads * d));
   const TensorId projected = g.add_einsum(p + "attn", "bsnd,ndh->bsh", {context, wo});
   return add(g, name, x, projected);
 }
@@ -102,12 +108,15 @@ TensorId mlp_into(EinsumGraph& g, TensorId x, const LlamaOptions& o, const std::
   const TensorId norm_w = g.add_parameter(p + "mlp_norm.w", {o.hidden}, o.dtype);
   const TensorId xn = rms_norm(g, p + "mlp_norm", x, norm_w, 2);
   const TensorId gate =
-      g.add_einsum(p + "gate", "bsh,hf->bsf", {xn, g.add_parameter(p + "wgate", {o.hidden, f}, o.dtype)});
+      g.add_einsum(p + "gate", "bsh,hf->bsf",
+                   {xn, g.add_parameter(p + "wgate", {o.hidden, f}, o.dtype, fan_in_scale(o.hidden))});
   const TensorId up =
-      g.add_einsum(p + "up", "bsh,hf->bsf", {xn, g.add_parameter(p + "wup", {o.hidden, f}, o.dtype)});
+      g.add_einsum(p + "up", "bsh,hf->bsf",
+                   {xn, g.add_parameter(p + "wup", {o.hidden, f}, o.dtype, fan_in_scale(o.hidden))});
   const TensorId act = elementwise(g, p + "swiglu", "silu(a)*b", {gate, up});
   const TensorId down =
-      g.add_einsum(p + "down", "bsf,fh->bsh", {act, g.add_parameter(p + "wdown", {f, o.hidden}, o.dtype)});
+      g.add_einsum(p + "down", "bsf,fh->bsh",
+                   {act, g.add_parameter(p + "wdown", {f, o.hidden}, o.dtype, fan_in_scale(f))});
   return add(g, name, x, down);
 }
 

@@ -36,6 +36,9 @@ struct Tensor {
   DType dtype = DType::kF32;
   TensorKind kind = TensorKind::kInput;
   EinsumOpId producer = kNoProducer;
+  // Seeded reference values (no producer) are uniform in [low, high) times this; workloads give
+  // weights 1/sqrt(fan-in), as common initialisations do, so that f16/bf16 runs stay well-conditioned.
+  double init_scale = 1.0;
 
   std::int64_t elements() const;
   double bytes() const { return static_cast<double>(elements()) * dtype_bytes(dtype); }
@@ -58,7 +61,8 @@ struct EinsumOp {
 class EinsumGraph {
  public:
   TensorId add_input(const std::string& name, std::vector<std::int64_t> dims, DType dtype = DType::kF32);
-  TensorId add_parameter(const std::string& name, std::vector<std::int64_t> dims, DType dtype = DType::kF32);
+  TensorId add_parameter(const std::string& name, std::vector<std::int64_t> dims, DType dtype = DType::kF32,
+                         double init_scale = 1.0);
   // Adds an op and its output tensor `name`; the output's dtype is the first input's (f32 without
   // inputs). `output_dims` is required exactly when the spec has no inputs (a fill).
   TensorId add_einsum(const std::string& name, const EinsumSpec& spec, const std::vector<TensorId>& inputs,

@@ -3,7 +3,8 @@
 // GPU backend. Straightforward loops in T = double or float: for every output index tuple, the
 // aggregation of the join over all tuples of the aggregated indices (no aggregation when there are
 // none). Every tensor is row-major in the order of its dims. Inputs and parameters get seeded
-// uniform values (independent per tensor, so giving one tensor does not change the others).
+// uniform values times their init_scale (independent per tensor, so giving one tensor does not change
+// the others).
 #include <cstdint>
 #include <span>
 #include <unordered_map>
@@ -40,6 +41,11 @@ struct ReferenceOptions {
 // `count` seeded values uniform in [low, high): the stream of tensor `tensor` under `seed`.
 std::vector<double> random_tensor_values(std::uint64_t seed, TensorId tensor, std::int64_t count, double low,
                                          double high);
+
+// The values of tensor t (an input or parameter): options.given's, else the seeded random ones
+// times the tensor's init_scale. A given vector of the wrong length is an Error naming the tensor.
+std::vector<double> seeded_input_values(const EinsumGraph& graph, TensorId t,
+                                        const ReferenceOptions& options);
 
 // Values of every tensor, indexed by TensorId.
 template <typename T>
