@@ -397,6 +397,7 @@ TEST_F(TracedRunFiles, LoadsAndChecksAgainstItsGraph) {
   EXPECT_EQ(run.workload, "ffnn");
   EXPECT_EQ(run.placement, "heft");
   EXPECT_EQ(run.devices, 2u);
+  EXPECT_EQ(run.queue_depth, 0);  // not recorded
   EXPECT_EQ(run.gpu.name, "simulated");
   EXPECT_EQ(run.gpu.names, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(run.plan.device, plan_.device);
@@ -422,7 +423,10 @@ TEST_F(TracedRunFiles, RunYamlErrorsNameTheLine) {
       error_of([&] { load_traced_run(run_dir()); }),
       run_dir() +
           "/run.yaml:5: unknown key 'speed' (known: workload, placement, config, plan, trace, makespan, "
-          "devices, gpu)");
+          "devices, queue_depth, gpu)");
+  write("run.yaml", "workload: ffnn\nconfig: config.yaml\nmakespan: 1\ndevices: 2\nqueue_depth: 0\n");
+  EXPECT_EQ(error_of([&] { load_traced_run(run_dir()); }),
+            run_dir() + "/run.yaml:5: 'queue_depth' must be 1..1024");
   write("run.yaml", "workload: ffnn\nconfig: nowhere.yaml\nmakespan: 1\ndevices: 2\n");
   EXPECT_EQ(error_of([&] { load_traced_run(run_dir()); }),
             run_dir() + "/run.yaml:2: 'config': no file '" + run_dir() + "/nowhere.yaml'");

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "calibration_truth.hpp"
@@ -108,6 +109,30 @@ TEST_F(CalibrateCli, CalibrateThenValidateHeldOutPlacements) {
     EXPECT_LT(std::abs(r["error"].get<double>()), 1e-6) << r;
   }
   EXPECT_EQ(held, 4);
+}
+
+// Traces recorded with the executor's queue depth make the fitted machine replay launch-ahead
+// (calibration.issue_depth); runs of different depths are refused.
+TEST_F(CalibrateCli, QueueDepthOfTheTracesBecomesTheIssueDepth) {
+  std::vector<fs::path> runs;
+  for (const auto& entry : fs::recursive_directory_iterator(dir_ / "traces"))
+    if (entry.path().filename() == "run.yaml") runs.push_back(entry.path());
+  ASSERT_EQ(runs.size(), 16u);
+  const auto set_depth = [](const fs::path& run, int depth) {
+    std::string text = doppler::test_support::slurp(run.string());
+    text.replace(text.find("devices: 2\n"), 11, "devices: 2\nqueue_depth: " + std::to_string(depth) + "\n");
+    std::ofstream(run) << text;
+  };
+  const std::string out = path("fitted.yaml");
+  set_depth(runs[0], 4);
+  const Result mixed = run("calibrate --traces " + traces() + " --out " + out);
+  EXPECT_NE(mixed.code, 0);
+  EXPECT_NE(mixed.err.find("calibrate runs of one queue depth together"), std::string::npos) << mixed.err;
+  EXPECT_FALSE(fs::exists(out));
+  for (std::size_t i = 1; i < runs.size(); ++i) set_depth(runs[i], 4);
+  const json fit = run_json("calibrate --traces " + traces() + " --out " + out + " --json");
+  EXPECT_EQ(fit["issue_depth"], 4);
+  EXPECT_EQ(doppler::load_machine(out).calibration->issue_depth, 4);
 }
 
 TEST_F(CalibrateCli, TablesForPeople) {

@@ -18,11 +18,16 @@ namespace {
 struct Case {
   sim::CostModelKind model;
   int streams;
+  int issue_depth = 0;  // > 0: a calibration replaying launch-ahead (sim/issue_engine.hpp)
 };
 
-Machine machine_for(std::size_t devices, int streams) {
+Machine machine_for(std::size_t devices, const Case& c) {
   Machine m = abstract_machine(devices);
-  for (auto& d : m.devices) d.streams = streams;
+  for (auto& d : m.devices) d.streams = c.streams;
+  if (c.issue_depth > 0) {
+    m.calibration = Calibration{};
+    m.calibration->issue_depth = c.issue_depth;
+  }
   return m;
 }
 
@@ -37,9 +42,11 @@ Plan random_plan(std::size_t ops, std::size_t devices, std::mt19937_64& rng, boo
   return p;
 }
 
-// Checks all properties on one run; returns a description of the first violation or "".
+// Checks all properties on one run; returns a description of the first violation or "". Work
+// conservation (no free stream while an op is ready) only when `work_conserving`: an engine that
+// issues ahead may hold a stream for an op whose input is still on its way.
 std::string check_run(const TaskGraph& graph, const sim::SimResult& r, const Plan& plan, int streams,
-                      double lower_bound) {
+                      double lower_bound, bool work_conserving) {
   const double eps = 1e-9 * std::max(1.0, r.makespan);
   if (r.makespan + eps < lower_bound) return "makespan below lower bound";
   const std::size_t n = graph.num_ops();
@@ -85,7 +92,7 @@ std::string check_run(const TaskGraph& graph, const sim::SimResult& r, const Pla
       if (busy > streams) return "device " + std::to_string(d) + " ran more ops than it has streams";
       last = t;
     }
-    for (OpId v = 0; v < n; ++v) {
+    for (OpId v = 0; v < n && work_conserving; ++v) {
       if (plan.device[v] != d) continue;
       for (const auto& [a, b] : not_full) {
         const double lo = std::max(a, ready[v]), hi = std::min(b, run[v]->start);
@@ -113,12 +120,13 @@ TEST_P(SimProperties, HoldOnRandomGraphsAndPlans) {
     options.seed = 100 + trial;
     const TaskGraph graph = random_dag(options);
     const std::size_t devices = 1 + trial % 5;
-    const Machine machine = machine_for(devices, c.streams);
+    const Machine machine = machine_for(devices, c);
     sim::Simulator simulator(graph, machine, c.model);
     const Plan plan = random_plan(graph.num_ops(), devices, rng, trial % 2 == 1);
     const sim::SimResult r = simulator.run(plan, true);
     const int streams = c.model == sim::CostModelKind::paper ? 1 : c.streams;
-    const std::string violation = check_run(graph, r, plan, streams, simulator.lower_bound());
+    const std::string violation =
+        check_run(graph, r, plan, streams, simulator.lower_bound(), c.issue_depth == 0);
     ASSERT_EQ(violation, "") << graph.source() << " on " << devices << " devices, trial " << trial;
     // Same inputs, same trace, also through the allocation-free hot path.
     const sim::SimResult again = simulator.run(plan, true);
@@ -134,7 +142,9 @@ TEST_P(SimProperties, HoldOnRandomGraphsAndPlans) {
 INSTANTIATE_TEST_SUITE_P(Models, SimProperties,
                          ::testing::Values(Case{sim::CostModelKind::paper, 1},
                                            Case{sim::CostModelKind::roofline, 1},
-                                           Case{sim::CostModelKind::roofline, 2}));
+                                           Case{sim::CostModelKind::roofline, 2},
+                                           Case{sim::CostModelKind::roofline, 1, 1},
+                                           Case{sim::CostModelKind::roofline, 2, 4}));
 
 TEST(SimProperties, BusyTimeEqualsTotalWorkAndUtilisationIsAFraction) {
   const TaskGraph graph = random_dag({.num_ops = 300, .seed = 5});

@@ -93,6 +93,12 @@ Calibration read_calibration(const YAML::Node& node, const std::string& source) 
     c.start_latency = yaml_non_negative(node, "start_latency", source, "calibration");
   if (node["copy_dispatch"])
     c.copy_dispatch = yaml_non_negative(node, "copy_dispatch", source, "calibration");
+  if (node["issue_depth"]) {
+    const long long depth = yaml_integer(node, "issue_depth", source, "calibration");
+    if (depth < 0 || depth > 1024)
+      throw_at(source, yaml_line(node["issue_depth"]), "calibration: 'issue_depth' must be in 0..1024");
+    c.issue_depth = static_cast<int>(depth);
+  }
   if (node["arrival_latency"])
     c.arrival_latency = yaml_non_negative(node, "arrival_latency", source, "calibration");
   if (const YAML::Node held = node["held_out"]) {

@@ -28,6 +28,7 @@ void write_calibration(std::ostream& out, const Calibration& c) {
   out << "  arrival_latency: " << format_number(c.arrival_latency) << "\n";
   out << "  copy_dispatch: " << format_number(c.copy_dispatch) << "\n";
   out << "  start_latency: " << format_number(c.start_latency) << "\n";
+  if (c.issue_depth > 0) out << "  issue_depth: " << c.issue_depth << "\n";
   if (!c.held_out.empty()) {
     out << "  held_out:\n";
     for (const HeldOutRun& run : c.held_out)

@@ -62,8 +62,9 @@ TracedRun load_traced_run(const std::string& dir) {
   const YAML::Node node = parse_yaml_document(read_text_file(source), source);
   if (!node.IsMap())
     throw_at(source, yaml_line(node), "run.yaml must be a mapping (workload, config, makespan, ...)");
-  check_keys(node, {"workload", "placement", "config", "plan", "trace", "makespan", "devices", "gpu"}, source,
-             "");
+  check_keys(
+      node, {"workload", "placement", "config", "plan", "trace", "makespan", "devices", "queue_depth", "gpu"},
+      source, "");
   TracedRun run;
   run.dir = dir;
   for (const char* key : {"workload", "config", "makespan", "devices"})
@@ -76,6 +77,12 @@ TracedRun load_traced_run(const std::string& dir) {
   if (devices < 1 || devices > 4096)
     throw_at(source, yaml_line(node["devices"]), "'devices' must be 1..4096");
   run.devices = static_cast<std::size_t>(devices);
+  if (node["queue_depth"]) {
+    const long long depth = yaml_integer(node, "queue_depth", source, "run");
+    if (depth < 1 || depth > 1024)
+      throw_at(source, yaml_line(node["queue_depth"]), "'queue_depth' must be 1..1024");
+    run.queue_depth = static_cast<int>(depth);
+  }
   if (node["gpu"]) run.gpu = read_gpu(node["gpu"], source);
   run.plan =
       load_plan(existing(root, yaml_string(node, "plan", source, "plan.yaml"), source, node["plan"], "plan"));

@@ -183,16 +183,22 @@ void Run::resolve_inputs() {
     input_begin_[v] = inputs_.size();
     if (!local(d)) {
       inputs_.insert(inputs_.end(), lowered_.tasks[v].inputs.size(), nullptr);
+      input_transfer_.insert(input_transfer_.end(), lowered_.tasks[v].inputs.size(), kNoTransfer);
       continue;
     }
     for (const OpId u : lowered_.tasks[v].inputs) {
       const void* buffer = nullptr;
+      TransferId via = kNoTransfer;
       if (scheduler_.device_of(u) == d) {
         buffer = out_[u];
       } else {
-        for (const TransferId t : scheduler_.transfers_of(u))
-          if (scheduler_.transfer(t).dst == d) buffer = transfer_buffer_[t];
+        for (const TransferId t : scheduler_.transfers_of(u)) {
+          if (scheduler_.transfer(t).dst != d) continue;
+          buffer = transfer_buffer_[t];
+          via = t;
+        }
       }
+      input_transfer_.push_back(via);
       if (!buffer) {
         throw Error("hw: task '" + lowered_.graph.op(v).name + "' reads '" + lowered_.graph.op(u).name +
                     "', which is no predecessor in the task graph");
@@ -325,6 +331,11 @@ void Run::launch(OpId u, DeviceId d, int index) {
     if (finished_[p] || scheduler_.device_of(p) != d || stream_of_[p] == stream_of_[u]) continue;
     check(cudaStreamWaitEvent(stream, end_event_[p], 0), where, "cudaStreamWaitEvent");
   }
+  for (std::size_t i = input_begin_[u]; i < input_begin_[u + 1]; ++i) {
+    const TransferId t = input_transfer_[i];
+    if (t != kNoTransfer && local(scheduler_.transfer(t).src))
+      check(cudaStreamWaitEvent(stream, transfer_end_[t], 0), where, "cudaStreamWaitEvent (copy)");
+  }
   check(cudaEventRecord(start_event_[u], stream), where, "cudaEventRecord");
   if (copy_in) {
     check(cudaMemcpyAsync(out_[u], state_.host_block[u], kernels_.output_bytes(u), cudaMemcpyHostToDevice,
@@ -340,7 +351,9 @@ void Run::launch(OpId u, DeviceId d, int index) {
 }
 
 // Every transfer the scheduler releases from `src` (its FIFO, in release order) is enqueued at once
-// on the copy stream of its destination, behind its producer's end event.
+// on the copy stream of its destination, behind its producer's end event. Its consumers count it
+// as arrived at once: they wait for its end event on the GPU, so no host round trip lies between
+// the copy's end and their start.
 void Run::launch_transfers(DeviceId src) {
   if (nccl_) post_remote(src);
   for (;;) {
@@ -365,6 +378,9 @@ void Run::launch_transfers(DeviceId src) {
           where, "cudaMemcpyPeerAsync");
     check(cudaEventRecord(transfer_end_[t], stream), where, "cudaEventRecord");
     inflight_[src].push_back({true, t, transfer_end_[t]});
+    const std::lock_guard lock(mutex_);
+    for (const OpId v : scheduler_.consumers_of(t))
+      if (scheduler_.input_arrived(v)) scheduler_.make_ready(v);
   }
 }
 
@@ -378,9 +394,12 @@ void Run::op_done(OpId u) {
   --in_progress_;
 }
 
+// A copy between this process's devices released its consumers when it was enqueued; a transfer
+// received from another process releases them when it has landed.
 void Run::transfer_done(TransferId t) {
   const std::lock_guard lock(mutex_);
-  if (local(scheduler_.transfer(t).dst))
+  const Transfer& tr = scheduler_.transfer(t);
+  if (local(tr.dst) && !local(tr.src))
     for (const OpId v : scheduler_.consumers_of(t))
       if (scheduler_.input_arrived(v)) scheduler_.make_ready(v);
   --in_progress_;

@@ -98,6 +98,7 @@ class Run {
   std::vector<std::vector<std::byte*>> workspace_;
   std::vector<std::size_t> input_begin_;
   std::vector<const void*> inputs_;
+  std::vector<TransferId> input_transfer_;  // parallel to inputs_: the transfer bringing it, if any
 
   std::vector<cudaEvent_t> start_event_, end_event_, transfer_start_, transfer_end_, base_;
   std::vector<std::vector<int>> queued_;  // by device and compute stream: enqueued, not finished

@@ -59,6 +59,7 @@ CostTable::CostTable(const TaskGraph& graph, const Machine& machine, CostModelKi
     arrival_latency_ = machine.calibration->arrival_latency;
     copy_dispatch_ = machine.calibration->copy_dispatch;
     start_latency_ = machine.calibration->start_latency;
+    issue_depth_ = machine.calibration->issue_depth;
   }
   for (OpId v = 0; v < n; ++v) {
     const Op& op = graph.op(v);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "doppler/graph_analysis.hpp"
+#include "doppler/sim/issue_engine.hpp"
 #include "doppler/sim/paper_engine.hpp"
 #include "doppler/sim/roofline_engine.hpp"
 
@@ -16,6 +17,20 @@ std::vector<int> streams_of(const Machine& machine, CostModelKind model) {
   return streams;
 }
 
+// The issue depth the engine replays (roofline model on a calibrated machine), else 0.
+int issue_depth_of(const Machine& machine, CostModelKind model) {
+  return model == CostModelKind::roofline && machine.calibration ? machine.calibration->issue_depth : 0;
+}
+
+// The Scheduler's slots per device: its streams, times the issue depth when ops are issued ahead.
+std::vector<int> slots_of(const Machine& machine, CostModelKind model) {
+  std::vector<int> slots = streams_of(machine, model);
+  const int depth = issue_depth_of(machine, model);
+  if (depth > 0)
+    for (int& s : slots) s *= depth;
+  return slots;
+}
+
 }  // namespace
 
 Simulator::Simulator(const TaskGraph& graph, const Machine& machine, CostModelKind model)
@@ -23,16 +38,21 @@ Simulator::Simulator(const TaskGraph& graph, const Machine& machine, CostModelKi
       machine_(machine),
       exec_(ExecGraph::from(graph)),
       costs_(graph, machine, model),
-      scheduler_(exec_, streams_of(machine, model)) {
+      scheduler_(exec_, slots_of(machine, model)),
+      streams_(streams_of(machine, model)) {
   if (model == CostModelKind::paper) {
     engine_ = std::make_unique<PaperEngine>(costs_);
-  } else {
-    engine_ = std::make_unique<RooflineEngine>(costs_);
-    std::vector<int> engines;
-    for (const DeviceSpec& d : machine.devices) engines.push_back(d.copy_engines);
-    if (std::any_of(engines.begin(), engines.end(), [](int e) { return e > 0; }))
-      scheduler_.set_copy_engines(std::move(engines));
+    return;
   }
+  std::vector<int> engines;
+  for (const DeviceSpec& d : machine.devices) engines.push_back(d.copy_engines);
+  if (issue_depth_of(machine, model) > 0) {
+    engine_ = std::make_unique<IssueEngine>(costs_, streams_, std::move(engines));
+    return;
+  }
+  engine_ = std::make_unique<RooflineEngine>(costs_);
+  if (std::any_of(engines.begin(), engines.end(), [](int e) { return e > 0; }))
+    scheduler_.set_copy_engines(std::move(engines));
 }
 
 Simulator::~Simulator() = default;
@@ -45,7 +65,7 @@ SimResult Simulator::run(const Plan& plan, bool record_trace) {
   result.makespan = engine_->run(scheduler_, &result, record_trace);
   result.events = engine_->events();
   for (std::size_t d = 0; d < machine_.num_devices(); ++d) {
-    const double capacity = result.makespan * scheduler_.streams(static_cast<DeviceId>(d));
+    const double capacity = result.makespan * streams_[d];
     result.utilisation.push_back(capacity > 0 ? result.busy[d] / capacity : 0.0);
   }
   if (record_trace) {
@@ -62,8 +82,7 @@ double Simulator::makespan(std::span<const DeviceId> device, std::span<const dou
 
 double Simulator::lower_bound() const {
   std::size_t slots = 0;
-  for (DeviceId d = 0; d < machine_.num_devices(); ++d)
-    slots += static_cast<std::size_t>(scheduler_.streams(d));
+  for (const int s : streams_) slots += static_cast<std::size_t>(s);
   return makespan_lower_bound(exec_, costs_.compute_estimate(), slots);
 }
 

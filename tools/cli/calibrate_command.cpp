@@ -40,6 +40,7 @@ void print(const Machine& m, const CalibrateFlags& flags, std::size_t fitted, bo
     j["copy_dispatch"] = c.copy_dispatch;
     j["arrival_latency"] = c.arrival_latency;
     j["start_latency"] = c.start_latency;
+    j["issue_depth"] = c.issue_depth;
     j["kinds"] = nlohmann::ordered_json::object();
     for (const auto& [kind, k] : c.kinds)
       j["kinds"][kind] = {{"samples", k.samples},
@@ -66,7 +67,20 @@ void print(const Machine& m, const CalibrateFlags& flags, std::size_t fitted, bo
             << "\nconcurrency slowdown  " << g4(c.concurrency_slowdown) << "\ndispatch gap          "
             << g4(c.dispatch_gap) << "\ncopy dispatch         " << g4(c.copy_dispatch)
             << "\narrival latency       " << g4(c.arrival_latency) << "\nstart latency         "
-            << g4(c.start_latency) << "\n";
+            << g4(c.start_latency) << "\nissue depth           " << c.issue_depth << "\n";
+}
+
+// The queue depth every run was recorded with (the simulator then replays launch-ahead), 0 when
+// none recorded it; runs with different depths are an Error.
+int common_queue_depth(const std::vector<LoadedRun>& runs) {
+  int depth = runs.front().run.queue_depth;
+  for (const LoadedRun& r : runs) {
+    if (r.run.queue_depth == depth) continue;
+    throw Error(r.run.dir + ": queue_depth " + std::to_string(r.run.queue_depth) + ", but " +
+                runs.front().run.dir + " has " + std::to_string(depth) +
+                " (0 = not recorded): calibrate runs of one queue depth together");
+  }
+  return depth;
 }
 
 void run_calibrate(const CalibrateFlags& flags) {
@@ -89,6 +103,7 @@ void run_calibrate(const CalibrateFlags& flags) {
   if (flags.holdout > 0)
     source += ", every " + std::to_string(flags.holdout) + "th placement per workload held out";
   Machine m = sim::fit_calibration(measured, base, source);
+  m.calibration->issue_depth = common_queue_depth(runs);
   m.calibration->held_out = std::move(held_out);
   if (!base) m.name = "calibrated from " + flags.traces;
   write_file_atomically(flags.out,

@@ -150,7 +150,7 @@ void run_execute(const ExecuteFlags& flags) {
     }
     if (!flags.trace_dir.empty()) {
       write_traced_run(flags.trace_dir, e, origin, w->graph, plan, traces[median_run],
-                       {e.name, label, median_ms * 1e-3, devices, first.gpu});
+                       {e.name, label, median_ms * 1e-3, devices, first.gpu, flags.queue_depth});
     }
     results.push_back({{"placement", label},
                        {"makespan_ms", median_ms},

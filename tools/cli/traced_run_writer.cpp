@@ -65,11 +65,13 @@ std::string write_traced_run(const std::string& dir, const Experiment& e, const 
       gpu += (d ? ", " : "") + quoted(info.gpu.names[d]);
     gpu += "]";
   }
-  write_file_atomically((run / "run.yaml").string(),
-                        "workload: " + info.workload + "\nplacement: " + info.placement +
-                            "\nconfig: config.yaml\nplan: plan.yaml\ntrace: trace.csv\nmakespan: " +
-                            format_number(info.makespan) + "\ndevices: " + std::to_string(info.devices) +
-                            "\ngpu: " + gpu + "}\n");
+  write_file_atomically(
+      (run / "run.yaml").string(),
+      "workload: " + info.workload + "\nplacement: " + info.placement +
+          "\nconfig: config.yaml\nplan: plan.yaml\ntrace: trace.csv\nmakespan: " +
+          format_number(info.makespan) + "\ndevices: " + std::to_string(info.devices) +
+          (info.queue_depth > 0 ? "\nqueue_depth: " + std::to_string(info.queue_depth) : "") +
+          "\ngpu: " + gpu + "}\n");
   return run.string();
 }
 

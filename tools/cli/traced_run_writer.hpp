@@ -22,6 +22,7 @@ struct TracedRunInfo {
   double makespan = 0;    // measured, seconds
   std::size_t devices = 0;
   GpuInfo gpu;
+  int queue_depth = 0;  // the executor's; written when > 0
 };
 
 // Returns the run directory.

@@ -65,6 +65,9 @@ struct Calibration {
   double arrival_latency = 0;  // seconds from a transfer's end until its consumers may start
   double copy_dispatch = 0;    // seconds from a transfer being ready until it starts (added to each copy)
   double start_latency = 0;    // seconds from the run's clock start to its first launch
+  // Ops the measured executor issued ahead per stream (its queue depth); 0 = ops start when their
+  // inputs have arrived (the ideal engine). k > 0 replays launch-ahead (sim/issue_engine.hpp).
+  int issue_depth = 0;
   std::vector<HeldOutRun> held_out;  // runs left out of the fit (for validation)
 };
 

@@ -35,6 +35,7 @@ struct TracedRun {
   Plan plan;
   double makespan = 0;  // measured
   std::size_t devices = 0;
+  int queue_depth = 0;  // ops the executor issued ahead per stream; 0 = not recorded
   GpuInfo gpu;
   TraceCsv trace;
 };

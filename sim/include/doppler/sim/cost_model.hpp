@@ -40,6 +40,8 @@ class CostTable {
   double arrival_latency() const { return arrival_latency_; }
   // When the first ops may start (a calibrated machine's start latency; else 0).
   double start_latency() const { return start_latency_; }
+  // A calibrated machine's issue depth (roofline model; else 0): see sim/issue_engine.hpp.
+  int issue_depth() const { return issue_depth_; }
   // True when every transfer of an op takes the same time whatever the devices (paper model).
   bool per_op_comm() const { return per_op_comm_; }
   bool has_zero_compute() const { return has_zero_compute_; }  // some op takes no time somewhere
@@ -57,6 +59,7 @@ class CostTable {
   double arrival_latency_ = 0;
   double copy_dispatch_ = 0;
   double start_latency_ = 0;
+  int issue_depth_ = 0;
   std::vector<double> compute_;
   std::vector<double> comm_;
   std::vector<double> bytes_;

@@ -64,6 +64,7 @@ class Simulator {
   ExecGraph exec_;
   CostTable costs_;
   Scheduler scheduler_;
+  std::vector<int> streams_;  // compute streams per device (the scheduler may hold more slots)
   std::unique_ptr<Engine> engine_;
 };
 

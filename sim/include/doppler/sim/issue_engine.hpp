@@ -1,0 +1,50 @@
+#pragma once
+// Contract: the engine of the `roofline` model for a machine whose calibration has issue_depth k > 0:
+// the CUDA backend's launch-ahead, replayed. The Scheduler (built with streams x k slots per device)
+// releases an op as soon as its inputs are ISSUED (a same-device producer launched, a transfer
+// enqueued), and a device takes up to k ops ahead per stream; host time advances only when an op
+// finishes and frees a slot. An issued op goes to its device's least-loaded stream and runs in issue
+// order there: it starts at max(issue time, the stream's previous op's end, its inputs' ends, a
+// transfer's end + arrival latency). A transfer is enqueued when its producer is issued and runs after
+// the producer, in issue order on its source's copy engine (copy_engines > 0) or on its directed link.
+// Start latency delays the first issue. Same seed, plan and machine = same trace.
+#include <cstdint>
+#include <vector>
+
+#include "doppler/sim/cost_model.hpp"
+#include "doppler/sim/event_queue.hpp"
+#include "doppler/sim/simulator.hpp"
+
+namespace doppler::sim {
+
+class IssueEngine final : public Engine {
+ public:
+  // `streams` and `copy_engines`: per device, from the machine (copy_engines 0 = per link).
+  IssueEngine(const CostTable& costs, std::vector<int> streams, std::vector<int> copy_engines)
+      : costs_(costs), streams_(std::move(streams)), copy_engines_(std::move(copy_engines)) {}
+  double run(Scheduler& scheduler, SimResult* detail, bool record_trace) override;
+  std::uint64_t events() const override { return events_; }
+
+ private:
+  void issue_ops(Scheduler& s, DeviceId d, double now, SimResult* detail);
+  void issue_transfers(Scheduler& s, OpId producer, DeviceId src, double now, SimResult* detail);
+  double input_ready(const Scheduler& s, OpId op, DeviceId d) const;
+
+  const CostTable& costs_;
+  std::vector<int> streams_;
+  std::vector<int> copy_engines_;
+  EventQueue finished_;  // payload: op id, at its end
+  std::vector<double> start_, end_;
+  std::vector<double> arrive_;                   // by transfer: when its consumers may start
+  std::vector<int> stream_of_;                   // by op
+  std::vector<std::vector<double>> stream_end_;  // by device and stream
+  std::vector<std::vector<int>> stream_load_;    // issued, unfinished ops
+  std::vector<std::vector<double>> copy_free_;   // by source: each engine's (or link's) free time
+  std::vector<DeviceId> woken_;                  // devices whose ops became issuable
+  std::uint32_t sequence_ = 0;
+  std::uint64_t events_ = 0;
+  double last_end_ = 0;
+  bool record_ = false;
+};
+
+}  // namespace doppler::sim

@@ -1,0 +1,115 @@
+#include "doppler/sim/issue_engine.hpp"
+
+#include <algorithm>
+
+namespace doppler::sim {
+
+// When op's inputs on device d are there: same-device producers' ends, transfers' arrivals.
+double IssueEngine::input_ready(const Scheduler& s, OpId op, DeviceId d) const {
+  double ready = 0;
+  for (const OpId p : s.graph().predecessors(op)) {
+    if (s.device_of(p) == d) {
+      ready = std::max(ready, end_[p]);
+      continue;
+    }
+    for (const TransferId t : s.transfers_of(p))
+      if (s.transfer(t).dst == d) ready = std::max(ready, arrive_[t]);
+  }
+  return ready;
+}
+
+void IssueEngine::issue_transfers(Scheduler& s, OpId producer, DeviceId src, double now, SimResult* detail) {
+  for (const TransferId t : s.transfers_of(producer)) {
+    const DeviceId dst = s.transfer(t).dst;
+    std::vector<double>& free = copy_free_[src];
+    const auto engine =
+        copy_engines_[src] > 0 ? std::min_element(free.begin(), free.end()) : free.begin() + dst;
+    const double start = std::max({now, end_[producer], *engine});
+    const double end = start + costs_.transfer(producer, src, dst);
+    *engine = end;
+    arrive_[t] = end + costs_.arrival_latency();
+    last_end_ = std::max(last_end_, end);
+    if (detail) {
+      detail->transfer_bytes += costs_.bytes(producer);
+      ++detail->transfers;
+      if (record_)
+        detail->trace.records.push_back(
+            {TraceRecord::Kind::transfer, producer, dst, src, 0, start, end, costs_.bytes(producer)});
+    }
+    for (const OpId v : s.consumers_of(t)) {
+      if (!s.input_arrived(v)) continue;
+      s.make_ready(v);
+      woken_.push_back(dst);
+    }
+  }
+}
+
+void IssueEngine::issue_ops(Scheduler& s, DeviceId d, double now, SimResult* detail) {
+  for (OpId op = s.next_op(d); op != kNoOp; op = s.next_op(d)) {
+    std::vector<int>& load = stream_load_[d];
+    const auto k = static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    ++load[k];
+    stream_of_[op] = static_cast<int>(k);
+    start_[op] = std::max({now, stream_end_[d][k], input_ready(s, op, d)});
+    end_[op] = start_[op] + costs_.compute(op, d);
+    stream_end_[d][k] = end_[op];
+    last_end_ = std::max(last_end_, end_[op]);
+    finished_.push(end_[op], EventQueue::tag(sequence_++, op));
+    if (detail) {
+      detail->busy[d] += end_[op] - start_[op];
+      if (record_)
+        detail->trace.records.push_back(
+            {TraceRecord::Kind::compute, op, d, d, static_cast<int>(k), start_[op], end_[op], 0});
+    }
+    for (const OpId v : s.graph().successors(op))
+      if (s.device_of(v) == d && s.input_arrived(v)) s.make_ready(v);
+    issue_transfers(s, op, d, now, detail);
+  }
+}
+
+double IssueEngine::run(Scheduler& s, SimResult* detail, bool record_trace) {
+  record_ = detail && record_trace;
+  const ExecGraph& g = s.graph();
+  const std::size_t n = s.num_devices();
+  s.build_transfers();
+  finished_.clear();
+  start_.assign(g.num_ops, 0);
+  end_.assign(g.num_ops, 0);
+  stream_of_.assign(g.num_ops, 0);
+  arrive_.assign(s.num_transfers(), 0);
+  stream_end_.assign(n, {});
+  stream_load_.assign(n, {});
+  copy_free_.assign(n, {});
+  for (DeviceId d = 0; d < n; ++d) {
+    stream_end_[d].assign(static_cast<std::size_t>(streams_[d]), 0.0);
+    stream_load_[d].assign(static_cast<std::size_t>(streams_[d]), 0);
+    copy_free_[d].assign(copy_engines_[d] > 0 ? static_cast<std::size_t>(copy_engines_[d]) : n, 0.0);
+  }
+  sequence_ = 0;
+  events_ = 0;
+  last_end_ = 0;
+  woken_.clear();
+  const auto issue_woken = [&](double now) {
+    while (!woken_.empty()) {
+      const DeviceId d = woken_.back();
+      woken_.pop_back();
+      issue_ops(s, d, now, detail);
+    }
+  };
+  for (const OpId v : s.sources()) s.make_ready(v);
+  for (DeviceId d = 0; d < n; ++d) issue_ops(s, d, costs_.start_latency(), detail);
+  issue_woken(costs_.start_latency());
+  while (!finished_.empty()) {
+    const EventQueue::Entry event = finished_.pop();
+    ++events_;
+    const OpId op = event.payload();
+    const DeviceId d = s.device_of(op);
+    s.op_finished(op);
+    --stream_load_[d][static_cast<std::size_t>(stream_of_[op])];
+    issue_ops(s, d, event.time(), detail);
+    issue_woken(event.time());
+  }
+  return last_end_;
+}
+
+}  // namespace doppler::sim
