@@ -9,10 +9,12 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 #include "doppler/error.hpp"
 #include "doppler/exec_graph.hpp"
 #include "doppler/memory/offset_allocator.hpp"
+#include "finish_estimate.hpp"
 #include "release_tracker.hpp"
 
 namespace doppler::memory {
@@ -152,8 +154,19 @@ class Compiler {
     deps.erase(std::remove(deps.begin(), deps.end(), kNoNode), deps.end());
     std::sort(deps.begin(), deps.end());
     deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+    estimate_.record(node);
     out_.nodes.push_back(std::move(node));
     return id;
+  }
+
+  // When t's copy on d would be gone (finish_estimate.hpp): after its writer and readers, and after
+  // its eviction when it has to be copied to the host first.
+  double release_estimate(DeviceId d, OpId t, bool copied) const {
+    const Residency& r = resident_[arena(d)].at(t);
+    double at = r.writer == kNoNode ? 0 : estimate_.at(r.writer);
+    for (const MemNodeId n : r.readers) at = std::max(at, estimate_.at(n));
+    if (!copied) return at;
+    return std::max(at, estimate_.link_free(d, kHostDevice)) + static_cast<double>(tensor_bytes(graph_, t));
   }
 
   std::uint64_t host_allocate(std::uint64_t bytes, OpId t) {
@@ -184,23 +197,27 @@ class Compiler {
     resident_[arena(d)].erase(t);
   }
 
-  // Makes room on d by dropping or evicting the copy used furthest in the future; false when only
-  // pinned tensors are left.
+  // Makes room on d by dropping or evicting one copy; false when only pinned tensors are left. The
+  // victim: a dead copy, else among the copies whose release would not hold up d's host->device
+  // link (released by the time it finishes the loads emitted so far) the one used furthest in the
+  // future, else the one used furthest in the future of all.
   bool make_room(DeviceId d, const std::set<OpId>& pinned) {
+    const double link_free = estimate_.link_free(kHostDevice, d);
     OpId victim = kNoOp;
-    std::uint64_t best = 0;
+    std::tuple<int, std::uint32_t> best{-1, 0};  // (tier: 2 dead, 1 released in time, 0 other; next use)
     for (const auto& [t, r] : resident_[d]) {
       if (pinned.contains(t)) continue;
       const std::uint32_t next = next_use(t, d);
       const bool dead = next == kNever && !keep_[t];
-      const std::uint64_t score = dead ? std::uint64_t{kNever} + 1 : next;
+      const bool in_time = release_estimate(d, t, !resident(kHostDevice, t)) <= link_free;
+      const std::tuple<int, std::uint32_t> score{dead ? 2 : in_time ? 1 : 0, next};
       if (victim == kNoOp || score > best) {
         victim = t;
         best = score;
       }
     }
     if (victim == kNoOp) return false;
-    evict_or_drop(d, victim, best <= kNever);
+    evict_or_drop(d, victim, std::get<0>(best) != 2);
     return true;
   }
 
@@ -376,6 +393,7 @@ class Compiler {
   std::vector<bool> host_input_, keep_;
   std::vector<OffsetAllocator> arenas_;  // devices, then the host arena
   std::vector<ReleaseTracker> released_;
+  FinishEstimate estimate_;
   std::vector<std::map<OpId, Residency>> resident_;
   std::vector<std::vector<std::pair<std::uint32_t, DeviceId>>> uses_;  // per tensor: (position, device)
   std::uint32_t position_ = 0;

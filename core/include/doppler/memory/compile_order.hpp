@@ -15,8 +15,8 @@
 
 namespace doppler::memory {
 
-enum class CompileOrder { kPlan, kMinGrowth };
-CompileOrder parse_compile_order(const std::string& name);  // "plan" | "min_growth"
+enum class CompileOrder { kPlan, kMinGrowth, kLookahead };
+CompileOrder parse_compile_order(const std::string& name);  // "plan" | "min_growth" | "lookahead"
 const char* compile_order_name(CompileOrder order);
 
 // `host_input[op]` (empty: none) marks ops whose tensor is a graph input held in host memory.
