@@ -9,12 +9,10 @@
 #include <set>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 
 #include "doppler/error.hpp"
 #include "doppler/exec_graph.hpp"
 #include "doppler/memory/offset_allocator.hpp"
-#include "finish_estimate.hpp"
 #include "release_tracker.hpp"
 
 namespace doppler::memory {
@@ -154,19 +152,8 @@ class Compiler {
     deps.erase(std::remove(deps.begin(), deps.end(), kNoNode), deps.end());
     std::sort(deps.begin(), deps.end());
     deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
-    estimate_.record(node);
     out_.nodes.push_back(std::move(node));
     return id;
-  }
-
-  // When t's copy on d would be gone (finish_estimate.hpp): after its writer and readers, and after
-  // its eviction when it has to be copied to the host first.
-  double release_estimate(DeviceId d, OpId t, bool copied) const {
-    const Residency& r = resident_[arena(d)].at(t);
-    double at = r.writer == kNoNode ? 0 : estimate_.at(r.writer);
-    for (const MemNodeId n : r.readers) at = std::max(at, estimate_.at(n));
-    if (!copied) return at;
-    return std::max(at, estimate_.link_free(d, kHostDevice)) + static_cast<double>(tensor_bytes(graph_, t));
   }
 
   std::uint64_t host_allocate(std::uint64_t bytes, OpId t) {
@@ -197,27 +184,52 @@ class Compiler {
     resident_[arena(d)].erase(t);
   }
 
-  // Makes room on d by dropping or evicting one copy; false when only pinned tensors are left. The
-  // victim: a dead copy, else among the copies whose release would not hold up d's host->device
-  // link (released by the time it finishes the loads emitted so far) the one used furthest in the
-  // future, else the one used furthest in the future of all.
-  bool make_room(DeviceId d, const std::set<OpId>& pinned) {
-    const double link_free = estimate_.link_free(kHostDevice, d);
-    OpId victim = kNoOp;
-    std::tuple<int, std::uint32_t> best{-1, 0};  // (tier: 2 dead, 1 released in time, 0 other; next use)
-    for (const auto& [t, r] : resident_[d]) {
-      if (pinned.contains(t)) continue;
-      const std::uint32_t next = next_use(t, d);
-      const bool dead = next == kNever && !keep_[t];
-      const bool in_time = release_estimate(d, t, !resident(kHostDevice, t)) <= link_free;
-      const std::tuple<int, std::uint32_t> score{dead ? 2 : in_time ? 1 : 0, next};
-      if (victim == kNoOp || score > best) {
-        victim = t;
+  // Clears a contiguous range of d large enough for `bytes` (aligned): the window of neighbouring
+  // free blocks and unpinned copies, covering `bytes`, whose copies are needed again latest (the
+  // soonest next use among them is the furthest; a window of free blocks and dead copies best),
+  // ties: the fewest bytes to drop or evict. Its copies are dropped or evicted. False when every
+  // such window holds a pinned copy.
+  bool clear_window(DeviceId d, std::uint64_t bytes, const std::set<OpId>& pinned) {
+    struct Segment {
+      std::uint64_t offset = 0, size = 0;
+      OpId tensor = kNoOp;  // kNoOp: a free block
+    };
+    std::vector<Segment> segments;
+    for (const auto& [offset, size] : arenas_[d].free_blocks()) segments.push_back({offset, size, kNoOp});
+    for (const auto& [t, r] : resident_[d]) segments.push_back({r.offset, r.size, t});
+    std::sort(segments.begin(), segments.end(),
+              [](const Segment& a, const Segment& b) { return a.offset < b.offset; });
+    const std::uint64_t size = arenas_[d].aligned(bytes);
+    std::optional<std::pair<std::size_t, std::size_t>> chosen;  // [first, last)
+    std::pair<std::uint64_t, std::int64_t> best{};  // (soonest next use, -bytes dropped or evicted)
+    for (std::size_t first = 0; first < segments.size(); ++first) {
+      std::uint64_t span = 0, dropped = 0, soonest = std::uint64_t{kNever} + 1;
+      std::size_t last = first;
+      for (; last < segments.size() && span < size; ++last) {
+        const Segment& s = segments[last];
+        if (s.offset != segments[first].offset + span || pinned.contains(s.tensor)) break;
+        span += s.size;
+        if (s.tensor == kNoOp) continue;
+        const std::uint32_t next = next_use(s.tensor, d);
+        const bool dead = next == kNever && !keep_[s.tensor];
+        if (dead) continue;
+        soonest = std::min<std::uint64_t>(soonest, next);
+        dropped += s.size;
+      }
+      if (span < size) continue;
+      const std::pair<std::uint64_t, std::int64_t> score{soonest, -static_cast<std::int64_t>(dropped)};
+      if (!chosen || score > best) {
+        chosen = {first, last};
         best = score;
       }
     }
-    if (victim == kNoOp) return false;
-    evict_or_drop(d, victim, std::get<0>(best) != 2);
+    if (!chosen) return false;
+    for (std::size_t k = chosen->first; k < chosen->second; ++k) {
+      const OpId t = segments[k].tensor;
+      if (t == kNoOp) continue;
+      const std::uint32_t next = next_use(t, d);
+      evict_or_drop(d, t, next != kNever || keep_[t]);
+    }
     return true;
   }
 
@@ -272,7 +284,7 @@ class Compiler {
     const std::uint64_t bytes = tensor_bytes(graph_, t);
     std::optional<std::uint64_t> offset;
     while (!(offset = allocate_least_recently_released(d, bytes))) {
-      if (!make_room(d, pinned)) throw Fragmented{for_op};
+      if (!clear_window(d, bytes, pinned)) throw Fragmented{for_op};
     }
     out_.planned_peak[d] = std::max(out_.planned_peak[d], arenas_[d].used());
     Residency r{*offset, arenas_[d].aligned(bytes), kNoNode, {}};
@@ -393,7 +405,6 @@ class Compiler {
   std::vector<bool> host_input_, keep_;
   std::vector<OffsetAllocator> arenas_;  // devices, then the host arena
   std::vector<ReleaseTracker> released_;
-  FinishEstimate estimate_;
   std::vector<std::map<OpId, Residency>> resident_;
   std::vector<std::vector<std::pair<std::uint32_t, DeviceId>>> uses_;  // per tensor: (position, device)
   std::uint32_t position_ = 0;
