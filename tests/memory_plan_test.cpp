@@ -52,13 +52,15 @@ TEST(MemoryPlan, HandWorkedGoldenCaseEvictsFurthestUseFirst) {
     std::vector<MemNodeId> deps;
   };
   using K = MemNodeKind;
+  // Every op's inputs are placed before its output, so that loads take the memory released
+  // longest ago and start first.
   const std::vector<Expected> expected = {
-      {K::kAlloc, 2, 0, {}},    {K::kAlloc, 0, 100, {}},      {K::kLoad, 0, 100, {1}},
-      {K::kOp, 2, 0, {0, 2}},   {K::kFree, 0, 100, {2, 3}},   {K::kAlloc, 3, 100, {4}},
-      {K::kEvict, 2, 0, {3}},   {K::kAlloc, 1, 0, {6}},       {K::kLoad, 1, 0, {7}},
-      {K::kOp, 3, 100, {5, 8}}, {K::kFree, 1, 0, {8, 9}},     {K::kAlloc, 4, 0, {10}},
-      {K::kEvict, 3, 100, {9}}, {K::kAlloc, 2, 100, {12}},    {K::kLoad, 2, 100, {6, 13}},
-      {K::kOp, 4, 0, {11, 14}}, {K::kFree, 2, 100, {14, 15}}, {K::kFree, 2, 200, {6, 14}},
+      {K::kAlloc, 0, 0, {}},      {K::kLoad, 0, 0, {0}},      {K::kAlloc, 2, 100, {}},
+      {K::kOp, 2, 100, {1, 2}},   {K::kFree, 0, 0, {1, 3}},   {K::kAlloc, 1, 0, {4}},
+      {K::kLoad, 1, 0, {5}},      {K::kEvict, 2, 100, {3}},   {K::kAlloc, 3, 100, {7}},
+      {K::kOp, 3, 100, {6, 8}},   {K::kFree, 1, 0, {6, 9}},   {K::kAlloc, 2, 0, {10}},
+      {K::kLoad, 2, 0, {7, 11}},  {K::kEvict, 3, 100, {9}},   {K::kAlloc, 4, 100, {13}},
+      {K::kOp, 4, 100, {12, 14}}, {K::kFree, 2, 0, {12, 15}}, {K::kFree, 2, 200, {7, 12}},
   };
   ASSERT_EQ(mg.nodes.size(), expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
@@ -69,7 +71,7 @@ TEST(MemoryPlan, HandWorkedGoldenCaseEvictsFurthestUseFirst) {
     EXPECT_EQ(mg.nodes[i].deps, expected[i].deps);
   }
   EXPECT_EQ(mg.nodes[17].region.device, kHostDevice) << "a's host copy is freed after its last use";
-  EXPECT_EQ(mg.nodes[6].source.offset, 200u) << "a is evicted after the host inputs x, y";
+  EXPECT_EQ(mg.nodes[7].source.offset, 200u) << "a is evicted after the host inputs x, y";
   EXPECT_EQ(mg.bytes_of(K::kEvict), 200);
   EXPECT_EQ(mg.bytes_of(K::kLoad), 300);
   ASSERT_EQ(mg.outputs.size(), 2u);
@@ -141,8 +143,8 @@ TEST(MemoryPlan, FixedOrderChainsEveryResource) {
   const Golden g;
   const MemoryGraph fixed = with_fixed_order(compile_memory_graph(g.graph, g.plan, g.options(200)));
   EXPECT_TRUE(fixed.fixed_order);
-  EXPECT_EQ(fixed.nodes[8].deps, (std::vector<MemNodeId>{2, 7})) << "second load waits for the first";
-  EXPECT_EQ(fixed.nodes[9].deps, (std::vector<MemNodeId>{3, 5, 8}));
+  EXPECT_EQ(fixed.nodes[6].deps, (std::vector<MemNodeId>{1, 5})) << "second load waits for the first";
+  EXPECT_EQ(fixed.nodes[9].deps, (std::vector<MemNodeId>{3, 6, 8}));
   EXPECT_EQ(test_support::memory_graph_violation(fixed, g.graph, g.plan), "");
 }
 

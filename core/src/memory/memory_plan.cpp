@@ -323,10 +323,11 @@ class Compiler {
     resident_[d][t] = r;
   }
 
-  // The output's alloc node, after the output and every input are on v's device. When the operands
-  // already there fragment memory so that the rest does not fit, every tensor leaves the device
-  // (operands evicted, or dropped when the host has them) and the op starts over on an empty device,
-  // where its need (at most the budget) always fits.
+  // The output's alloc node, after every input and then the output are on v's device (inputs
+  // first: their loads take the memory released longest ago and can start earliest; the output is
+  // written only once they are in). When the operands already there fragment memory so that the rest does not
+  // fit, every tensor leaves the device (operands evicted, or dropped when the host has them) and the op
+  // starts over on an empty device, where its need (at most the budget) always fits.
   MemNodeId bring_operands(OpId v) {
     const DeviceId d = plan_.device[v];
     const auto inputs = exec_.predecessors(v);
@@ -334,11 +335,11 @@ class Compiler {
     pinned.insert(v);
     for (int attempt = 0;; ++attempt) {
       try {
-        auto [output, alloc] = allocate(d, v, pinned, v);
-        resident_[d][v] = output;
         for (const OpId t : inputs) {
           if (!resident(d, t)) acquire(t, d, pinned, v);
         }
+        auto [output, alloc] = allocate(d, v, pinned, v);
+        resident_[d][v] = output;
         return alloc;
       } catch (const Fragmented&) {
         if (attempt > 0) throw std::logic_error("memory plan: an empty device cannot hold an op's need");
