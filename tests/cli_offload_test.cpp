@@ -143,7 +143,7 @@ TEST_F(CliOffload, MinGrowthConfigBeatsThePlanOrderAtTheSameBudgets) {
 
 // The lookahead order at the same budgets in bytes: fewer bytes and sooner than the plan order at
 // every budget; the figures docs/PERFORMANCE.md and docs/OFFLOAD.md give (53 GB/s, event-driven):
-// 1.13x its bound at 100%, 99.5 ms at 25%.
+// 1.12x its bound at 100%, 96.5 ms at 25%.
 TEST_F(CliOffload, LookaheadConfigBeatsThePlanOrderAndMatchesTheDocumentedFigures) {
   const nlohmann::json plan = run_json("offload configs/offload-llama.yaml --json");
   const nlohmann::json lookahead = run_json("offload configs/offload-llama-lookahead.yaml --json");
@@ -164,7 +164,7 @@ TEST_F(CliOffload, LookaheadConfigBeatsThePlanOrderAndMatchesTheDocumentedFigure
   ASSERT_EQ(quarter["budget_bytes"], 92471296);
   ASSERT_EQ(quarter["order"], "event");
   ASSERT_EQ(quarter["bandwidth"].get<double>(), 53e9);
-  EXPECT_NEAR(quarter["makespan"].get<double>(), 0.0995, 0.0005);
+  EXPECT_NEAR(quarter["makespan"].get<double>(), 0.0965, 0.0005);
 }
 
 TEST_F(CliOffload, BadInputIsOneLineAndWritesNothing) {

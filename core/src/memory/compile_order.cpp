@@ -64,7 +64,7 @@ class GrowthModel {
       if (!second || g < *second) second = g;
     }
     undo();
-    return second ? first + std::min(0.0, *second) : first;
+    return second ? first + *second : first;
   }
 
  private:
