@@ -192,11 +192,17 @@ class Compiler {
   bool clear_window(DeviceId d, std::uint64_t bytes, const std::set<OpId>& pinned) {
     struct Segment {
       std::uint64_t offset = 0, size = 0;
-      OpId tensor = kNoOp;  // kNoOp: a free block
+      OpId tensor = kNoOp;       // kNoOp: a free block
+      std::uint64_t needed = 0;  // the copy's next use; kNever + 1 when dead or a free block
     };
     std::vector<Segment> segments;
-    for (const auto& [offset, size] : arenas_[d].free_blocks()) segments.push_back({offset, size, kNoOp});
-    for (const auto& [t, r] : resident_[d]) segments.push_back({r.offset, r.size, t});
+    for (const auto& [offset, size] : arenas_[d].free_blocks())
+      segments.push_back({offset, size, kNoOp, std::uint64_t{kNever} + 1});
+    for (const auto& [t, r] : resident_[d]) {
+      const std::uint32_t next = next_use(t, d);
+      const bool dead = next == kNever && !keep_[t];
+      segments.push_back({r.offset, r.size, t, dead ? std::uint64_t{kNever} + 1 : next});
+    }
     std::sort(segments.begin(), segments.end(),
               [](const Segment& a, const Segment& b) { return a.offset < b.offset; });
     const std::uint64_t size = arenas_[d].aligned(bytes);
@@ -209,11 +215,8 @@ class Compiler {
         const Segment& s = segments[last];
         if (s.offset != segments[first].offset + span || pinned.contains(s.tensor)) break;
         span += s.size;
-        if (s.tensor == kNoOp) continue;
-        const std::uint32_t next = next_use(s.tensor, d);
-        const bool dead = next == kNever && !keep_[s.tensor];
-        if (dead) continue;
-        soonest = std::min<std::uint64_t>(soonest, next);
+        if (s.needed > kNever) continue;
+        soonest = std::min(soonest, s.needed);
         dropped += s.size;
       }
       if (span < size) continue;
@@ -225,10 +228,8 @@ class Compiler {
     }
     if (!chosen) return false;
     for (std::size_t k = chosen->first; k < chosen->second; ++k) {
-      const OpId t = segments[k].tensor;
-      if (t == kNoOp) continue;
-      const std::uint32_t next = next_use(t, d);
-      evict_or_drop(d, t, next != kNever || keep_[t]);
+      const Segment& s = segments[k];
+      if (s.tensor != kNoOp) evict_or_drop(d, s.tensor, s.needed <= kNever);
     }
     return true;
   }
@@ -325,9 +326,10 @@ class Compiler {
 
   // The output's alloc node, after every input and then the output are on v's device (inputs
   // first: their loads take the memory released longest ago and can start earliest; the output is
-  // written only once they are in). When the operands already there fragment memory so that the rest does not
-  // fit, every tensor leaves the device (operands evicted, or dropped when the host has them) and the op
-  // starts over on an empty device, where its need (at most the budget) always fits.
+  // written only once they are in). When the operands already there fragment memory so that the
+  // rest does not fit, every tensor leaves the device (operands evicted, or dropped when the host
+  // has them) and the op starts over on an empty device, where its need (at most the budget) always
+  // fits.
   MemNodeId bring_operands(OpId v) {
     const DeviceId d = plan_.device[v];
     const auto inputs = exec_.predecessors(v);
