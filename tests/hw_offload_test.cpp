@@ -71,7 +71,8 @@ TEST_F(HwOffload, LlamaOnOneGpuEqualsTheReferenceUnderEveryBudget) {
     const double tolerance = dt == DType::kF32 ? 1e-4 : 5e-2;
     EXPECT_EQ(expect_reference_on_gpu(o, 2.0, memory::CompileOrder::kPlan, false, tolerance), 0.0);
     for (const double fraction : {0.5, 0.0}) {
-      for (const auto order : {memory::CompileOrder::kPlan, memory::CompileOrder::kMinGrowth}) {
+      for (const auto order : {memory::CompileOrder::kPlan, memory::CompileOrder::kMinGrowth,
+                               memory::CompileOrder::kLookahead}) {
         for (const bool fixed : {false, true}) {
           const double evicted = expect_reference_on_gpu(o, fraction, order, fixed, tolerance);
           if (fraction == 0.0) {

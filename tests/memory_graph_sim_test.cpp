@@ -2,6 +2,8 @@
 // bound, event-driven order against the fixed-order variant, budget violations caught, traces.
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include <cmath>
 #include <iostream>
 #include <random>
@@ -88,7 +90,8 @@ TEST(MemoryGraphSim, EventDrivenOrderBeatsTheFixedOrder) {
   for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     Case c = random_case(seed);
-    c.options.order = seed % 2 ? CompileOrder::kPlan : CompileOrder::kMinGrowth;
+    c.options.order =
+        std::array{CompileOrder::kPlan, CompileOrder::kMinGrowth, CompileOrder::kLookahead}[seed % 3];
     const MemoryGraph mg = memory::compile_memory_graph(c.graph, c.plan, c.options);
     const CostTable costs(c.graph, c.machine, CostModelKind::roofline);
     const double event_driven = run_memory_graph(mg, c.graph, c.machine, costs).makespan;

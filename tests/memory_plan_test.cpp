@@ -2,6 +2,7 @@
 // on random graphs, plans and budgets (tests/memory_graph_invariants.hpp).
 #include <gtest/gtest.h>
 
+#include <array>
 #include <random>
 
 #include "doppler/error.hpp"
@@ -52,13 +53,15 @@ TEST(MemoryPlan, HandWorkedGoldenCaseEvictsFurthestUseFirst) {
     std::vector<MemNodeId> deps;
   };
   using K = MemNodeKind;
+  // Every op's inputs are placed before its output, so that loads take the memory released
+  // longest ago and start first.
   const std::vector<Expected> expected = {
-      {K::kAlloc, 2, 0, {}},    {K::kAlloc, 0, 100, {}},      {K::kLoad, 0, 100, {1}},
-      {K::kOp, 2, 0, {0, 2}},   {K::kFree, 0, 100, {2, 3}},   {K::kAlloc, 3, 100, {4}},
-      {K::kEvict, 2, 0, {3}},   {K::kAlloc, 1, 0, {6}},       {K::kLoad, 1, 0, {7}},
-      {K::kOp, 3, 100, {5, 8}}, {K::kFree, 1, 0, {8, 9}},     {K::kAlloc, 4, 0, {10}},
-      {K::kEvict, 3, 100, {9}}, {K::kAlloc, 2, 100, {12}},    {K::kLoad, 2, 100, {6, 13}},
-      {K::kOp, 4, 0, {11, 14}}, {K::kFree, 2, 100, {14, 15}}, {K::kFree, 2, 200, {6, 14}},
+      {K::kAlloc, 0, 0, {}},      {K::kLoad, 0, 0, {0}},      {K::kAlloc, 2, 100, {}},
+      {K::kOp, 2, 100, {1, 2}},   {K::kFree, 0, 0, {1, 3}},   {K::kAlloc, 1, 0, {4}},
+      {K::kLoad, 1, 0, {5}},      {K::kEvict, 2, 100, {3}},   {K::kAlloc, 3, 100, {7}},
+      {K::kOp, 3, 100, {6, 8}},   {K::kFree, 1, 0, {6, 9}},   {K::kAlloc, 2, 0, {10}},
+      {K::kLoad, 2, 0, {7, 11}},  {K::kEvict, 3, 100, {9}},   {K::kAlloc, 4, 100, {13}},
+      {K::kOp, 4, 100, {12, 14}}, {K::kFree, 2, 0, {12, 15}}, {K::kFree, 2, 200, {7, 12}},
   };
   ASSERT_EQ(mg.nodes.size(), expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
@@ -69,7 +72,7 @@ TEST(MemoryPlan, HandWorkedGoldenCaseEvictsFurthestUseFirst) {
     EXPECT_EQ(mg.nodes[i].deps, expected[i].deps);
   }
   EXPECT_EQ(mg.nodes[17].region.device, kHostDevice) << "a's host copy is freed after its last use";
-  EXPECT_EQ(mg.nodes[6].source.offset, 200u) << "a is evicted after the host inputs x, y";
+  EXPECT_EQ(mg.nodes[7].source.offset, 200u) << "a is evicted after the host inputs x, y";
   EXPECT_EQ(mg.bytes_of(K::kEvict), 200);
   EXPECT_EQ(mg.bytes_of(K::kLoad), 300);
   ASSERT_EQ(mg.outputs.size(), 2u);
@@ -141,18 +144,20 @@ TEST(MemoryPlan, FixedOrderChainsEveryResource) {
   const Golden g;
   const MemoryGraph fixed = with_fixed_order(compile_memory_graph(g.graph, g.plan, g.options(200)));
   EXPECT_TRUE(fixed.fixed_order);
-  EXPECT_EQ(fixed.nodes[8].deps, (std::vector<MemNodeId>{2, 7})) << "second load waits for the first";
-  EXPECT_EQ(fixed.nodes[9].deps, (std::vector<MemNodeId>{3, 5, 8}));
+  EXPECT_EQ(fixed.nodes[6].deps, (std::vector<MemNodeId>{1, 5})) << "second load waits for the first";
+  EXPECT_EQ(fixed.nodes[9].deps, (std::vector<MemNodeId>{3, 6, 8}));
   EXPECT_EQ(test_support::memory_graph_violation(fixed, g.graph, g.plan), "");
 }
 
 TEST(MemoryPlan, CompileOrdersAreTopologicalAndNamed) {
   EXPECT_EQ(parse_compile_order("min_growth"), CompileOrder::kMinGrowth);
+  EXPECT_EQ(parse_compile_order("lookahead"), CompileOrder::kLookahead);
+  EXPECT_STREQ(compile_order_name(CompileOrder::kLookahead), "lookahead");
   EXPECT_THROW(parse_compile_order("lifo"), Error);
   const TaskGraph graph = random_dag({.num_ops = 80, .seed = 3});
   Plan plan;
   plan.device.assign(graph.num_ops(), 0);
-  for (const CompileOrder order : {CompileOrder::kPlan, CompileOrder::kMinGrowth}) {
+  for (const CompileOrder order : {CompileOrder::kPlan, CompileOrder::kMinGrowth, CompileOrder::kLookahead}) {
     const std::vector<OpId> walk = compile_order(graph, plan, {}, order);
     ASSERT_EQ(walk.size(), graph.num_ops());
     std::vector<int> at(graph.num_ops());
@@ -160,6 +165,111 @@ TEST(MemoryPlan, CompileOrdersAreTopologicalAndNamed) {
     for (OpId v = 0; v < graph.num_ops(); ++v)
       for (const OpId s : graph.successors(v)) EXPECT_LT(at[v], at[s]);
   }
+}
+
+// Two SwiGLU blocks over one input x (host inputs: x and the weights): d_k = down(s_k) with
+// s_k = swiglu(g_k, u_k), g_k = gate(x, wg_k), u_k = up(x, wu_k); out = d0 + d1. min_growth sees
+// gates and ups grow memory alike and runs both gates first; lookahead sees that u0 makes s0
+// ready, which frees g0 and u0, and runs the blocks one after the other, needing less memory.
+TEST(MemoryPlan, LookaheadRunsTheOpThatReadiesAFreeingOneFirst) {
+  TaskGraph graph;
+  const std::vector<std::pair<const char*, double>> ops = {
+      {"x", 50},  {"wg0", 10}, {"wg1", 10}, {"wu0", 10}, {"wu1", 10}, {"g0", 50}, {"g1", 50},
+      {"u0", 50}, {"u1", 50},  {"s0", 50},  {"s1", 50},  {"d0", 10},  {"d1", 10}, {"out", 10}};
+  for (const auto& [name, bytes] : ops) graph.add_op(sized(name, bytes));
+  for (const auto& [from, to] : std::vector<std::pair<OpId, OpId>>{{0, 5},
+                                                                   {1, 5},
+                                                                   {0, 6},
+                                                                   {2, 6},
+                                                                   {0, 7},
+                                                                   {3, 7},
+                                                                   {0, 8},
+                                                                   {4, 8},
+                                                                   {5, 9},
+                                                                   {7, 9},
+                                                                   {6, 10},
+                                                                   {8, 10},
+                                                                   {9, 11},
+                                                                   {10, 12},
+                                                                   {11, 13},
+                                                                   {12, 13}})
+    graph.add_edge(from, to);
+  Plan plan;
+  plan.device.assign(graph.num_ops(), 0);
+  MemoryPlanOptions options;
+  options.alignment = 1;
+  options.host_input.assign(graph.num_ops(), false);
+  for (OpId v = 0; v < 5; ++v) options.host_input[v] = true;
+  EXPECT_EQ(compile_order(graph, plan, options.host_input, CompileOrder::kMinGrowth),
+            (std::vector<OpId>{5, 6, 7, 9, 11, 8, 10, 12, 13}));
+  EXPECT_EQ(compile_order(graph, plan, options.host_input, CompileOrder::kLookahead),
+            (std::vector<OpId>{5, 7, 9, 11, 6, 8, 10, 12, 13}));
+  options.order = CompileOrder::kMinGrowth;
+  const std::uint64_t min_growth = working_set_bytes(graph, plan, options);
+  options.order = CompileOrder::kLookahead;
+  EXPECT_LT(working_set_bytes(graph, plan, options), min_growth);
+}
+
+// w (a host input) is read by a and later by c; b needs room in between. w is used furthest in the
+// future, so it goes, and since the host holds it, it is dropped (a free), not written back, and
+// loaded again for c.
+TEST(MemoryPlan, ACopyTheHostHoldsIsDroppedNotWrittenBack) {
+  TaskGraph graph;
+  for (const auto& [name, bytes] :
+       std::vector<std::pair<const char*, double>>{{"w", 100}, {"a", 100}, {"b", 200}, {"e", 1}, {"c", 1}})
+    graph.add_op(sized(name, bytes));
+  graph.add_edge(0, 1);  // a = f(w)
+  graph.add_edge(1, 3);  // e = g(a)
+  graph.add_edge(0, 4);  // c = h(w)
+  Plan plan;
+  plan.device.assign(graph.num_ops(), 0);
+  plan.priority = {0, 0, 1, 2, 3};
+  MemoryPlanOptions options;
+  options.budget = 200;
+  options.alignment = 1;
+  options.host_input = {true, false, false, false, false};
+  const MemoryGraph mg = compile_memory_graph(graph, plan, options);
+  std::size_t loads = 0, drops_before_b = 0;
+  bool b_ran = false;
+  for (const MemNode& node : mg.nodes) {
+    EXPECT_FALSE(node.tensor == 0 && node.kind == MemNodeKind::kEvict) << "w is never copied to the host";
+    loads += node.tensor == 0 && node.kind == MemNodeKind::kLoad;
+    drops_before_b +=
+        !b_ran && node.tensor == 0 && node.kind == MemNodeKind::kFree && node.region.device == 0;
+    b_ran = b_ran || (node.kind == MemNodeKind::kOp && node.tensor == 2);
+  }
+  EXPECT_EQ(drops_before_b, 1u);
+  EXPECT_EQ(loads, 2u);
+  EXPECT_EQ(test_support::memory_graph_violation(mg, graph, plan), "");
+}
+
+// a [0, 100) is used last, b [100, 200) sooner, [200, 299) is free once t is consumed, p holds
+// [299, 300). `big` needs 199 contiguous bytes: evicting a (used furthest in the future) would
+// leave two 100-byte holes and b would have to go as well; the window b + free block is enough,
+// so only b is evicted and a stays.
+TEST(MemoryPlan, EvictionClearsTheContiguousWindowNeededAgainLatest) {
+  TaskGraph graph;
+  for (const auto& [name, bytes] : std::vector<std::pair<const char*, double>>{
+           {"a", 100}, {"b", 100}, {"t", 99}, {"p", 1}, {"big", 199}, {"y", 1}, {"x", 1}})
+    graph.add_op(sized(name, bytes));
+  graph.add_edge(2, 3);  // p = q(t)
+  graph.add_edge(1, 5);  // y = s(b)
+  graph.add_edge(0, 6);  // x = s(a)
+  Plan plan;
+  plan.device.assign(graph.num_ops(), 0);
+  plan.priority = {0, 1, 2, 3, 4, 5, 6};
+  MemoryPlanOptions options;
+  options.budget = 300;
+  options.alignment = 1;
+  const MemoryGraph mg = compile_memory_graph(graph, plan, options);
+  std::vector<OpId> evicted_before_big;
+  for (const MemNode& node : mg.nodes) {
+    if (node.kind == MemNodeKind::kOp && node.tensor == 4) break;
+    if (node.kind == MemNodeKind::kEvict) evicted_before_big.push_back(node.tensor);
+  }
+  EXPECT_EQ(evicted_before_big, (std::vector<OpId>{1}));
+  for (const MemNode& node : mg.nodes) EXPECT_FALSE(node.tensor == 0 && node.kind == MemNodeKind::kEvict);
+  EXPECT_EQ(test_support::memory_graph_violation(mg, graph, plan), "");
 }
 
 // Random graphs, plans (1-3 devices, random priorities), host inputs and budgets between the
@@ -182,7 +292,8 @@ TEST(MemoryPlan, RandomGraphsAndBudgetsKeepEveryInvariant) {
     }
     MemoryPlanOptions options;
     options.alignment = 1u << (rng() % 5);
-    options.order = trial % 2 ? CompileOrder::kMinGrowth : CompileOrder::kPlan;
+    options.order =
+        std::array{CompileOrder::kPlan, CompileOrder::kMinGrowth, CompileOrder::kLookahead}[trial % 3];
     if (trial % 3 != 0) {
       options.host_input.assign(graph.num_ops(), false);
       for (OpId v = 0; v < graph.num_ops(); ++v) options.host_input[v] = graph.predecessors(v).empty();

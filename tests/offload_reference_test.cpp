@@ -59,6 +59,7 @@ TEST(OffloadReference, LlamaLayerOnOneDeviceUnderTightBudgets) {
   for (const double fraction : {0.5, 0.25, 0.0}) {
     EXPECT_GT(expect_reference_outputs(one, fraction, memory::CompileOrder::kPlan), 0u);
     EXPECT_GT(expect_reference_outputs(one, fraction, memory::CompileOrder::kMinGrowth), 0u);
+    EXPECT_GT(expect_reference_outputs(one, fraction, memory::CompileOrder::kLookahead), 0u);
   }
 }
 

@@ -1,6 +1,8 @@
 #include "doppler/memory/compile_order.hpp"
 
+#include <algorithm>
 #include <limits>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <unordered_map>
@@ -41,14 +43,28 @@ class GrowthModel {
 
   void place(OpId v) {
     const DeviceId d = plan_.device[v];
-    present_.insert(key(v, d));
+    mark_present(key(v, d));
     for (const OpId t : exec_.predecessors(v)) {
-      present_.insert(key(t, d));
-      if (--remaining_[key(t, d)] == 0) present_.erase(key(t, d));
-      if (!is_host_input(t) && plan_.device[t] != d && --remaining_[key(t, plan_.device[t])] == 0) {
-        present_.erase(key(t, plan_.device[t]));
-      }
+      mark_present(key(t, d));
+      consume(key(t, d));
+      if (!is_host_input(t) && plan_.device[t] != d) consume(key(t, plan_.device[t]));
     }
+  }
+
+  // growth(v) + the least growth of a successor that v's run makes ready (`waiting`: unplaced
+  // inputs per op), or growth(v) when it readies none: how low memory can get within two steps.
+  double lookahead_growth(OpId v, const std::vector<std::uint32_t>& waiting) {
+    const double first = growth(v);
+    std::optional<double> second;
+    journal_.clear();
+    place(v);
+    for (const OpId s : exec_.successors(v)) {
+      if (waiting[s] != 1) continue;
+      const double g = growth(s);
+      if (!second || g < *second) second = g;
+    }
+    undo();
+    return second ? first + *second : first;
   }
 
  private:
@@ -56,6 +72,35 @@ class GrowthModel {
     DeviceId most = 0;
     for (const DeviceId d : plan.device) most = std::max(most, d);
     return static_cast<std::size_t>(most) + 1;
+  }
+  // One change of place(), undone by undo(): the key's remaining count and presence before it.
+  struct Change {
+    std::uint64_t key;
+    std::uint32_t remaining;
+    bool present;
+  };
+  void remember(std::uint64_t k) {
+    const auto left = remaining_.find(k);
+    journal_.push_back({k, left == remaining_.end() ? 0u : left->second, present_.contains(k)});
+  }
+  void mark_present(std::uint64_t k) {
+    remember(k);
+    present_.insert(k);
+  }
+  void consume(std::uint64_t k) {
+    remember(k);
+    if (--remaining_[k] == 0) present_.erase(k);
+  }
+  void undo() {
+    for (auto c = journal_.rbegin(); c != journal_.rend(); ++c) {
+      remaining_[c->key] = c->remaining;
+      if (c->present) {
+        present_.insert(c->key);
+      } else {
+        present_.erase(c->key);
+      }
+    }
+    journal_.clear();
   }
   bool is_host_input(OpId v) const { return !host_input_.empty() && host_input_[v]; }
   std::uint64_t key(OpId t, DeviceId d) const { return static_cast<std::uint64_t>(t) * devices_ + d; }
@@ -67,6 +112,7 @@ class GrowthModel {
   std::size_t devices_;
   std::unordered_map<std::uint64_t, std::uint32_t> remaining_;
   std::set<std::uint64_t> present_;
+  std::vector<Change> journal_;
 };
 
 }  // namespace
@@ -74,11 +120,19 @@ class GrowthModel {
 CompileOrder parse_compile_order(const std::string& name) {
   if (name == "plan") return CompileOrder::kPlan;
   if (name == "min_growth") return CompileOrder::kMinGrowth;
-  throw Error("unknown compile order '" + name + "' (known: plan, min_growth)");
+  if (name == "lookahead") return CompileOrder::kLookahead;
+  throw Error("unknown compile order '" + name + "' (known: plan, min_growth, lookahead)");
 }
 
 const char* compile_order_name(CompileOrder order) {
-  return order == CompileOrder::kPlan ? "plan" : "min_growth";
+  switch (order) {
+    case CompileOrder::kPlan:
+      return "plan";
+    case CompileOrder::kMinGrowth:
+      return "min_growth";
+    default:
+      return "lookahead";
+  }
 }
 
 std::vector<OpId> compile_order(const TaskGraph& graph, const Plan& plan, const std::vector<bool>& host_input,
@@ -105,12 +159,22 @@ std::vector<OpId> compile_order(const TaskGraph& graph, const Plan& plan, const 
     }
   }
   GrowthModel model(exec, graph, plan, host_input);
+  const auto growth_of = [&](OpId v) {
+    switch (heuristic) {
+      case CompileOrder::kMinGrowth:
+        return model.growth(v);
+      case CompileOrder::kLookahead:
+        return model.lookahead_growth(v, waiting);
+      default:
+        return 0.0;
+    }
+  };
   std::vector<OpId> order;
   while (!ready.empty()) {
     std::size_t best = 0;
-    Key best_key = key_of(ready[0], heuristic == CompileOrder::kMinGrowth ? model.growth(ready[0]) : 0.0);
+    Key best_key = key_of(ready[0], growth_of(ready[0]));
     for (std::size_t i = 1; i < ready.size(); ++i) {
-      const Key k = key_of(ready[i], heuristic == CompileOrder::kMinGrowth ? model.growth(ready[i]) : 0.0);
+      const Key k = key_of(ready[i], growth_of(ready[i]));
       if (k < best_key) {
         best_key = k;
         best = i;
@@ -120,7 +184,7 @@ std::vector<OpId> compile_order(const TaskGraph& graph, const Plan& plan, const 
     ready[best] = ready.back();
     ready.pop_back();
     order.push_back(v);
-    if (heuristic == CompileOrder::kMinGrowth) model.place(v);
+    if (heuristic != CompileOrder::kPlan) model.place(v);
     for (const OpId s : exec.successors(v)) {
       if (--waiting[s] == 0) ready.push_back(s);
     }

@@ -184,23 +184,53 @@ class Compiler {
     resident_[arena(d)].erase(t);
   }
 
-  // Makes room on d by dropping or evicting the copy used furthest in the future; false when only
-  // pinned tensors are left.
-  bool make_room(DeviceId d, const std::set<OpId>& pinned) {
-    OpId victim = kNoOp;
-    std::uint64_t best = 0;
+  // Clears a contiguous range of d large enough for `bytes` (aligned): the window of neighbouring
+  // free blocks and unpinned copies, covering `bytes`, whose copies are needed again latest (the
+  // soonest next use among them is the furthest; a window of free blocks and dead copies best),
+  // ties: the fewest bytes to drop or evict. Its copies are dropped or evicted. False when every
+  // such window holds a pinned copy.
+  bool clear_window(DeviceId d, std::uint64_t bytes, const std::set<OpId>& pinned) {
+    struct Segment {
+      std::uint64_t offset = 0, size = 0;
+      OpId tensor = kNoOp;       // kNoOp: a free block
+      std::uint64_t needed = 0;  // the copy's next use; kNever + 1 when dead or a free block
+    };
+    std::vector<Segment> segments;
+    for (const auto& [offset, size] : arenas_[d].free_blocks())
+      segments.push_back({offset, size, kNoOp, std::uint64_t{kNever} + 1});
     for (const auto& [t, r] : resident_[d]) {
-      if (pinned.contains(t)) continue;
       const std::uint32_t next = next_use(t, d);
       const bool dead = next == kNever && !keep_[t];
-      const std::uint64_t score = dead ? std::uint64_t{kNever} + 1 : next;
-      if (victim == kNoOp || score > best) {
-        victim = t;
+      segments.push_back({r.offset, r.size, t, dead ? std::uint64_t{kNever} + 1 : next});
+    }
+    std::sort(segments.begin(), segments.end(),
+              [](const Segment& a, const Segment& b) { return a.offset < b.offset; });
+    const std::uint64_t size = arenas_[d].aligned(bytes);
+    std::optional<std::pair<std::size_t, std::size_t>> chosen;  // [first, last)
+    std::pair<std::uint64_t, std::int64_t> best{};  // (soonest next use, -bytes dropped or evicted)
+    for (std::size_t first = 0; first < segments.size(); ++first) {
+      std::uint64_t span = 0, dropped = 0, soonest = std::uint64_t{kNever} + 1;
+      std::size_t last = first;
+      for (; last < segments.size() && span < size; ++last) {
+        const Segment& s = segments[last];
+        if (s.offset != segments[first].offset + span || pinned.contains(s.tensor)) break;
+        span += s.size;
+        if (s.needed > kNever) continue;
+        soonest = std::min(soonest, s.needed);
+        dropped += s.size;
+      }
+      if (span < size) continue;
+      const std::pair<std::uint64_t, std::int64_t> score{soonest, -static_cast<std::int64_t>(dropped)};
+      if (!chosen || score > best) {
+        chosen = {first, last};
         best = score;
       }
     }
-    if (victim == kNoOp) return false;
-    evict_or_drop(d, victim, best <= kNever);
+    if (!chosen) return false;
+    for (std::size_t k = chosen->first; k < chosen->second; ++k) {
+      const Segment& s = segments[k];
+      if (s.tensor != kNoOp) evict_or_drop(d, s.tensor, s.needed <= kNever);
+    }
     return true;
   }
 
@@ -255,7 +285,7 @@ class Compiler {
     const std::uint64_t bytes = tensor_bytes(graph_, t);
     std::optional<std::uint64_t> offset;
     while (!(offset = allocate_least_recently_released(d, bytes))) {
-      if (!make_room(d, pinned)) throw Fragmented{for_op};
+      if (!clear_window(d, bytes, pinned)) throw Fragmented{for_op};
     }
     out_.planned_peak[d] = std::max(out_.planned_peak[d], arenas_[d].used());
     Residency r{*offset, arenas_[d].aligned(bytes), kNoNode, {}};
@@ -294,10 +324,12 @@ class Compiler {
     resident_[d][t] = r;
   }
 
-  // The output's alloc node, after the output and every input are on v's device. When the operands
-  // already there fragment memory so that the rest does not fit, every tensor leaves the device
-  // (operands evicted, or dropped when the host has them) and the op starts over on an empty device,
-  // where its need (at most the budget) always fits.
+  // The output's alloc node, after every input and then the output are on v's device (inputs
+  // first: their loads take the memory released longest ago and can start earliest; the output is
+  // written only once they are in). When the operands already there fragment memory so that the
+  // rest does not fit, every tensor leaves the device (operands evicted, or dropped when the host
+  // has them) and the op starts over on an empty device, where its need (at most the budget) always
+  // fits.
   MemNodeId bring_operands(OpId v) {
     const DeviceId d = plan_.device[v];
     const auto inputs = exec_.predecessors(v);
@@ -305,11 +337,11 @@ class Compiler {
     pinned.insert(v);
     for (int attempt = 0;; ++attempt) {
       try {
-        auto [output, alloc] = allocate(d, v, pinned, v);
-        resident_[d][v] = output;
         for (const OpId t : inputs) {
           if (!resident(d, t)) acquire(t, d, pinned, v);
         }
+        auto [output, alloc] = allocate(d, v, pinned, v);
+        resident_[d][v] = output;
         return alloc;
       } catch (const Fragmented&) {
         if (attempt > 0) throw std::logic_error("memory plan: an empty device cannot hold an op's need");

@@ -6,6 +6,10 @@
 //  min_growth  ready op whose run grows memory least: bytes it newly needs on its device (its
 //              output, inputs not yet there) minus bytes its run lets go (inputs it is the last
 //              consumer of on that device), with unlimited memory; ties as `plan`.
+//  lookahead   min_growth over two steps: an op's growth plus the least growth of an op its run
+//              makes ready (none: its growth alone), so that e.g. the `up` block that readies a
+//              SwiGLU which frees it and its `gate` block runs before the next `gate` block; ties
+//              as `plan`.
 // Deterministic. Throws an Error for an unknown heuristic name.
 #include <string>
 #include <vector>
@@ -15,8 +19,8 @@
 
 namespace doppler::memory {
 
-enum class CompileOrder { kPlan, kMinGrowth };
-CompileOrder parse_compile_order(const std::string& name);  // "plan" | "min_growth"
+enum class CompileOrder { kPlan, kMinGrowth, kLookahead };
+CompileOrder parse_compile_order(const std::string& name);  // "plan" | "min_growth" | "lookahead"
 const char* compile_order_name(CompileOrder order);
 
 // `host_input[op]` (empty: none) marks ops whose tensor is a graph input held in host memory.

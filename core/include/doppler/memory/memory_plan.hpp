@@ -2,14 +2,17 @@
 // Contract: the MEMORY PLAN COMPILER (TURNIP): task graph + plan + per-device budget -> MemoryGraph
 // (memory_graph.hpp). It walks the ops in a compile order (compile_order.hpp) and for each op, on
 // its plan device: brings every input there (a copy from the device holding it, else a load from
-// the host), allocates its output, runs it, then frees every input it was the last consumer of on
-// that device. Memory is allocated ahead while it is free (an allocation of never-used or long-
-// released memory waits for nothing, so loads prefetch); eviction happens only when an allocation
-// fails: the victim is the resident tensor used furthest in the future (never an operand or the
-// output of the op being placed; a tensor that is dead there or already has a host copy is freed,
-// not copied). A device region is placed where the last release is oldest (never-used memory
-// first), so its alloc waits for as little as possible. A consumer on another device gets its own
-// copy, which occupies memory there.
+// the host), allocates its output (inputs first: their loads take the memory released longest ago
+// and can start earliest), runs it, then frees every input it was the last consumer of on that
+// device. Memory is allocated ahead while it is free (an allocation of never-used or long-released
+// memory waits for nothing, so loads prefetch); eviction happens only when an allocation fails: it
+// clears the contiguous window of free blocks and resident copies, large enough for the request,
+// whose copies are needed again latest (furthest next use first, as Belady; never an operand or the
+// output of the op being placed; ties: fewest bytes), so fragmentation does not force extra
+// evictions. A copy that is dead there or already has a host copy is freed, not written back. A
+// device region is placed where the last release is oldest (never-used memory first), so its alloc
+// waits for as little as possible. A consumer on another device gets its own copy, which occupies
+// memory there.
 // Graph inputs marked `host_input` start in the host arena and are loaded; `keep` tensors (default:
 // ops without successors) survive to the end. A budget below what one op needs (inputs + output)
 // throws a doppler::Error naming the op and the bytes it needs.

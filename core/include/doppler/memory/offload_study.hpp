@@ -8,7 +8,7 @@
 //                                         #   (default: the machine's host->device bandwidth)
 //     gpus: [1, 2]                        # default: the machine's device count
 //     orders: [event, fixed]              # default both: event-driven vs one fixed order
-//     compile_order: plan                 # plan | min_growth (memory/compile_order.hpp)
+//     compile_order: plan                 # plan | min_growth | lookahead (memory/compile_order.hpp)
 //     placement: critical_path            # how ops are placed on several GPUs
 //     alignment: 256                      # bytes of every region
 //     jitter: 0.2                         # each op/transfer time x (1 + 0.2 u), u in [-1, 1); default 0
