@@ -7,7 +7,9 @@ layer is torch_llama_layer.py's. One GPU.
 
 Prints one JSON object: sizes, the GPU bytes the weights take at once, the median / min ms of one
 forward pass over --iterations timed passes (CUDA events, after --warmup passes), the bytes copied
-per pass and the copy-only time (all layers' weights copied back to back, nothing computed).
+per pass, the copy-only time (all layers' weights copied back to back, nothing computed) and
+peak_bytes, the most GPU memory PyTorch held during the timed passes (the budget doppler is given in
+tools/scripts/gpu_offload_vs_torch.sh).
 Run (on the GPU machine): python3 tools/scripts/torch_offload_llama.py --batch 4 --seq 1024 \
     --hidden 4096 --heads 32 --ffn 11008 --layers 4
 """
@@ -93,13 +95,17 @@ def main():
 
     with torch.inference_mode():
         timed(forward, a.warmup)
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats(dev)
         times = timed(forward, a.iterations)
+        peak = torch.cuda.max_memory_allocated(dev)
         copy_times = timed(copies_only, a.iterations)
         y = forward()
     print(json.dumps({"workload": "llama_layer x %d, weights offloaded" % a.layers, "batch": b, "seq": s,
                       "hidden": h, "heads": n, "ffn": f, "layers": a.layers, "dtype": "bf16",
                       "device": torch.cuda.get_device_name(dev), "torch": torch.__version__,
                       "weight_bytes_on_gpu": 2 * layer_bytes, "bytes_copied": a.layers * layer_bytes,
+                      "peak_bytes": peak,
                       "median_ms": statistics.median(times), "min_ms": min(times),
                       "copy_only_ms": statistics.median(copy_times), "iterations": a.iterations,
                       "finite": bool(torch.isfinite(y.float()).all())}))
