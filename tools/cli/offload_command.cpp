@@ -20,6 +20,7 @@
 #include "doppler/memory/memory_plan.hpp"
 #include "doppler/memory/offload_study.hpp"
 #include "doppler/number_format.hpp"
+#include "doppler/sim/calibration.hpp"
 #include "doppler/sim/memory_graph_engine.hpp"
 #include "doppler/trace.hpp"
 #include "output_check.hpp"
@@ -47,11 +48,20 @@ struct OffloadFlags {
   std::size_t repetitions = 3;
 };
 
-// Measured on the GPUs (--gpu): the median makespan in seconds and, with --verify, the largest
-// relative error of the outputs against the CPU reference.
+// Measured on the GPUs (--gpu): the median makespan in seconds, with --verify the largest relative
+// error of the outputs against the CPU reference, and each load's and eviction's (bytes, seconds).
 struct Measured {
   double makespan = 0;
   std::optional<double> max_relative_error;
+  std::vector<std::pair<double, double>> loads, evicts;
+};
+
+// The host links as the GPU ran them: fitted (latency + bytes / bandwidth) from the copies of the
+// first budget's runs, per GPU count.
+struct MeasuredLinks {
+  std::size_t gpus = 0;
+  std::uint64_t fitted_on_budget = 0;
+  LinkSpec to_device, from_device;
 };
 
 struct Row {
@@ -64,6 +74,7 @@ struct Row {
   sim::MemoryRunResult result;
   std::string trace_json;  // Chrome trace of the run, kept when --out asks for traces
   std::optional<Measured> measured;
+  std::optional<double> simulated_measured_links;  // the simulator with the measured host links
   std::uint64_t peak() const {
     std::uint64_t most = 0;
     for (const std::uint64_t p : result.peak_bytes) most = std::max(most, p);
@@ -101,7 +112,7 @@ std::string csv_text(const std::vector<Row>& rows) {
       "bound,"
       "host_link_bound,ratio_to_lower_bound,bytes_moved,bytes_loaded,bytes_evicted,bytes_copied,peak_bytes,"
       "measured,"
-      "max_relative_error\n";
+      "max_relative_error,simulated_measured_links\n";
   for (const Row& r : rows) {
     csv += std::to_string(r.gpus) + "," + std::to_string(r.budget) + "," +
            (r.fraction ? format_number(*r.fraction) : std::string()) + "," + std::to_string(r.working_set) +
@@ -114,13 +125,15 @@ std::string csv_text(const std::vector<Row>& rows) {
            (r.measured ? format_number(r.measured->makespan) : std::string()) + "," +
            (r.measured && r.measured->max_relative_error ? format_number(*r.measured->max_relative_error)
                                                          : std::string()) +
+           "," + (r.simulated_measured_links ? format_number(*r.simulated_measured_links) : std::string()) +
            "\n";
   }
   return csv;
 }
 
 nlohmann::ordered_json results_json(const Experiment& e, const std::string& machine_label,
-                                    const std::vector<Row>& rows, const memory::OffloadStudy& study) {
+                                    const std::vector<Row>& rows, const memory::OffloadStudy& study,
+                                    const std::vector<MeasuredLinks>& links) {
   nlohmann::ordered_json j;
   j["name"] = e.name;
   j["workload"] = e.einsum->label();
@@ -149,8 +162,19 @@ nlohmann::ordered_json results_json(const Experiment& e, const std::string& mach
     if (r.measured) {
       o["measured"] = r.measured->makespan;
       if (r.measured->max_relative_error) o["max_relative_error"] = *r.measured->max_relative_error;
+      o["simulated_measured_links"] = *r.simulated_measured_links;
     }
     j["results"].push_back(std::move(o));
+  }
+  if (!links.empty()) {
+    j["measured_host_links"] = nlohmann::ordered_json::array();
+    for (const MeasuredLinks& l : links) {
+      j["measured_host_links"].push_back(
+          {{"gpus", l.gpus},
+           {"fitted_on_budget_bytes", l.fitted_on_budget},
+           {"to_device", {{"bandwidth", l.to_device.bandwidth}, {"latency", l.to_device.latency}}},
+           {"from_device", {{"bandwidth", l.from_device.bandwidth}, {"latency", l.from_device.latency}}}});
+    }
   }
   return j;
 }
@@ -206,6 +230,20 @@ void write_plots(const std::string& dir, const std::map<std::string, std::string
   for (const auto& [name, svg] : files) write_file_atomically((fs::path(dir) / name).string(), svg);
 }
 
+// Fits the host links from the loads and evictions measured for one budget (every order).
+MeasuredLinks fit_measured_links(std::size_t gpus, std::uint64_t budget,
+                                 const std::map<RunOrder, Measured>& measured, const Machine& machine) {
+  std::vector<std::pair<double, double>> loads, evicts;
+  for (const auto& [order, m] : measured) {
+    loads.insert(loads.end(), m.loads.begin(), m.loads.end());
+    evicts.insert(evicts.end(), m.evicts.begin(), m.evicts.end());
+  }
+  const auto fit = [](const std::vector<std::pair<double, double>>& copies, const LinkSpec& fallback) {
+    return copies.empty() ? fallback : sim::fit_link(copies, fallback);
+  };
+  return {gpus, budget, fit(loads, machine.host_to_device.at(0)), fit(evicts, machine.device_to_host.at(0))};
+}
+
 #ifdef DOPPLER_HAVE_HW
 // Runs `mg` on the GPUs through `runner` (its repetitions, after one untimed run): the median makespan, and
 // the outputs' error against `reference` when it is given (output_check.hpp).
@@ -215,6 +253,11 @@ Measured measure_on_gpu(hw::MemoryGraphRunner& runner, const EinsumOrigin& origi
   Measured m;
   m.makespan = run.makespan_ms * 1e-3;
   if (reference) m.max_relative_error = max_output_error(origin.graph, run.values, *reference);
+  for (std::size_t i = 0; i < mg.nodes.size() && i < run.nodes.size(); ++i) {
+    const double seconds = (run.nodes[i].end_ms - run.nodes[i].start_ms) * 1e-3;
+    if (mg.nodes[i].kind == memory::MemNodeKind::kLoad) m.loads.push_back({mg.nodes[i].bytes, seconds});
+    if (mg.nodes[i].kind == memory::MemNodeKind::kEvict) m.evicts.push_back({mg.nodes[i].bytes, seconds});
+  }
   return m;
 }
 #endif
@@ -249,6 +292,7 @@ void run_offload(const OffloadFlags& flags) {
   if (bandwidths.empty()) bandwidths.push_back(base.host_to_device.at(0).bandwidth);
 
   std::vector<Row> rows;
+  std::vector<MeasuredLinks> links;
   for (const std::size_t n : gpus) {
     const Machine machine = first_devices(base, n);
     einsum::DecomposeOptions decompose = e.decompose.options;
@@ -300,13 +344,26 @@ void run_offload(const OffloadFlags& flags) {
                       " order: the GPU's outputs differ from the reference by " + g4(*m.max_relative_error) +
                       " (tolerance " + g4(output_tolerance(origin.graph)) + ")");
 #endif
+      if (!measured.empty() && (links.empty() || links.back().gpus != n))
+        links.push_back(fit_measured_links(n, budget, measured, machine));
+      std::map<RunOrder, double> with_measured_links;
+      for (const auto& [order, m] : measured) {
+        Machine linked = machine;
+        for (LinkSpec& link : linked.host_to_device) link = links.back().to_device;
+        for (LinkSpec& link : linked.device_to_host) link = links.back().from_device;
+        with_measured_links[order] =
+            sim::run_memory_graph(order == RunOrder::kFixed ? fixed : event_driven, graph, linked, costs).makespan;
+      }
       for (const double bandwidth : bandwidths) {
         Machine linked = machine;
         for (LinkSpec& link : linked.host_to_device) link.bandwidth = bandwidth;
         for (LinkSpec& link : linked.device_to_host) link.bandwidth = bandwidth;
         for (const RunOrder order : study.orders) {
           Row row{n, working_set, budget, fraction, bandwidth, order, {}, {}, {}};
-          if (const auto m = measured.find(order); m != measured.end()) row.measured = m->second;
+          if (const auto m = measured.find(order); m != measured.end()) {
+            row.measured = m->second;
+            row.simulated_measured_links = with_measured_links.at(order);
+          }
           row.result = sim::run_memory_graph(
               order == RunOrder::kFixed ? fixed : event_driven, graph, linked, costs,
               {.record_trace = !flags.out_dir.empty(), .jitter = study.jitter, .seed = e.seed});
@@ -320,7 +377,7 @@ void run_offload(const OffloadFlags& flags) {
     }
   }
 
-  const nlohmann::ordered_json j = results_json(e, machine_label, rows, study);
+  const nlohmann::ordered_json j = results_json(e, machine_label, rows, study, links);
   const std::string csv = csv_text(rows);
   const std::map<std::string, std::string> svgs = plots(e, rows, base);
   if (!flags.csv.empty()) write_file_atomically(flags.csv, csv);
@@ -348,7 +405,10 @@ void run_offload(const OffloadFlags& flags) {
       {"host link", Align::right},   {"order", Align::left},    {"makespan", Align::right},
       {"lower bound", Align::right}, {"/ bound", Align::right}, {"loaded", Align::right},
       {"evicted", Align::right},     {"peak", Align::right}};
-  if (flags.gpu) columns.push_back({"measured", Align::right});
+  if (flags.gpu) {
+    columns.push_back({"measured", Align::right});
+    columns.push_back({"sim, measured links", Align::right});
+  }
   if (flags.verify) columns.push_back({"max rel. error", Align::right});
   TextTable table(std::move(columns));
   for (const Row& r : rows) {
@@ -364,13 +424,22 @@ void run_offload(const OffloadFlags& flags) {
         g4(r.result.bytes_loaded),
         g4(r.result.bytes_evicted),
         g4(static_cast<double>(r.peak()))};
-    if (flags.gpu) cells.push_back(r.measured ? g4(r.measured->makespan) : "");
+    if (flags.gpu) {
+      cells.push_back(r.measured ? g4(r.measured->makespan) : "");
+      cells.push_back(r.simulated_measured_links ? g4(*r.simulated_measured_links) : "");
+    }
     if (flags.verify)
       cells.push_back(r.measured && r.measured->max_relative_error ? g4(*r.measured->max_relative_error)
                                                                    : "");
     table.add_row(std::move(cells));
   }
   std::cout << table.render();
+  for (const MeasuredLinks& l : links) {
+    std::cout << "\nhost links measured on " << l.gpus << " GPU(s) (fitted on the " << g4(static_cast<double>(l.fitted_on_budget))
+              << "-byte budget's copies): to device " << g4(l.to_device.bandwidth) << " B/s + "
+              << g4(l.to_device.latency) << " s, from device " << g4(l.from_device.bandwidth) << " B/s + "
+              << g4(l.from_device.latency) << " s\n";
+  }
 }
 
 }  // namespace
