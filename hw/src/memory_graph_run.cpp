@@ -90,7 +90,9 @@ class MemoryRun {
 
  private:
   MemoryRunResult run_once();
-  enum class State : std::uint8_t { kWaiting, kEnqueued, kDone };
+  // kReady: in its stream's ready heap; kEnqueued: launched (its events recorded); kDone: finished
+  // (an alloc/free: passed).
+  enum class State : std::uint8_t { kWaiting, kReady, kEnqueued, kDone };
   struct Stream {
     cudaStream_t stream = nullptr;
     DeviceId device = 0;
@@ -102,6 +104,7 @@ class MemoryRun {
   int stream_of(const MemNode& n) const;
   Where where(MemNodeId id) const;
   bool ready(MemNodeId id) const;
+  std::vector<MemNodeId> pending_deps(MemNodeId id) const;
   void consider(MemNodeId id);
   void finish(MemNodeId id);
   void enqueue(MemNodeId id);
@@ -126,6 +129,7 @@ class MemoryRun {
   std::vector<Stream> streams_;
   std::vector<std::vector<MemNodeId>> successors_;
   std::vector<State> node_state_;
+  std::vector<std::vector<MemNodeId>> stands_for_;  // alloc/free: unfinished nodes when passed
   std::vector<cudaEvent_t> start_event_, end_event_;
   std::vector<cudaEvent_t> base_;
   std::vector<double> passed_ms_;  // alloc/free: host time they were passed, from the clock start
@@ -214,28 +218,49 @@ void MemoryRun::set_up() {
   for (DeviceId d = 0; d < n; ++d) base_.push_back(devices_->make_event(d));
 }
 
-// Ready: every dependency finished, or enqueued on the node's own stream.
+// Ready: every dependency finished, or ahead of it on the node's own stream (in the ready heap,
+// whose order puts it first, or launched), or (issue ahead) launched on another stream.
 bool MemoryRun::ready(MemNodeId id) const {
   const int s = stream_of(mg_.nodes[id]);
   for (const MemNodeId u : mg_.nodes[id].deps) {
-    if (node_state_[u] == State::kDone) continue;
-    if (node_state_[u] == State::kEnqueued && s != kNoStream && stream_of(mg_.nodes[u]) == s) continue;
+    const State state = node_state_[u];
+    if (state == State::kDone) continue;
+    const bool same_stream = s != kNoStream && stream_of(mg_.nodes[u]) == s;
+    if (same_stream && (state == State::kReady || state == State::kEnqueued)) continue;
+    if (options_.issue_ahead && state == State::kEnqueued) continue;
     return false;
   }
   return true;
 }
 
+// The unfinished GPU nodes that node id's dependencies stand for: a node enqueued and not yet
+// seen finished, or what a passed alloc/free stood for. (Issue ahead only.)
+std::vector<MemNodeId> MemoryRun::pending_deps(MemNodeId id) const {
+  std::vector<MemNodeId> pending;
+  for (const MemNodeId u : mg_.nodes[id].deps) {
+    if (stream_of(mg_.nodes[u]) != kNoStream) {
+      if (node_state_[u] != State::kDone) pending.push_back(u);
+      continue;
+    }
+    for (const MemNodeId w : stands_for_[u])
+      if (node_state_[w] != State::kDone) pending.push_back(w);
+  }
+  std::sort(pending.begin(), pending.end());
+  pending.erase(std::unique(pending.begin(), pending.end()), pending.end());
+  return pending;
+}
+
 void MemoryRun::consider(MemNodeId id) {
   if (node_state_[id] != State::kWaiting || !ready(id)) return;
   const int s = stream_of(mg_.nodes[id]);
-  if (s == kNoStream) {  // alloc / free: passed once their dependencies finished
-    node_state_[id] = State::kEnqueued;
+  if (s == kNoStream) {  // alloc / free: passed once their dependencies were launched or finished
+    if (options_.issue_ahead) stands_for_[id] = pending_deps(id);
     passed_ms_[id] =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - host_start_).count();
     finish(id);
     return;
   }
-  node_state_[id] = State::kEnqueued;  // reserved: pushed once, launched from the heap
+  node_state_[id] = State::kReady;  // pushed once, launched from the heap
   streams_[static_cast<std::size_t>(s)].ready.push(id);
 }
 
@@ -250,6 +275,11 @@ void MemoryRun::enqueue(MemNodeId id) {
   Stream& s = streams_[static_cast<std::size_t>(stream_of(n))];
   const Where at = where(id);
   devices_->use(s.device);
+  if (options_.issue_ahead) {
+    for (const MemNodeId u : pending_deps(id))
+      if (stream_of(mg_.nodes[u]) != stream_of(n))
+        check(cudaStreamWaitEvent(s.stream, end_event_[u], 0), at, "cudaStreamWaitEvent");
+  }
   check(cudaEventRecord(start_event_[id], s.stream), at, "cudaEventRecord");
   switch (n.kind) {
     case MemNodeKind::kOp: {
@@ -288,9 +318,10 @@ void MemoryRun::enqueue(MemNodeId id) {
       break;
   }
   check(cudaEventRecord(end_event_[id], s.stream), at, "cudaEventRecord");
+  node_state_[id] = State::kEnqueued;
   s.inflight.push_back(id);
   for (const MemNodeId v : successors_[id])
-    if (stream_of(mg_.nodes[v]) == stream_of(n)) consider(v);
+    if (options_.issue_ahead || stream_of(mg_.nodes[v]) == stream_of(n)) consider(v);
 }
 
 MemoryRunResult MemoryRun::run() {
@@ -327,6 +358,7 @@ MemoryRunResult MemoryRun::run_once() {
           "cudaEventRecord");
   }
   node_state_.assign(mg_.nodes.size(), State::kWaiting);
+  stands_for_.assign(mg_.nodes.size(), {});
   passed_ms_.assign(mg_.nodes.size(), 0.0);
   host_start_ = std::chrono::steady_clock::now();
   for (MemNodeId v = 0; v < mg_.nodes.size(); ++v)

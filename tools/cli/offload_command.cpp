@@ -45,6 +45,7 @@ struct OffloadFlags {
   std::string csv, plot_dir, out_dir;
   bool gpu = false;
   bool verify = false;
+  bool wait_on_host = false;
   std::size_t repetitions = 3;
 };
 
@@ -269,6 +270,7 @@ void run_offload(const OffloadFlags& flags) {
   if (flags.verify && !flags.gpu)
     throw Error("offload --verify: needs --gpu (outputs are checked on the GPU)");
   if (flags.repetitions < 1) throw Error("offload --repetitions: must be at least 1");
+  if (flags.wait_on_host && !flags.gpu) throw Error("offload --wait-on-host: needs --gpu");
   Experiment e = load_experiment(flags.config, known_names());
   if (!e.einsum)
     throw Error(flags.config +
@@ -318,6 +320,7 @@ void run_offload(const OffloadFlags& flags) {
     hw::MemoryRunOptions gpu_options;
     gpu_options.return_outputs = flags.verify;
     gpu_options.repetitions = static_cast<int>(flags.repetitions);
+    gpu_options.issue_ahead = !flags.wait_on_host;
     std::unique_ptr<hw::MemoryGraphRunner> runner;
     if (flags.gpu)
       runner = std::make_unique<hw::MemoryGraphRunner>(origin.graph, origin.lowered, gpu_options);
@@ -459,6 +462,9 @@ void add_offload_command(CLI::App& app) {
                     "With --gpu: compare the GPU's outputs with the CPU reference");
   command->add_option("--repetitions", flags->repetitions,
                       "With --gpu: timed runs per memory graph (median)");
+  command->add_flag("--wait-on-host", flags->wait_on_host,
+                    "With --gpu: launch a node only once its dependencies on other streams have finished "
+                    "(polled), instead of issuing it ahead to wait on the GPU (for comparison)");
   command->add_option("--csv", flags->csv, "Write every run as a CSV row")->type_name("FILE");
   command->add_option("--plot", flags->plot_dir, "Write SVG charts of makespan vs budget into DIR")
       ->type_name("DIR");

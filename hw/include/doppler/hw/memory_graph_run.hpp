@@ -7,10 +7,13 @@
 // evicted tensors at their host regions. Work: op nodes run the backend's kernels on compute
 // stream 0, loads on the device's host->device stream, evicts on its device->host stream, copies
 // on the source's device->device stream; alloc and free are bookkeeping.
-// EVENT-DRIVEN: one host thread launches whatever is ready, whatever order that gives: a node is
-// ready when each of its dependencies has finished (polled CUDA events) or was enqueued earlier on
-// the node's own stream (stream order keeps it); at most queue_depth nodes per stream are in
-// flight; among a stream's ready nodes the earliest in the graph's node order goes first. A
+// EVENT-DRIVEN: one host thread launches whatever is ready, whatever order that gives. With
+// issue_ahead (default) a node is ready when each of its dependencies was enqueued (or passed, for
+// alloc/free) and waits on the GPU for those on other streams (their end events; an alloc or free
+// stands for the unfinished nodes it depends on), so no host round trip lies between a node and
+// its successors; without it, a dependency on another stream must have finished (polled CUDA
+// events). At most queue_depth nodes per stream are in flight; among a stream's ready nodes the
+// earliest in the graph's node order goes first. A
 // fixed-order graph (with_fixed_order) runs through the same loop, its chains imposing the order.
 // Returns the makespan (median of `repetitions` runs, after an untimed one when more than one),
 // each node's times and the outputs of the last run (alloc/free: when they were passed; outputs
@@ -34,6 +37,7 @@ struct MemoryRunOptions {
   bool warm_up = true;  // a GEMM burst before the clock starts
   bool return_outputs = true;
   int repetitions = 1;  // timed runs after one untimed run when > 1; set-up (arenas, inputs) once
+  bool issue_ahead = true;  // see EVENT-DRIVEN above
 };
 
 struct MemoryNodeTiming {
