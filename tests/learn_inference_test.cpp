@@ -57,10 +57,14 @@ struct Fixture {
   GraphTensors tensors = graph_tensors(inputs);
 };
 
-TEST(LearnInference, HandWrittenInferenceEqualsTorch) {
+// With and without policy.device_sum: mean (the per-device sums of embeddings divided by the op count).
+class LearnInferenceSums : public ::testing::TestWithParam<bool> {};
+
+TEST_P(LearnInferenceSums, HandWrittenInferenceEqualsTorch) {
   Fixture f;
   torch::manual_seed(3);
-  PolicyNet net(PolicySizes{.hidden = 32, .steps = 3, .edge_basis = 3, .head_hidden = 24});
+  const bool mean = GetParam();
+  PolicyNet net(PolicySizes{.hidden = 32, .steps = 3, .edge_basis = 3, .head_hidden = 24}, mean);
   torch::NoGradGuard no_grad;
   const GraphOutputs out = net->forward_graph(f.tensors);
   const PolicyArrays arrays = net->export_arrays(out);
@@ -93,10 +97,11 @@ TEST(LearnInference, HandWrittenInferenceEqualsTorch) {
     softmax_in_place(cpp);
     for (std::size_t d = 0; d < devices; ++d) EXPECT_NEAR(cpp[d], plc[d].item<double>(), 1e-5) << step;
     EXPECT_NEAR(std::exp(e.plc_log_prob[step]), plc[e.devices[step]].item<double>(), 1e-5) << step;
-    sums[e.devices[step]] += out.plc_embedding[op];
+    sums[e.devices[step]] += out.plc_embedding[op] / (mean ? static_cast<double>(n) : 1.0);
     cpp_sums.add(arrays, op, e.devices[step]);
   }
 }
+INSTANTIATE_TEST_SUITE_P(LearnInference, LearnInferenceSums, ::testing::Values(false, true));
 
 TEST(LearnInference, BatchedScoringEqualsRollouts) {
   Fixture f;

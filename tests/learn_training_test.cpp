@@ -251,8 +251,18 @@ TEST(LearnTraining, Ablations) {
   TrainRequest resumed = setup.request(s, dir);
   resumed.resume = true;
   EXPECT_EQ(error_of([&] { train(resumed); }),
-            dir + "/policy.ckpt: the policy's sel/plc/priority differ from the config's");
+            dir + "/policy.ckpt: the policy's sel/plc/priority/device_sum differ from the config's");
   fs::remove_all(dir);
+  // device_sum: mean is kept in the checkpoint; the loaded policy places as training's greedy run did.
+  const std::string mean_dir = fresh_dir("mean_sum");
+  TrainRequest mean = setup.request(s, mean_dir);
+  mean.mode.mean_device_sum = true;
+  const TrainResult trained = train(mean);
+  const LearnedPolicy loaded = LearnedPolicy::load(mean_dir + "/policy.ckpt", 4);
+  EXPECT_EQ(loaded.mode(), mean.mode);
+  EXPECT_EQ(simulator.makespan(loaded.place(simulator).device, loaded.place(simulator).priority),
+            trained.greedy_makespan);
+  fs::remove_all(mean_dir);
   // Without priority the plans carry none.
   TrainRequest no_priority = setup.request(s, "");
   no_priority.mode.priority = false;
@@ -300,6 +310,13 @@ TEST(LearnTraining, ConfigSections) {
   const PolicyConfig ablation = read_policy(
       parse_experiment(head + "policy: {sel: critical_path, priority: false}\n", "t.yaml", names));
   EXPECT_EQ(ablation.mode, (PolicyMode{.learned_sel = false, .learned_plc = true, .priority = false}));
+  EXPECT_TRUE(read_policy(parse_experiment(head + "policy: {device_sum: mean}\n", "t.yaml", names))
+                  .mode.mean_device_sum);
+  EXPECT_FALSE(read_policy(parse_experiment(head + "policy: {device_sum: sum}\n", "t.yaml", names))
+                   .mode.mean_device_sum);
+  EXPECT_EQ(
+      error_of([&] { read_policy(parse_experiment(head + "policy: {device_sum: max}\n", "t.yaml", names)); }),
+      "t.yaml:4: 'policy.device_sum': expected sum or mean");
   EXPECT_EQ(error_of([&] {
               read_policy(parse_experiment(head + "policy: {sel: critical_path, plc: critical_path}\n",
                                            "t.yaml", names));

@@ -48,6 +48,7 @@ void save_checkpoint(const std::string& path, const CheckpointState& s, PolicyNe
   put(archive, "learned_sel", s.mode.learned_sel ? 1 : 0);
   put(archive, "learned_plc", s.mode.learned_plc ? 1 : 0);
   put(archive, "priority", s.mode.priority ? 1 : 0);
+  put(archive, "mean_device_sum", s.mode.mean_device_sum ? 1 : 0);
   put(archive, "devices", static_cast<double>(s.devices));
   put(archive, "op_features", static_cast<double>(kOpFeatureCount));
   put(archive, "device_features", static_cast<double>(kDeviceFeatureCount));
@@ -93,6 +94,7 @@ CheckpointState read_checkpoint_state(const std::string& path) {
     s.mode.learned_sel = get_or(archive, "learned_sel", 1) != 0;
     s.mode.learned_plc = get_or(archive, "learned_plc", 1) != 0;
     s.mode.priority = get_or(archive, "priority", 1) != 0;
+    s.mode.mean_device_sum = get_or(archive, "mean_device_sum", 0) != 0;
     s.devices = static_cast<std::size_t>(get(archive, "devices"));
     s.op_features = static_cast<std::size_t>(get(archive, "op_features"));
     s.device_features = static_cast<std::size_t>(get(archive, "device_features"));

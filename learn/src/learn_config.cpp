@@ -62,9 +62,13 @@ PolicyConfig read_policy(const Experiment& experiment) {
       mode.learned_plc = learned(it->second, field);
     } else if (key == "priority") {
       mode.priority = in.boolean(it->second, field);
+    } else if (key == "device_sum") {
+      const std::string text = in.scalar(it->second, field);
+      if (text != "sum" && text != "mean") in.fail(it->second, field, "expected sum or mean");
+      mode.mean_device_sum = text == "mean";
     } else {
       in.fail(it->first, field,
-              "unknown key (known: hidden, steps, edge_basis, head_hidden, sel, plc, priority)");
+              "unknown key (known: hidden, steps, edge_basis, head_hidden, sel, plc, priority, device_sum)");
     }
   }
   if (!mode.learned_sel && !mode.learned_plc) {

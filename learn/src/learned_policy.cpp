@@ -23,7 +23,7 @@ LearnedPolicy LearnedPolicy::load(const std::string& path, std::size_t devices) 
   auto impl = std::make_unique<Impl>();
   impl->state = read_checkpoint_state(path);
   check_devices(path, impl->state, devices);
-  impl->net = PolicyNet(impl->state.sizes);
+  impl->net = PolicyNet(impl->state.sizes, impl->state.mode.mean_device_sum);
   load_checkpoint(path, impl->net, nullptr);
   impl->net->eval();
   return LearnedPolicy(std::move(impl));

@@ -98,7 +98,8 @@ torch::Tensor EncoderImpl::forward(const GraphTensors& g) {
   return h;
 }
 
-PolicyNetImpl::PolicyNetImpl(const PolicySizes& sizes) : sizes_(sizes) {
+PolicyNetImpl::PolicyNetImpl(const PolicySizes& sizes, bool mean_device_sum)
+    : sizes_(sizes), mean_device_sum_(mean_device_sum) {
   const auto h = static_cast<std::int64_t>(sizes.hidden);
   const auto m = static_cast<std::int64_t>(sizes.head_hidden);
   sel_encoder_ = register_module("sel_encoder", Encoder(sizes));
@@ -121,6 +122,7 @@ GraphOutputs PolicyNetImpl::forward_graph(const GraphTensors& g) {
   const torch::Tensor& w = plc_hidden_->weight;
   out.plc_op = out.plc_embedding.mm(w.narrow(1, kF, h).t());
   out.plc_sum = out.plc_embedding.mm(w.narrow(1, kF + h, h).t());
+  if (mean_device_sum_) out.plc_sum = out.plc_sum / static_cast<double>(g.features.size(0));
   return out;
 }
 

@@ -91,7 +91,7 @@ std::vector<EpisodeRecord> read_csv(const std::string& path, std::uint64_t episo
 PolicyNet seeded_net(const TrainRequest& request) {
   use_one_torch_thread();
   torch::manual_seed(request.settings.seed);
-  return PolicyNet(request.sizes);
+  return PolicyNet(request.sizes, request.mode.mean_device_sum);
 }
 
 class Trainer {
@@ -155,7 +155,7 @@ void Trainer::start_from(const std::string& path) {
   const CheckpointState state = read_checkpoint_state(path);
   check_devices(path, state, devices_);
   if (!(state.sizes == r_.sizes) || !(state.mode == r_.mode))
-    throw Error(path + ": the policy's sizes or sel/plc/priority differ from the config's");
+    throw Error(path + ": the policy's sizes or sel/plc/priority/device_sum differ from the config's");
   load_checkpoint(path, net_, nullptr);
 }
 
@@ -189,7 +189,7 @@ void Trainer::start_or_resume() {
                 ", head_hidden " + std::to_string(state.sizes.head_hidden) + ") differ from the config's");
   }
   if (!(state.mode == r_.mode))
-    throw Error(path + ": the policy's sel/plc/priority differ from the config's");
+    throw Error(path + ": the policy's sel/plc/priority/device_sum differ from the config's");
   if (state.seed != s_.seed) {
     throw Error(path + ": trained with seed " + std::to_string(state.seed) + ", the config has " +
                 std::to_string(s_.seed));

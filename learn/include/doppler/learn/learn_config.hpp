@@ -26,10 +26,13 @@ struct PolicySizes {
 // `sel` is critical_path selects the teacher's op (largest b-level, first of ties) and learns only
 // PLC; `plc` critical_path places on the teacher's device (earliest start) and learns only SEL;
 // without `priority` the plan carries no priority (devices run ready ops in arrival order).
+// `device_sum: mean` divides PLC's per-device sum of the placed ops' embeddings by the graph's op
+// count (default `sum`: the plain sum, which grows with the graph).
 struct PolicyMode {
   bool learned_sel = true;
   bool learned_plc = true;
   bool priority = true;
+  bool mean_device_sum = false;
   bool operator==(const PolicyMode&) const = default;
 };
 

@@ -67,7 +67,9 @@ struct StepLogProbs {
 
 class PolicyNetImpl : public torch::nn::Module {
  public:
-  explicit PolicyNetImpl(const PolicySizes& sizes);
+  // mean_device_sum: PLC's per-device sums are of the ops' embeddings divided by the op count
+  // (PolicyMode::mean_device_sum); plc_head then expects device_sums divided likewise.
+  explicit PolicyNetImpl(const PolicySizes& sizes, bool mean_device_sum = false);
   const PolicySizes& sizes() const { return sizes_; }
 
   GraphOutputs forward_graph(const GraphTensors& graph);
@@ -81,6 +83,7 @@ class PolicyNetImpl : public torch::nn::Module {
 
  private:
   PolicySizes sizes_;
+  bool mean_device_sum_ = false;
   Encoder sel_encoder_{nullptr}, plc_encoder_{nullptr};
   torch::nn::Linear sel_hidden_{nullptr}, sel_out_{nullptr}, plc_hidden_{nullptr}, plc_out_{nullptr};
 };
