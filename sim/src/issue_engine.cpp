@@ -29,13 +29,7 @@ void IssueEngine::issue_transfers(Scheduler& s, OpId producer, DeviceId src, dou
     *engine = end;
     arrive_[t] = end + costs_.arrival_latency();
     last_end_ = std::max(last_end_, end);
-    if (detail) {
-      detail->transfer_bytes += costs_.bytes(producer);
-      ++detail->transfers;
-      if (record_)
-        detail->trace.records.push_back(
-            {TraceRecord::Kind::transfer, producer, dst, src, 0, start, end, costs_.bytes(producer)});
-    }
+    note_transfer(detail, record_, costs_.bytes(producer), producer, src, dst, start, end);
     for (const OpId v : s.consumers_of(t)) {
       if (!s.input_arrived(v)) continue;
       s.make_ready(v);

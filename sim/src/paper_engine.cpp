@@ -71,12 +71,8 @@ void PaperEngine::release_finish(Scheduler& s, OpId op, std::uint32_t release_se
   if (detail) {
     for (TransferId t : s.transfers_of(op)) {
       const Transfer& tr = s.transfer(t);
-      const double bytes = costs_.bytes(op);
-      detail->transfer_bytes += bytes;
-      ++detail->transfers;
-      if (record_)
-        detail->trace.records.push_back({TraceRecord::Kind::transfer, op, tr.dst, tr.src, 0, now,
-                                         now + costs_.transfer(op, tr.src, tr.dst), bytes});
+      note_transfer(detail, record_, costs_.bytes(op), op, tr.src, tr.dst, now,
+                    now + costs_.transfer(op, tr.src, tr.dst));
     }
   }
 }

@@ -33,13 +33,7 @@ void RooflineEngine::launch_transfer(Scheduler& s, DeviceId src, DeviceId dst, d
   dst = s.transfer(t).dst;  // with shared copy engines, the source's next transfer may go elsewhere
   const double end = now + costs_.transfer(producer, src, dst);
   push(end, t | kTransferBit);
-  if (detail) {
-    detail->transfer_bytes += costs_.bytes(producer);
-    ++detail->transfers;
-    if (record_)
-      detail->trace.records.push_back(
-          {TraceRecord::Kind::transfer, producer, dst, src, 0, now, end, costs_.bytes(producer)});
-  }
+  note_transfer(detail, record_, costs_.bytes(producer), producer, src, dst, now, end);
 }
 
 void RooflineEngine::deliver(Scheduler& s, TransferId t, double now) {

@@ -33,6 +33,15 @@ std::vector<int> slots_of(const Machine& machine, CostModelKind model) {
 
 }  // namespace
 
+void note_transfer(SimResult* detail, bool record, double bytes, OpId producer, DeviceId src, DeviceId dst,
+                   double start, double end) {
+  if (!detail) return;
+  detail->transfer_bytes += bytes;
+  ++detail->transfers;
+  if (record)
+    detail->trace.records.push_back({TraceRecord::Kind::transfer, producer, dst, src, 0, start, end, bytes});
+}
+
 Simulator::Simulator(const TaskGraph& graph, const Machine& machine, CostModelKind model)
     : graph_(graph),
       machine_(machine),

@@ -29,6 +29,11 @@ struct SimResult {
   Trace trace;               // filled when asked
 };
 
+// An engine's bookkeeping of one transfer of `producer`'s output: totals in `detail` (when given)
+// and, with `record`, its trace record.
+void note_transfer(SimResult* detail, bool record, double bytes, OpId producer, DeviceId src, DeviceId dst,
+                   double start, double end);
+
 class Engine {
  public:
   virtual ~Engine() = default;
