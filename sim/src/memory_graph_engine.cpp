@@ -224,50 +224,31 @@ class Runner {
     ++slots_[resource];
     touched_.push_back(resource);
     result_.makespan = std::max(result_.makespan, now);
-    TraceRecord record;
-    record.op = node.tensor;
-    record.start = start_[id];
-    record.end = now;
     switch (node.kind) {
       case MemNodeKind::kOp:
         free_streams_[node.region.device].push_back(stream_[id]);
         std::sort(free_streams_[node.region.device].rbegin(), free_streams_[node.region.device].rend());
-        record.kind = TraceRecord::Kind::compute;
-        record.device = node.region.device;
-        record.stream = stream_[id];
         compute_[node.region.device] += now - start_[id];
         break;
       case MemNodeKind::kLoad:
         result_.bytes_loaded += node.bytes;
         loaded_[node.region.device] += node.bytes * factor(id);
-        record = transfer_record(node, kHostDevice, node.region.device, start_[id], now);
         break;
       case MemNodeKind::kEvict:
         result_.bytes_evicted += node.bytes;
         evicted_[node.region.device] += node.bytes * factor(id);
         arenas_[node.region.device].release(node.region);
-        record = transfer_record(node, node.region.device, kHostDevice, start_[id], now);
         break;
       default:
         result_.bytes_copied += node.bytes;
-        record = transfer_record(node, node.source.device, node.region.device, start_[id], now);
         break;
     }
-    if (record_) result_.trace.records.push_back(record);
+    if (record_) {
+      const int stream = node.kind == MemNodeKind::kOp ? stream_[id] : 0;
+      if (const auto record = memory::node_trace_record(node, start_[id], now, stream))
+        result_.trace.records.push_back(*record);
+    }
     complete(id);
-  }
-
-  static TraceRecord transfer_record(const MemNode& node, DeviceId src, DeviceId dst, double start,
-                                     double end) {
-    TraceRecord r;
-    r.kind = TraceRecord::Kind::transfer;
-    r.op = node.tensor;
-    r.src = src;
-    r.device = dst;
-    r.start = start;
-    r.end = end;
-    r.bytes = node.bytes;
-    return r;
   }
 
   void complete(MemNodeId id) {

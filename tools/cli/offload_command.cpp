@@ -55,6 +55,7 @@ struct Measured {
   double makespan = 0;
   std::optional<double> max_relative_error;
   std::vector<std::pair<double, double>> loads, evicts;
+  Trace trace;  // the measured run's nodes (seconds from its clock start)
 };
 
 // The host links as the GPU ran them: fitted (latency + bytes / bandwidth) from the copies of the
@@ -73,7 +74,8 @@ struct Row {
   double bandwidth = 0;
   RunOrder order = RunOrder::kEventDriven;
   sim::MemoryRunResult result;
-  std::string trace_json;  // Chrome trace of the run, kept when --out asks for traces
+  std::string trace_json;           // Chrome trace of the run, kept when --out asks for traces
+  std::string measured_trace_json;  // and of the GPU run (once per budget and order)
   std::optional<Measured> measured;
   std::optional<double> simulated_measured_links;  // the simulator with the measured host links
   std::uint64_t peak() const {
@@ -226,6 +228,12 @@ std::string trace_name(const Row& r) {
          run_order_name(r.order) + ".json";
 }
 
+// "1gpu_92471296B_measured_event.json": the GPU run of that memory graph, under --out DIR/traces.
+std::string measured_trace_name(const Row& r) {
+  return std::to_string(r.gpus) + "gpu_" + std::to_string(r.budget) + "B_measured_" +
+         run_order_name(r.order) + ".json";
+}
+
 void write_plots(const std::string& dir, const std::map<std::string, std::string>& files) {
   fs::create_directories(dir);
   for (const auto& [name, svg] : files) write_file_atomically((fs::path(dir) / name).string(), svg);
@@ -256,6 +264,9 @@ Measured measure_on_gpu(hw::MemoryGraphRunner& runner, const EinsumOrigin& origi
   if (reference) m.max_relative_error = max_output_error(origin.graph, run.values, *reference);
   for (std::size_t i = 0; i < mg.nodes.size() && i < run.nodes.size(); ++i) {
     const double seconds = (run.nodes[i].end_ms - run.nodes[i].start_ms) * 1e-3;
+    if (const auto r =
+            memory::node_trace_record(mg.nodes[i], run.nodes[i].start_ms * 1e-3, run.nodes[i].end_ms * 1e-3))
+      m.trace.records.push_back(*r);
     if (mg.nodes[i].kind == memory::MemNodeKind::kLoad) m.loads.push_back({mg.nodes[i].bytes, seconds});
     if (mg.nodes[i].kind == memory::MemNodeKind::kEvict) m.evicts.push_back({mg.nodes[i].bytes, seconds});
   }
@@ -355,7 +366,8 @@ void run_offload(const OffloadFlags& flags) {
         for (LinkSpec& link : linked.host_to_device) link = links.back().to_device;
         for (LinkSpec& link : linked.device_to_host) link = links.back().from_device;
         with_measured_links[order] =
-            sim::run_memory_graph(order == RunOrder::kFixed ? fixed : event_driven, graph, linked, costs).makespan;
+            sim::run_memory_graph(order == RunOrder::kFixed ? fixed : event_driven, graph, linked, costs)
+                .makespan;
       }
       for (const double bandwidth : bandwidths) {
         Machine linked = machine;
@@ -372,6 +384,8 @@ void run_offload(const OffloadFlags& flags) {
               {.record_trace = !flags.out_dir.empty(), .jitter = study.jitter, .seed = e.seed});
           if (!flags.out_dir.empty()) {
             row.trace_json = trace_to_chrome_json(row.result.trace, graph);
+            if (row.measured && bandwidth == bandwidths.front())
+              row.measured_trace_json = trace_to_chrome_json(row.measured->trace, graph);
             row.result.trace = {};
           }
           rows.push_back(std::move(row));
@@ -390,8 +404,12 @@ void run_offload(const OffloadFlags& flags) {
     write_file_atomically((fs::path(flags.out_dir) / "results.csv").string(), csv);
     write_file_atomically((fs::path(flags.out_dir) / "results.json").string(), j.dump(2) + "\n");
     fs::create_directories(fs::path(flags.out_dir) / "traces");
-    for (const Row& r : rows)
+    for (const Row& r : rows) {
       write_file_atomically((fs::path(flags.out_dir) / "traces" / trace_name(r)).string(), r.trace_json);
+      if (!r.measured_trace_json.empty())
+        write_file_atomically((fs::path(flags.out_dir) / "traces" / measured_trace_name(r)).string(),
+                              r.measured_trace_json);
+    }
   }
   if (flags.json) {
     std::cout << j.dump(2) << "\n";
@@ -438,10 +456,10 @@ void run_offload(const OffloadFlags& flags) {
   }
   std::cout << table.render();
   for (const MeasuredLinks& l : links) {
-    std::cout << "\nhost links measured on " << l.gpus << " GPU(s) (fitted on the " << g4(static_cast<double>(l.fitted_on_budget))
-              << "-byte budget's copies): to device " << g4(l.to_device.bandwidth) << " B/s + "
-              << g4(l.to_device.latency) << " s, from device " << g4(l.from_device.bandwidth) << " B/s + "
-              << g4(l.from_device.latency) << " s\n";
+    std::cout << "\nhost links measured on " << l.gpus << " GPU(s) (fitted on the "
+              << g4(static_cast<double>(l.fitted_on_budget)) << "-byte budget's copies): to device "
+              << g4(l.to_device.bandwidth) << " B/s + " << g4(l.to_device.latency) << " s, from device "
+              << g4(l.from_device.bandwidth) << " B/s + " << g4(l.from_device.latency) << " s\n";
   }
 }
 

@@ -2,6 +2,37 @@
 
 namespace doppler::memory {
 
+std::optional<TraceRecord> node_trace_record(const MemNode& node, double start, double end, int stream) {
+  TraceRecord r;
+  r.op = node.tensor;
+  r.start = start;
+  r.end = end;
+  switch (node.kind) {
+    case MemNodeKind::kOp:
+      r.kind = TraceRecord::Kind::compute;
+      r.device = node.region.device;
+      r.stream = stream;
+      return r;
+    case MemNodeKind::kLoad:
+      r.src = kHostDevice;
+      r.device = node.region.device;
+      break;
+    case MemNodeKind::kEvict:
+      r.src = node.region.device;
+      r.device = kHostDevice;
+      break;
+    case MemNodeKind::kCopy:
+      r.src = node.source.device;
+      r.device = node.region.device;
+      break;
+    default:
+      return std::nullopt;
+  }
+  r.kind = TraceRecord::Kind::transfer;
+  r.bytes = node.bytes;
+  return r;
+}
+
 const char* mem_node_kind_name(MemNodeKind kind) {
   switch (kind) {
     case MemNodeKind::kAlloc:

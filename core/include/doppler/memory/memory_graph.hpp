@@ -12,6 +12,7 @@
 // device region lies in [0, budget); host regions in the host arena (device kHostDevice). Sizes
 // are aligned; `bytes` is the data a copy/load/evict moves.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,5 +74,10 @@ struct MemoryGraph {
   double bytes_of(MemNodeKind kind) const;  // summed `bytes` of that kind's nodes
   std::size_t count(MemNodeKind kind) const;
 };
+
+// The trace row of a node that ran from `start` to `end`: an op is a compute row on its device
+// (`stream`), a load / evict / copy a transfer row (host = kHostDevice) with its bytes; alloc and
+// free have none. Shared by the simulator and the GPU runner's measured runs.
+std::optional<TraceRecord> node_trace_record(const MemNode& node, double start, double end, int stream = 0);
 
 }  // namespace doppler::memory
