@@ -141,11 +141,12 @@ TEST_F(LearnCli, CommittedPaperPolicies) {
   EXPECT_LT(layer["doppler_best_of_64"], best_heuristic("llama_layer", ""));
 }
 
-// The committed einsum-workload policies (configs/policies/einsum-h100) on the calibrated H100 machines,
-// as docs/PERFORMANCE.md reports: best of 1024 at least 10% below the best heuristic's makespan on
-// ChainMM (2 and 4 GPUs), Llama-block and Llama-layer (4 GPUs), greedy too on the two Llama cases; the
-// committed plan files (configs/einsum/gpu/plans) replay those makespans through the GPU configs that
-// `doppler execute` runs.
+// The committed einsum-workload policies (configs/policies/einsum-h100) on the calibrated H100 machines
+// (issue_depth 4: the simulator replays the executor's launch-ahead), as docs/PERFORMANCE.md reports:
+// best of 1024 below every heuristic's makespan on ChainMM (2 and 4 GPUs), Llama-block and Llama-layer
+// (4 GPUs), by the documented ratios (at least 10% on the two Llama cases, 9.1% and 6.6% on ChainMM);
+// greedy below it on the two Llama cases (by 10% on Llama-block). The committed plan files
+// (configs/einsum/gpu/plans) replay those makespans through the GPU configs that `doppler execute` runs.
 TEST_F(LearnCli, CommittedEinsumPolicies) {
   const nlohmann::json j = run_json("evaluate configs/evaluate-einsum-h100.yaml --json");
   std::map<std::string, std::map<std::string, double>> makespan;
@@ -160,20 +161,23 @@ TEST_F(LearnCli, CommittedEinsumPolicies) {
     return best;
   };
   struct Case {
-    const char* name;    // the case: plan files configs/einsum/gpu/plans/NAME.policy{,-best1024}.yaml
-    const char* config;  // the GPU config the plans run under (`doppler execute`)
-    int gpus;            // its calibrated machine
-    bool greedy_wins;    // the greedy plan also beats the best heuristic by 10%
+    const char* name;     // the case: plan files configs/einsum/gpu/plans/NAME.policy{,-best1024}.yaml
+    const char* config;   // the GPU config the plans run under (`doppler execute`)
+    int gpus;             // its calibrated machine
+    double best_of_1024;  // at most this ratio to the best heuristic (docs/PERFORMANCE.md, rounded up)
+    double greedy;        // the same for the greedy plan; 0: greedy is not below the best heuristic
   };
   for (const Case& c :
-       {Case{"chain_mm_2gpu", "chain_mm", 2, false}, Case{"chain_mm_4gpu", "chain_mm_4gpu", 4, false},
-        Case{"llama_block_4gpu", "llama_block_4gpu", 4, true},
-        Case{"llama_layer_4gpu", "llama_layer_4gpu", 4, true}}) {
+       {Case{"chain_mm_2gpu", "chain_mm", 2, 0.91, 0}, Case{"chain_mm_4gpu", "chain_mm_4gpu", 4, 0.935, 0},
+        Case{"llama_block_4gpu", "llama_block_4gpu", 4, 0.8, 0.885},
+        Case{"llama_layer_4gpu", "llama_layer_4gpu", 4, 0.865, 0.945}}) {
     const std::string graph = std::string("einsum_") + c.name;
     const double best = best_heuristic(graph);
-    EXPECT_LE(makespan[graph]["doppler_best_of_1024"], 0.9 * best) << graph;
-    if (c.greedy_wins) {
-      EXPECT_LE(makespan[graph]["doppler"], 0.9 * best) << graph;
+    EXPECT_LT(makespan[graph]["doppler_best_of_1024"], best) << graph;
+    EXPECT_LE(makespan[graph]["doppler_best_of_1024"], c.best_of_1024 * best) << graph;
+    if (c.greedy > 0) {
+      EXPECT_LT(makespan[graph]["doppler"], best) << graph;
+      EXPECT_LE(makespan[graph]["doppler"], c.greedy * best) << graph;
     }
     const std::string simulate = std::string("simulate configs/einsum/gpu/") + c.config +
                                  ".yaml --machine configs/machines/h100-" + std::to_string(c.gpus) +
