@@ -9,6 +9,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "doppler/error.hpp"
 #include "doppler/memory/memory_plan.hpp"
 #include "doppler/random_dag.hpp"
 #include "doppler/sim/memory_graph_engine.hpp"
@@ -167,6 +168,17 @@ TEST(MemoryGraphSim, TimesFollowTheHostLinks) {
   EXPECT_NE(trace_to_csv(r.trace, graph).find("transfer,0,x,0,host,,0,101,400"), std::string::npos)
       << trace_to_csv(r.trace, graph);
   EXPECT_NE(trace_to_chrome_json(r.trace, graph).find("host -> "), std::string::npos);
+  // The same records without device names (a trace built by hand): an error, not a crash.
+  Trace unnamed = r.trace;
+  unnamed.device_names.clear();
+  EXPECT_THROW(trace_to_chrome_json(unnamed, graph), doppler::Error);
+  // memory::node_trace_record gives the simulator's rows: the load is a host -> device transfer.
+  const auto load = memory::node_trace_record(mg.nodes[1], 0, 101);
+  ASSERT_TRUE(load.has_value());
+  EXPECT_EQ(load->kind, TraceRecord::Kind::transfer);
+  EXPECT_EQ(load->src, kHostDevice);
+  EXPECT_EQ(load->device, 0u);
+  EXPECT_FALSE(memory::node_trace_record(mg.nodes[0], 0, 0).has_value());  // the alloc
 }
 
 TEST(MemoryGraphSim, BudgetViolationsAreInternalErrors) {

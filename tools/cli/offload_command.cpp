@@ -358,6 +358,10 @@ void run_offload(const OffloadFlags& flags) {
                       " order: the GPU's outputs differ from the reference by " + g4(*m.max_relative_error) +
                       " (tolerance " + g4(output_tolerance(origin.graph)) + ")");
 #endif
+      for (auto& [order, m] : measured) {
+        m.trace.time_unit = "s";
+        for (const DeviceSpec& d : machine.devices) m.trace.device_names.push_back(d.name);
+      }
       if (!measured.empty() && (links.empty() || links.back().gpus != n))
         links.push_back(fit_measured_links(n, budget, measured, machine));
       std::map<RunOrder, double> with_measured_links;
