@@ -36,7 +36,7 @@ struct MemoryRunOptions {
   int queue_depth = 4;  // nodes in flight per stream
   bool warm_up = true;  // a GEMM burst before the clock starts
   bool return_outputs = true;
-  int repetitions = 1;  // timed runs after one untimed run when > 1; set-up (arenas, inputs) once
+  int repetitions = 1;      // timed runs after one untimed run when > 1; set-up (arenas, inputs) once
   bool issue_ahead = true;  // see EVENT-DRIVEN above
 };
 
