@@ -13,9 +13,10 @@
 // stands for the unfinished nodes it depends on), so no host round trip lies between a node and
 // its successors; without it, a dependency on another stream must have finished (polled CUDA
 // events). At most queue_depth nodes per stream are in flight; among a stream's ready nodes the
-// earliest in the graph's node order goes first. A
-// fixed-order graph (with_fixed_order) runs through the same loop, its chains imposing the order.
-// Returns the makespan (median of `repetitions` runs, after an untimed one when more than one),
+// earliest in the graph's node order goes first. A fixed-order graph (with_fixed_order) runs
+// through the same loop, its chains imposing the order.
+// Returns the makespan (median of `repetitions` runs, after an untimed one when more than one or
+// when the runner has not run yet: its first run is cold, kernels measured up to 1.8x slower),
 // each node's times and the outputs of the last run (alloc/free: when they were passed; outputs
 // read from their kept regions, others empty) and the GPU's description.
 // Errors (fewer GPUs than the graph's devices, a region too small for its block, any CUDA or cuBLAS
@@ -36,7 +37,7 @@ struct MemoryRunOptions {
   int queue_depth = 4;  // nodes in flight per stream
   bool warm_up = true;  // a GEMM burst before the clock starts
   bool return_outputs = true;
-  int repetitions = 1;      // timed runs after one untimed run when > 1; set-up (arenas, inputs) once
+  int repetitions = 1;      // timed runs, after an untimed one (see above); set-up (arenas, inputs) once
   bool issue_ahead = true;  // see EVENT-DRIVEN above
 };
 
