@@ -18,10 +18,12 @@ std::string trace_to_chrome_json(const Trace& trace, const TaskGraph& graph) {
   std::map<std::pair<DeviceId, int>, bool> streams;
   std::map<std::pair<DeviceId, DeviceId>, bool> links;
   for (const TraceRecord& r : trace.records) {
-    for (const DeviceId d : {r.device, r.src})
-      if (r.kind == TraceRecord::Kind::transfer && d != kHostDevice && d >= num_devices)
-        throw Error("trace: a transfer of op " + std::to_string(r.op) + " names device " + std::to_string(d) +
-                    ", but the trace names " + std::to_string(num_devices) + " device(s)");
+    if (r.kind == TraceRecord::Kind::transfer)
+      for (const DeviceId d : {r.device, r.src})
+        if (d != kHostDevice && d >= num_devices)
+          throw Error("trace: a transfer of op " + std::to_string(r.op) + " names device " +
+                      std::to_string(d) + ", but the trace names " + std::to_string(num_devices) +
+                      " device(s)");
     nlohmann::json e;
     e["ph"] = "X";
     e["ts"] = r.start * scale;

@@ -53,20 +53,14 @@ ExecuteResult Run::collect() {
 // The tensor from this process's blocks; with other processes, their blocks summed in (each
 // element belongs to exactly one block).
 std::vector<float> Run::assemble(einsum::TensorId t) {
-  const einsum::Tensor& tensor = graph_.tensor(t);
-  const std::vector<einsum::Range> box = whole_box(tensor.dims);
-  std::vector<float> values(static_cast<std::size_t>(tensor.elements()));
-  std::vector<std::byte> bytes;
-  std::vector<float> block;
-  for (const OpId u : lowered_.tensors[t].tasks) {
+  std::vector<float> values = assemble_tensor(graph_, lowered_, kernels_, t, [&](OpId u, std::byte* bytes) {
     const DeviceId d = scheduler_.device_of(u);
-    if (!local(d)) continue;
-    bytes.resize(kernels_.output_bytes(u));
+    if (!local(d)) return false;
     devices_.use(d);
-    check(cudaMemcpy(bytes.data(), out_[u], bytes.size(), cudaMemcpyDeviceToHost),
+    check(cudaMemcpy(bytes, out_[u], kernels_.output_bytes(u), cudaMemcpyDeviceToHost),
           Where{"task", lowered_.graph.op(u).name, static_cast<int>(d)}, "cudaMemcpy (result)");
-    place_output_block(lowered_, kernels_, u, bytes.data(), box, block, values);
-  }
+    return true;
+  });
   if (nccl_) all_reduce(values);
   return values;
 }

@@ -45,14 +45,23 @@ std::vector<const std::byte*> stage_load_blocks(const einsum::EinsumGraph& graph
   return blocks;
 }
 
-void place_output_block(const einsum::LoweredGraph& lowered, const TaskKernels& kernels, OpId u,
-                        const std::byte* bytes, const std::vector<einsum::Range>& box,
-                        std::vector<float>& scratch, std::vector<float>& tensor) {
-  const ElemType type = kernels.output_type(u);
-  scratch.resize(kernels.output_bytes(u) / elem_bytes(type));
-  decode(bytes, type, scratch);
-  if (auto copy = box_copy(lowered.tasks[u].ranges, box))
-    run_copy_on_host(*copy, scratch.data(), tensor.data());
+std::vector<float> assemble_tensor(const einsum::EinsumGraph& graph, const einsum::LoweredGraph& lowered,
+                                   const TaskKernels& kernels, einsum::TensorId t, const ReadBlock& read) {
+  const einsum::Tensor& tensor = graph.tensor(t);
+  const std::vector<einsum::Range> box = whole_box(tensor.dims);
+  std::vector<float> values(static_cast<std::size_t>(tensor.elements()));
+  std::vector<std::byte> bytes;
+  std::vector<float> block;
+  for (const OpId u : lowered.tensors[t].tasks) {
+    bytes.resize(kernels.output_bytes(u));
+    if (!read(u, bytes.data())) continue;
+    const ElemType type = kernels.output_type(u);
+    block.resize(bytes.size() / elem_bytes(type));
+    decode(bytes.data(), type, block);
+    if (auto copy = box_copy(lowered.tasks[u].ranges, box))
+      run_copy_on_host(*copy, block.data(), values.data());
+  }
+  return values;
 }
 
 }  // namespace doppler::hw

@@ -1,10 +1,11 @@
 #pragma once
 // Contract: the host side of blocks on the GPU, shared by the executors: a load task's block of a
 // tensor's input values (einsum::lowered_input_values) gathered and converted to the tensor's
-// dtype, every load block staged once in pinned memory, a block read back from the GPU placed into
-// its tensor, and the box of a whole tensor (for box_copy).
+// dtype, every load block staged once in pinned memory, a tensor assembled from the blocks read
+// back from the GPU, and the box of a whole tensor (for box_copy).
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "device_set.hpp"
@@ -28,10 +29,11 @@ std::vector<const std::byte*> stage_load_blocks(const einsum::EinsumGraph& graph
                                                 const TaskKernels& kernels,
                                                 const einsum::ReferenceOptions& options, DeviceSet& devices);
 
-// Decodes task u's output block (`bytes`, its element type) and copies it into `tensor` (the whole
-// tensor, row-major over `box`); `scratch` holds the decoded block.
-void place_output_block(const einsum::LoweredGraph& lowered, const TaskKernels& kernels, OpId u,
-                        const std::byte* bytes, const std::vector<einsum::Range>& box,
-                        std::vector<float>& scratch, std::vector<float>& tensor);
+// Tensor t (row-major, float) from its blocks: `read(u, bytes)` copies block u (output_bytes(u),
+// in its element type) into `bytes`, or returns false when the block is not held here (its
+// elements stay 0); each block read is decoded and placed at its ranges.
+using ReadBlock = std::function<bool(OpId, std::byte*)>;
+std::vector<float> assemble_tensor(const einsum::EinsumGraph& graph, const einsum::LoweredGraph& lowered,
+                                   const TaskKernels& kernels, einsum::TensorId t, const ReadBlock& read);
 
 }  // namespace doppler::hw

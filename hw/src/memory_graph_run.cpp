@@ -421,28 +421,22 @@ MemoryRunResult MemoryRun::run_once() {
 
 // An output tensor from its blocks' kept regions (on a device or in the host arena).
 std::vector<float> MemoryRun::assemble(einsum::TensorId t) {
-  const einsum::Tensor& tensor = graph_.tensor(t);
-  const std::vector<einsum::Range> box = whole_box(tensor.dims);
-  std::vector<float> values(static_cast<std::size_t>(tensor.elements()));
-  std::vector<std::byte> bytes;
-  std::vector<float> block;
-  for (const OpId u : lowered_.tensors[t].tasks) {
+  return assemble_tensor(graph_, lowered_, kernels_, t, [&](OpId u, std::byte* bytes) {
     const auto placed = std::find_if(mg_.outputs.begin(), mg_.outputs.end(),
                                      [&](const memory::MemPlacement& p) { return p.tensor == u; });
     if (placed == mg_.outputs.end())
       throw Error("hw: output block '" + lowered_.graph.op(u).name + "' is not kept by the memory graph");
-    bytes.resize(kernels_.output_bytes(u));
+    const std::size_t size = kernels_.output_bytes(u);
     if (placed->region.device == kHostDevice) {
-      std::copy_n(host_ + placed->region.offset, bytes.size(), bytes.data());
+      std::copy_n(host_ + placed->region.offset, size, bytes);
     } else {
       devices_->use(placed->region.device);
-      check(cudaMemcpy(bytes.data(), device_region(placed->region), bytes.size(), cudaMemcpyDeviceToHost),
+      check(cudaMemcpy(bytes, device_region(placed->region), size, cudaMemcpyDeviceToHost),
             Where{"output", lowered_.graph.op(u).name, static_cast<int>(placed->region.device)},
             "cudaMemcpy (result)");
     }
-    place_output_block(lowered_, kernels_, u, bytes.data(), box, block, values);
-  }
-  return values;
+    return true;
+  });
 }
 
 }  // namespace
