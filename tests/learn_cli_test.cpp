@@ -191,6 +191,21 @@ TEST_F(LearnCli, CommittedEinsumPolicies) {
   }
 }
 
+// configs/evaluate-einsum-h100-gpu.yaml: the stage-III policies (written by LibTorch 2.11 on the GPU
+// machine) load here and place every graph of their evaluation file.
+TEST_F(LearnCli, CommittedStageThreePolicies) {
+  const nlohmann::json j = run_json("evaluate configs/evaluate-einsum-h100-gpu.yaml --samples 4 --json");
+  std::map<std::string, int> learned_rows;
+  for (const auto& r : j["results"]) {
+    EXPECT_GT(r["makespan"].get<double>(), 0) << r;
+    if (r["method"].get<std::string>().rfind("doppler", 0) == 0)
+      ++learned_rows[r["graph"].get<std::string>()];
+  }
+  EXPECT_EQ(learned_rows, (std::map<std::string, int>{{"einsum_chain_mm_4gpu", 2},
+                                                      {"einsum_llama_block_4gpu", 2},
+                                                      {"einsum_llama_layer_4gpu", 2}}));
+}
+
 // configs/evaluate-paper.yaml: the committed policies on the four paper graphs against every heuristic,
 // the same rows as evaluating each config with its policy file; misuse is a one-line error.
 TEST_F(LearnCli, EvaluatePaperConfig) {
@@ -216,6 +231,26 @@ TEST_F(LearnCli, EvaluatePaperConfig) {
     if (r["graph"] == "ffnn") ffnn_rows.push_back(r);
   }
   EXPECT_EQ(ffnn_rows, ffnn["results"]);
+  EXPECT_EQ(ffnn["backend"], "sim");
+  double best_heuristic = 0;
+  for (const auto& r : ffnn["results"]) {
+    const double value = r["makespan"].get<double>();
+    EXPECT_EQ(r["simulated"].get<double>(), value);
+    if (r["method"].get<std::string>().rfind("doppler", 0) != 0 &&
+        (best_heuristic == 0 || value < best_heuristic))
+      best_heuristic = value;
+  }
+  for (const auto& r : ffnn["results"])
+    EXPECT_DOUBLE_EQ(r["ratio_to_best_heuristic"].get<double>(),
+                     r["makespan"].get<double>() / best_heuristic);
+  const std::string csv = path("ffnn.csv"), svg = path("ffnn.svg");
+  run("evaluate configs/paper/ffnn.yaml --policy configs/policies/paper-4dev/ffnn/policy.pt --samples 4 "
+      "--csv " +
+      csv + " --plot " + svg);
+  EXPECT_EQ(lines_of(slurp(csv)).front(),
+            "graph,method,makespan,ratio_to_critical_path,ratio_to_best_heuristic,simulated");
+  EXPECT_EQ(lines_of(slurp(csv)).size(), ffnn["results"].size() + 1);
+  EXPECT_NE(slurp(svg).find("best heuristic"), std::string::npos);
   const nlohmann::json fewer = run_json("evaluate configs/evaluate-paper.yaml --samples 2 --json");
   EXPECT_EQ(fewer["results"].size(), j["results"].size());
   EXPECT_EQ(fewer["results"].back()["method"], "doppler_best_of_2");
@@ -289,6 +324,29 @@ TEST_F(LearnCli, Errors) {
   const std::string bad = config("bad.yaml", 4, "batch: 0");
   expect_error("train " + bad + " --out " + path("bad"), {"bad.yaml:6:", "'train.batch'", "at least 1"});
   EXPECT_FALSE(fs::exists(path("bad")));
+  // Stage III needs data to run (an einsum workload) and as many GPUs as devices (here 16: more than
+  // any machine this runs on has; or no hw backend at all). Nothing is written either way.
+  const std::string graph_gpu =
+      config("graph_gpu.yaml", 4, "imitation_episodes: 0, rl_episodes: 0, gpu_episodes: 4");
+  expect_error("train " + graph_gpu + " --out " + path("graph_gpu"),
+               {"graph_gpu.yaml: train.gpu_episodes (stage III) needs an einsum workload"});
+  const std::string einsum_gpu =
+      write("einsum_gpu.yaml",
+            "einsum: {workload: chain_mm, n: 64, length: 2, dtype: f32}\n"
+            "decompose: {method: eindecomp, devices: 16}\ndevices: 16\nseed: 2\n"
+            "policy: {hidden: 16, steps: 2, edge_basis: 2, head_hidden: 16}\n"
+            "train: {imitation_episodes: 0, rl_episodes: 0, gpu_episodes: 4, batch: 4}\n");
+  expect_error("train " + einsum_gpu + " --out " + path("einsum_gpu"),
+               {"train: stage III (train.gpu_episodes): "});
+  EXPECT_FALSE(fs::exists(path("einsum_gpu")));
+  // evaluate --backend cuda: the same two conditions; nothing written.
+  expect_error(
+      "evaluate " + graph_gpu + " --policy " + out + "/policy.pt --backend cuda --csv " + path("e.csv"),
+      {"graph_gpu.yaml: --backend cuda needs an einsum workload"});
+  expect_error(
+      "evaluate " + einsum_gpu + " --policy " + out + "/policy.pt --backend cuda --csv " + path("e.csv"),
+      {"evaluate --backend cuda: "});
+  EXPECT_FALSE(fs::exists(path("e.csv")));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <numeric>
 #include <string>
@@ -149,6 +150,64 @@ TEST(LearnTraining, SeveralGraphs) {
   const LearnedPolicy policy = LearnedPolicy::load(whole + "/policy.pt", 4);
   EXPECT_NO_THROW(validate_plan(policy.place(simulator), unseen, 4));
   EXPECT_NO_THROW(validate_plan(policy.place(simulator, 3, 1), unseen, 4));
+  fs::remove_all(whole);
+  fs::remove_all(split);
+}
+
+// Stage III learns from the makespans `measure` returns (on GPUs in `doppler train`; here a machine
+// that runs every plan's simulated makespan 1.5x slower, plus 1 ms): its episodes record them, its
+// running mean and best start afresh, it uses gpu_lr and no epsilon, the final greedy plan is measured,
+// and it continues exactly after a resume.
+TEST(LearnTraining, StageThreeLearnsFromMeasuredMakespans) {
+  const TrainingSetup setup;
+  sim::Simulator simulator(setup.graph, setup.machine, sim::CostModelKind::paper);
+  std::size_t measured = 0;
+  const auto slower = [&](std::size_t graph, const std::vector<Plan>& plans) {
+    EXPECT_EQ(graph, 0u);
+    std::vector<double> seconds;
+    for (const Plan& plan : plans)
+      seconds.push_back(1.5 * simulator.makespan(plan.device, plan.priority) + 1e-3);
+    measured += plans.size();
+    return seconds;
+  };
+  TrainSettings s = small_settings();
+  s.gpu_episodes = 8;
+  s.gpu_lr = 2e-3;
+  s.epsilon = 0.2;
+  const std::string whole = fresh_dir("stage3_whole"), split = fresh_dir("stage3_split");
+  TrainRequest request = setup.request(s, whole);
+  EXPECT_EQ(error_of([&] { train(request); }),
+            "train: stage III (train.gpu_episodes) needs GPUs to measure plans on, and none were given");
+  request.measure = slower;
+  const TrainResult r = train(request);
+  ASSERT_EQ(r.log.size(), 40u);
+  EXPECT_EQ(measured, 8u + 1u);  // the stage III episodes and the final greedy plan
+  double best = 0;
+  for (std::size_t i = 32; i < 40; ++i) {
+    const EpisodeRecord& e = r.log[i];
+    EXPECT_EQ(e.stage, 3);
+    EXPECT_EQ(e.epsilon, 0);
+    EXPECT_DOUBLE_EQ(e.lr, 2e-3 * std::pow(s.lr_decay, i / 4 * 4 / 1000.0));
+    best = best == 0 ? e.makespan : std::min(best, e.makespan);
+    EXPECT_EQ(e.best, best);
+  }
+  EXPECT_EQ(r.log[31].stage, 2);
+  EXPECT_EQ(r.log[32].running, r.log[32].makespan);  // the running mean restarts with stage III
+  EXPECT_GT(r.log[32].makespan, r.log[31].best);     // measured, not simulated
+  sim::Simulator check(setup.graph, setup.machine, sim::CostModelKind::paper);
+  const Plan greedy = load_plan(whole + "/greedy_plan.yaml");
+  EXPECT_DOUBLE_EQ(r.greedy_makespan, 1.5 * check.makespan(greedy.device, greedy.priority) + 1e-3);
+  const Plan best_plan = load_plan(whole + "/best_plan.yaml");
+  EXPECT_DOUBLE_EQ(r.log.back().best, 1.5 * check.makespan(best_plan.device, best_plan.priority) + 1e-3);
+
+  TrainRequest first = setup.request(s, split);
+  first.measure = slower;
+  first.stop_after = 36;
+  EXPECT_EQ(train(first).log.size(), 36u);
+  TrainRequest second = first;
+  second.stop_after = 0;
+  second.resume = true;
+  expect_same_logs(r.log, train(second).log);
   fs::remove_all(whole);
   fs::remove_all(split);
 }
@@ -302,8 +361,9 @@ TEST(LearnTraining, ConfigSections) {
       "t.yaml:4: 'train.graphs[0]': file 'nowhere.txt' does not exist");
   EXPECT_EQ(
       error_of([&] { read_train_settings(parse_experiment(head + "train:\n  bach: 3\n", "t.yaml", names)); }),
-      "t.yaml:5: 'train.bach': unknown key (known: imitation_episodes, rl_episodes, batch, threads, lr, "
-      "rl_lr, lr_decay, entropy, epsilon, baseline_decay, advantage, graphs, checkpoint_every)");
+      "t.yaml:5: 'train.bach': unknown key (known: imitation_episodes, rl_episodes, gpu_episodes, "
+      "gpu_repetitions, gpu_lr, batch, threads, lr, rl_lr, lr_decay, entropy, epsilon, baseline_decay, "
+      "advantage, graphs, checkpoint_every)");
   EXPECT_EQ(
       error_of([&] { read_policy_sizes(parse_experiment(head + "policy: {hidden: 0}\n", "t.yaml", names)); }),
       "t.yaml:4: 'policy.hidden': must be at least 1");

@@ -91,6 +91,12 @@ TrainSettings read_train_settings(const Experiment& experiment) {
       s.imitation_episodes = static_cast<std::size_t>(in.unsigned_integer(v, field));
     } else if (key == "rl_episodes") {
       s.rl_episodes = static_cast<std::size_t>(in.unsigned_integer(v, field));
+    } else if (key == "gpu_episodes") {
+      s.gpu_episodes = static_cast<std::size_t>(in.unsigned_integer(v, field));
+    } else if (key == "gpu_repetitions") {
+      s.gpu_repetitions = positive(in, v, field);
+    } else if (key == "gpu_lr") {
+      s.gpu_lr = in_range(in, v, field, 0, 1, true);
     } else if (key == "batch") {
       s.batch = positive(in, v, field);
     } else if (key == "threads") {
@@ -122,11 +128,14 @@ TrainSettings read_train_settings(const Experiment& experiment) {
       s.checkpoint_every = positive(in, v, field);
     } else {
       in.fail(it->first, field,
-              "unknown key (known: imitation_episodes, rl_episodes, batch, threads, lr, rl_lr, lr_decay, "
-              "entropy, epsilon, baseline_decay, advantage, graphs, checkpoint_every)");
+              "unknown key (known: imitation_episodes, rl_episodes, gpu_episodes, gpu_repetitions, gpu_lr, "
+              "batch, "
+              "threads, lr, rl_lr, lr_decay, entropy, epsilon, baseline_decay, advantage, graphs, "
+              "checkpoint_every)");
     }
   }
-  if (s.total() == 0) in.fail(*found->second, "train", "imitation_episodes + rl_episodes must be at least 1");
+  if (s.total() == 0)
+    in.fail(*found->second, "train", "imitation_episodes + rl_episodes + gpu_episodes must be at least 1");
   return s;
 }
 

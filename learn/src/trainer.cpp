@@ -124,16 +124,21 @@ class Trainer {
   void start_or_resume();
   void start_from(const std::string& path);
   void run_batch(std::size_t count);
+  void measure(std::size_t graph_index, std::vector<Episode>& episodes) const;
   void rollouts(TrainingGraph& graph, const PolicyArrays& arrays, const RolloutOptions& options,
                 std::vector<Episode>& episodes);
   std::vector<float> advantages(const TrainingGraph& graph, const std::vector<Episode>& episodes) const;
   void save();
+  int stage_at(std::size_t episode) const {
+    return episode < s_.imitation_episodes ? 1 : episode < s_.simulated() ? 2 : 3;
+  }
   double lr_at(std::size_t episode) const {
-    const double base = episode < s_.imitation_episodes ? s_.lr : s_.rl_lr;
+    const int stage = stage_at(episode);
+    const double base = stage == 1 ? s_.lr : stage == 2 ? s_.rl_lr : s_.gpu_lr;
     return base * std::pow(s_.lr_decay, static_cast<double>(episode) / 1000.0);
   }
   double epsilon_at(std::size_t episode) const {
-    if (episode < s_.imitation_episodes || s_.rl_episodes == 0) return 0;
+    if (stage_at(episode) != 2) return 0;
     const double done =
         static_cast<double>(episode - s_.imitation_episodes) / static_cast<double>(s_.rl_episodes);
     return s_.epsilon * std::max(0.0, 1.0 - done);
@@ -256,10 +261,31 @@ std::vector<float> Trainer::advantages(const TrainingGraph& graph,
   return advantage;
 }
 
+// Stage III: the episodes' makespans become the ones measured on the GPUs.
+void Trainer::measure(std::size_t graph_index, std::vector<Episode>& episodes) const {
+  std::vector<Plan> plans;
+  for (const Episode& e : episodes) plans.push_back(e.plan);
+  const std::vector<double> measured = r_.measure(graph_index, plans);
+  if (measured.size() != episodes.size()) {
+    throw Error("train: stage III measured " + std::to_string(measured.size()) + " makespans for " +
+                std::to_string(episodes.size()) + " plans");
+  }
+  for (std::size_t i = 0; i < episodes.size(); ++i) {
+    if (!(measured[i] > 0)) throw Error("train: stage III measured a makespan that is not positive");
+    episodes[i].makespan = measured[i];
+  }
+}
+
 void Trainer::run_batch(std::size_t count) {
   const std::size_t graph_index = episode_ / s_.batch % graphs_.size();
   TrainingGraph& graph = graphs_[graph_index];
-  const bool imitation = episode_ < s_.imitation_episodes;
+  const int stage = stage_at(episode_);
+  const bool imitation = stage == 1;
+  if (stage == 3 && (log_.empty() || log_.back().stage != 3)) {
+    // Measured makespans are not the simulator's: baselines and bests start again.
+    for (TrainingGraph& g : graphs_) g.running = g.best = 0;
+    best_plan_ = Plan{};
+  }
   const double lr = lr_at(episode_);
   for (auto& group : optimizer_.param_groups())
     static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
@@ -275,6 +301,7 @@ void Trainer::run_batch(std::size_t count) {
   const auto t1 = Clock::now();
   std::vector<Episode> episodes(count);
   rollouts(graph, arrays, options, episodes);
+  if (stage == 3) measure(graph_index, episodes);
   const auto t2 = Clock::now();
 
   const StepLogProbs lp = net_->batch_log_probs(outputs, episodes, devices_, imitation);
@@ -306,8 +333,8 @@ void Trainer::run_batch(std::size_t count) {
       graph.best = e.makespan;
       if (graph_index == 0) best_plan_ = e.plan;
     }
-    log_.push_back({episode_ + i, graph_index, imitation ? 1 : 2, e.makespan, graph.running, graph.best,
-                    loss_value, lr, options.epsilon});
+    log_.push_back({episode_ + i, graph_index, stage, e.makespan, graph.running, graph.best, loss_value, lr,
+                    options.epsilon});
   }
   episode_ += count;
 }
@@ -339,7 +366,8 @@ TrainResult Trainer::run() {
   const std::size_t first = episode_;
   std::size_t next_checkpoint = (episode_ / s_.checkpoint_every + 1) * s_.checkpoint_every;
   while (episode_ < total && (r_.stop_after == 0 || episode_ < r_.stop_after)) {
-    const std::size_t stage_end = episode_ < s_.imitation_episodes ? s_.imitation_episodes : total;
+    const int stage = stage_at(episode_);
+    const std::size_t stage_end = stage == 1 ? s_.imitation_episodes : stage == 2 ? s_.simulated() : total;
     run_batch(std::min(s_.batch, stage_end - episode_));
     if (episode_ >= next_checkpoint && episode_ < total) {
       save();
@@ -349,7 +377,7 @@ TrainResult Trainer::run() {
       TrainProgress p;
       p.episode = episode_;
       p.total = total;
-      p.stage = episode_ <= s_.imitation_episodes ? 1 : 2;
+      p.stage = stage;
       p.best = graphs_[0].best;
       p.running = graphs_[0].running;
       p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -372,7 +400,10 @@ TrainResult Trainer::run() {
   RolloutOptions greedy;
   greedy.mode = r_.mode;
   greedy.greedy = true;
-  Episode e = rollout(*main.workers[0].env, *main.workers[0].simulator, arrays, greedy, rng);
+  std::vector<Episode> final_greedy{
+      rollout(*main.workers[0].env, *main.workers[0].simulator, arrays, greedy, rng)};
+  if (s_.gpu_episodes > 0) measure(0, final_greedy);
+  Episode& e = final_greedy.front();
   e.plan.method = "doppler-policy-greedy";
   if (!r_.out_dir.empty()) save_plan(e.plan, (fs::path(r_.out_dir) / "greedy_plan.yaml").string());
   result.greedy_makespan = e.makespan;
@@ -395,6 +426,9 @@ std::string policy_file_path(const std::string& out_dir) {
 
 TrainResult train(const TrainRequest& request) {
   if (request.graph == nullptr || request.machine == nullptr) throw Error("train: no graph or machine given");
+  if (request.settings.gpu_episodes > 0 && !request.measure) {
+    throw Error("train: stage III (train.gpu_episodes) needs GPUs to measure plans on, and none were given");
+  }
   if (!request.mode.learned_sel && !request.mode.learned_plc) {
     throw Error("train: sel and plc are both critical_path: nothing would be learned");
   }

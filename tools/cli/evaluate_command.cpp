@@ -4,13 +4,18 @@
 // eindecomp), all simulated. The policy for a config is CKPT (a checkpoint or policy file), or
 // DIR/NAME/policy.ckpt, else DIR/NAME/policy.pt (NAME: the config's name, as `doppler train --out
 // DIR/NAME` writes it); an evaluation file (evaluation_file.hpp) names each config's policy and K
-// itself (--samples overrides K). A table (makespan and ratio to critical path), --csv and --json
-// ({"results": [{graph, method, makespan}, ...]}).
+// itself (--samples overrides K). With `--backend cuda` every plan also runs on this machine's GPUs
+// (einsum workloads only; gpu_plan_timer.hpp): `--rounds` interleaved rounds over all plans, each
+// plan's round figure the median of `--repetitions` timed runs, and its makespan the median over the
+// rounds; ratios are per round, then the median (the GPUs drift between rounds, not within one).
+// A table (makespan, ratio to critical path and to the best heuristic), --csv, --plot (bars) and
+// --json ({"results": [{graph, method, makespan, simulated, ratio_to_best_heuristic, ...}, ...]}).
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 
+#include "bar_chart_svg.hpp"
 #include "commands.hpp"
 #include "doppler/error.hpp"
 #include "doppler/file_io.hpp"
@@ -18,6 +23,7 @@
 #include "doppler/number_format.hpp"
 #include "doppler/policies/placement.hpp"
 #include "evaluation_file.hpp"
+#include "gpu_plan_timer.hpp"
 #include "report.hpp"
 #include "run_inputs.hpp"
 #include "text_table.hpp"
@@ -27,16 +33,51 @@ namespace {
 
 struct EvaluateFlags {
   std::vector<std::string> configs;
-  std::string policy, runs, csv;
+  std::string policy, runs, csv, plot;
   std::size_t samples = 16;
   bool samples_given = false;
   bool json = false;
+  std::string backend = "sim";
+  std::size_t rounds = 3, repetitions = 11;
 };
 
 struct Row {
   std::string graph, method;
-  double makespan = 0, ratio = 0;
+  bool heuristic = false;
+  double makespan = 0;         // simulated, or with --backend cuda measured (median over rounds)
+  double simulated = 0;        // the simulator's makespan
+  double ratio = 0;            // to critical path
+  double ratio_best = 0;       // to the best heuristic
+  std::vector<double> rounds;  // --backend cuda: the measured makespan of each round
 };
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n == 0 ? 0 : n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// Ratios to critical path and to the best heuristic: of the makespans, or per round and then the median.
+void set_ratios(std::vector<Row>& rows) {
+  const std::size_t rounds = rows.front().rounds.empty() ? 1 : rows.front().rounds.size();
+  const auto value = [&](const Row& r, std::size_t k) { return r.rounds.empty() ? r.makespan : r.rounds[k]; };
+  std::vector<std::vector<double>> to_cp(rows.size()), to_best(rows.size());
+  for (std::size_t k = 0; k < rounds; ++k) {
+    double cp = 0, best = 0;
+    for (const Row& r : rows) {
+      if (r.method == "critical_path") cp = value(r, k);
+      if (r.heuristic && (best == 0 || value(r, k) < best)) best = value(r, k);
+    }
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      to_cp[i].push_back(cp > 0 ? value(rows[i], k) / cp : 0);
+      to_best[i].push_back(best > 0 ? value(rows[i], k) / best : 0);
+    }
+  }
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    rows[i].ratio = median(to_cp[i]);
+    rows[i].ratio_best = median(to_best[i]);
+  }
+}
 
 // The policy of a config: --policy, or the run under --runs (its checkpoint, else its policy file).
 std::string policy_of(const Experiment& e, const EvaluateFlags& flags) {
@@ -53,8 +94,21 @@ Experiment load_config(const std::string& config) {
   return e;
 }
 
-std::vector<Row> evaluate_one(const Experiment& e, const std::string& ckpt, std::size_t samples) {
+std::vector<Row> evaluate_one(const Experiment& e, const std::string& ckpt, std::size_t samples,
+                              const EvaluateFlags& flags) {
   const auto workload = load(e);
+  std::unique_ptr<GpuPlanTimer> gpu;
+  if (flags.backend == "cuda") {
+    if (!workload->einsum) {
+      throw Error(e.source + ": --backend cuda needs an einsum workload (a task graph has no data to run)");
+    }
+    try {
+      gpu = std::make_unique<GpuPlanTimer>(*workload->einsum, workload->machine.num_devices(),
+                                           flags.repetitions);
+    } catch (const Error& error) {
+      throw Error("evaluate --backend cuda: " + std::string(error.what()));
+    }
+  }
   sim::Simulator simulator(workload->graph, workload->machine, workload->model);
   const learn::LearnedPolicy policy = learn::LearnedPolicy::load(ckpt, workload->machine.num_devices());
   std::vector<std::pair<std::string, Plan>> plans;
@@ -66,12 +120,21 @@ std::vector<Row> evaluate_one(const Experiment& e, const std::string& ckpt, std:
   plans.emplace_back("doppler", policy.place(simulator));
   plans.emplace_back("doppler_best_of_" + std::to_string(samples), policy.place(simulator, samples, e.seed));
   std::vector<Row> rows;
-  double critical_path = 0;
-  for (const auto& [method, plan] : plans) {
-    rows.push_back({e.name, method, simulator.run(plan).makespan, 0});
-    if (method == "critical_path") critical_path = rows.back().makespan;
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    Row row;
+    row.graph = e.name;
+    row.method = plans[i].first;
+    row.heuristic = i + 2 < plans.size();
+    row.simulated = row.makespan = simulator.run(plans[i].second).makespan;
+    rows.push_back(row);
   }
-  for (Row& row : rows) row.ratio = critical_path > 0 ? row.makespan / critical_path : 0;
+  for (std::size_t k = 0; gpu && k < flags.rounds; ++k) {
+    for (std::size_t i = 0; i < plans.size(); ++i) rows[i].rounds.push_back(gpu->seconds(plans[i].second));
+  }
+  if (gpu) {
+    for (Row& row : rows) row.makespan = median(row.rounds);
+  }
+  set_ratios(rows);
   return rows;
 }
 
@@ -103,31 +166,60 @@ void evaluate(const EvaluateFlags& flags) {
   std::size_t samples = 0;
   const std::vector<std::pair<std::string, std::string>> pairs = config_policies(flags, samples);
   if (!flags.csv.empty()) check_output_path(flags.csv, "--csv", {".csv"});
+  if (!flags.plot.empty()) check_output_path(flags.plot, "--plot", {".svg"});
+  const bool measured = flags.backend == "cuda";
   std::vector<Row> rows;
   for (const auto& [config, policy] : pairs) {
     const Experiment e = load_config(config);
-    const std::vector<Row> more = evaluate_one(e, policy.empty() ? policy_of(e, flags) : policy, samples);
+    const std::vector<Row> more =
+        evaluate_one(e, policy.empty() ? policy_of(e, flags) : policy, samples, flags);
     rows.insert(rows.end(), more.begin(), more.end());
   }
   if (!flags.csv.empty()) {
-    std::string csv = "graph,method,makespan,ratio_to_critical_path\n";
-    for (const Row& r : rows)
-      csv += r.graph + "," + r.method + "," + format_number(r.makespan) + "," + ratio_text(r.ratio) + "\n";
+    std::string csv = "graph,method,makespan,ratio_to_critical_path,ratio_to_best_heuristic,simulated\n";
+    for (const Row& r : rows) {
+      csv += r.graph + "," + r.method + "," + format_number(r.makespan) + "," + ratio_text(r.ratio) + "," +
+             ratio_text(r.ratio_best) + "," + format_number(r.simulated) + "\n";
+    }
     write_file_atomically(flags.csv, csv);
+  }
+  if (!flags.plot.empty()) {
+    std::vector<Bar> bars;
+    for (const Row& r : rows)
+      bars.push_back({r.graph + " " + r.method, r.ratio_best, ratio_text(r.ratio_best)});
+    write_file_atomically(flags.plot,
+                          bar_chart_svg(std::string("makespan / best heuristic (") +
+                                            (measured ? "measured on the GPUs" : "simulated") + ")",
+                                        bars, 1.0, "best heuristic"));
   }
   if (flags.json) {
     nlohmann::ordered_json results = nlohmann::ordered_json::array();
-    for (const Row& r : rows)
-      results.push_back({{"graph", r.graph}, {"method", r.method}, {"makespan", r.makespan}});
-    std::cout << nlohmann::ordered_json{{"results", results}}.dump(2) << "\n";
+    for (const Row& r : rows) {
+      nlohmann::ordered_json j{{"graph", r.graph},
+                               {"method", r.method},
+                               {"makespan", r.makespan},
+                               {"simulated", r.simulated},
+                               {"ratio_to_critical_path", r.ratio},
+                               {"ratio_to_best_heuristic", r.ratio_best}};
+      if (measured) j["rounds"] = r.rounds;
+      results.push_back(j);
+    }
+    nlohmann::ordered_json out{{"backend", flags.backend}};
+    if (measured) out["rounds"] = flags.rounds, out["repetitions"] = flags.repetitions;
+    out["results"] = results;
+    std::cout << out.dump(2) << "\n";
     return;
   }
   TextTable table({{"graph"},
                    {"method"},
-                   {"makespan", TextTable::Align::right},
-                   {"vs critical path", TextTable::Align::right}});
-  for (const Row& r : rows)
-    table.add_row({r.graph, r.method, format_number(r.makespan), ratio_text(r.ratio)});
+                   {measured ? "measured" : "makespan", TextTable::Align::right},
+                   {"simulated", TextTable::Align::right},
+                   {"vs critical path", TextTable::Align::right},
+                   {"vs best heuristic", TextTable::Align::right}});
+  for (const Row& r : rows) {
+    table.add_row({r.graph, r.method, format_number(r.makespan), measured ? format_number(r.simulated) : "-",
+                   ratio_text(r.ratio), ratio_text(r.ratio_best)});
+  }
   std::cout << table.render();
 }
 
@@ -137,7 +229,8 @@ void add_evaluate_command(CLI::App& app) {
   auto flags = std::make_shared<EvaluateFlags>();
   CLI::App* command = app.add_subcommand(
       "evaluate",
-      "A trained policy (greedy, best of K) against every heuristic on configs' graphs, simulated");
+      "A trained policy (greedy, best of K) against every heuristic on configs' graphs, simulated "
+      "(and measured on GPUs with --backend cuda)");
   command
       ->add_option("configs", flags->configs,
                    "Experiment configs (YAML), or one evaluation file (evaluate: {samples, runs})")
@@ -155,6 +248,20 @@ void add_evaluate_command(CLI::App& app) {
           ->type_name("K")
           ->check(positive_integer());
   command->add_option("--csv", flags->csv, "Write the results as CSV")->type_name("FILE");
+  command->add_option("--plot", flags->plot, "Write a bar chart of the ratios to the best heuristic")
+      ->type_name("FILE.svg");
+  command
+      ->add_option("--backend", flags->backend, "sim (default), or cuda: also measure every plan on the GPUs")
+      ->check(CLI::IsMember({"sim", "cuda"}));
+  command
+      ->add_option("--rounds", flags->rounds, "--backend cuda: interleaved rounds over the plans (default 3)")
+      ->type_name("R")
+      ->check(positive_integer());
+  command
+      ->add_option("--repetitions", flags->repetitions,
+                   "--backend cuda: timed runs of a plan per round, after one untimed (default 11)")
+      ->type_name("N")
+      ->check(positive_integer());
   command->add_flag("--json", flags->json, "Print JSON for scripts instead of a table");
   command->callback([flags, samples] {
     flags->samples_given = samples->count() > 0;

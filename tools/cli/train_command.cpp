@@ -1,6 +1,8 @@
 // `doppler train CONFIG.yaml [--out DIR] [--resume | --init CKPT]`: trains the SEL/PLC policies on the
 // config's graph and machine (stages and sizes from its train: and policy: sections, docs/TRAINING.md), and
-// on the graphs of train.graphs too when given (the plans, curve and summary are the config graph's). Writes
+// on the graphs of train.graphs too when given (the plans, curve and summary are the config graph's); with
+// train.gpu_episodes, stage III times the sampled plans of the config's einsum workload on this
+// machine's GPUs (gpu_plan_timer.hpp). Writes
 // DIR/policy.ckpt, policy.pt (the policy without optimizer state), episodes.csv, best_plan.yaml,
 // greedy_plan.yaml and learning_curve.svg; a progress line on stderr (not with --json); a summary (table or
 // --json) on stdout.
@@ -20,6 +22,7 @@
 #include "doppler/learn/trainer.hpp"
 #include "doppler/number_format.hpp"
 #include "doppler/policies/placement.hpp"
+#include "gpu_plan_timer.hpp"
 #include "line_chart_svg.hpp"
 #include "report.hpp"
 #include "run_inputs.hpp"
@@ -52,9 +55,12 @@ class ProgressLine {
     if (!last && now - shown_ < (tty_ ? std::chrono::milliseconds(500) : std::chrono::seconds(10))) return;
     shown_ = now;
     std::cerr << (tty_ ? "\r" : "") << "train: episode " << p.episode << "/" << p.total << "  stage "
-              << (p.stage == 1 ? "I " : "II") << "  best " << format_short(p.best, 6) << "  running "
-              << format_short(p.running, 6) << "  elapsed " << clock_text(p.seconds) << "  ETA "
-              << clock_text(p.eta_seconds) << (tty_ ? "" : "\n") << std::flush;
+              << (p.stage == 1   ? "I  "
+                  : p.stage == 2 ? "II "
+                                 : "III")
+              << "  best " << format_short(p.best, 6) << "  running " << format_short(p.running, 6)
+              << "  elapsed " << clock_text(p.seconds) << "  ETA " << clock_text(p.eta_seconds)
+              << (tty_ ? "" : "\n") << std::flush;
     printed_ = true;
   }
   ~ProgressLine() {
@@ -110,12 +116,37 @@ void train(const TrainFlags& flags) {
   }
   request.machine = &workload->machine;
   request.model = workload->model;
+  std::unique_ptr<GpuPlanTimer> gpu;
+  if (request.settings.gpu_episodes > 0) {
+    if (!workload->einsum) {
+      throw Error(
+          flags.run.config +
+          ": train.gpu_episodes (stage III) needs an einsum workload (a task graph has no data to run)");
+    }
+    if (!more_graphs.empty()) {
+      throw Error(flags.run.config +
+                  ": train.gpu_episodes (stage III) trains on the config's graph only, "
+                  "not with train.graphs");
+    }
+    try {
+      gpu = std::make_unique<GpuPlanTimer>(*workload->einsum, workload->machine.num_devices(),
+                                           request.settings.gpu_repetitions);
+    } catch (const Error& error) {
+      throw Error("train: stage III (train.gpu_episodes): " + std::string(error.what()));
+    }
+    request.measure = [&gpu](std::size_t, const std::vector<Plan>& plans) {
+      std::vector<double> seconds;
+      for (const Plan& plan : plans) seconds.push_back(gpu->seconds(plan));
+      return seconds;
+    };
+  }
   sim::Simulator simulator(workload->graph, workload->machine, workload->model);
   const Plan reference = policies::place("critical_path", {simulator, e.seed});
   const double critical_path = simulator.makespan(reference.device, reference.priority);
   ProgressLine progress;
   if (!flags.run.json) request.progress = [&progress](const learn::TrainProgress& p) { progress(p); };
   const learn::TrainResult result = learn::train(request);
+  const double critical_path_measured = gpu ? gpu->seconds(reference) : 0;
   const std::string svg = (std::filesystem::path(request.out_dir) / "learning_curve.svg").string();
   write_file_atomically(
       svg, curve_svg(e.name + ": training (" + std::to_string(result.log.size()) + " episodes)", result.log,
@@ -133,6 +164,10 @@ void train(const TrainFlags& flags) {
     j["best_makespan"] = result.best_makespan;
     j["greedy_makespan"] = result.greedy_makespan;
     j["critical_path_makespan"] = critical_path;
+    if (gpu) {
+      j["gpu_episodes"] = request.settings.gpu_episodes;
+      j["critical_path_measured"] = critical_path_measured;  // best and greedy above are measured too
+    }
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -145,6 +180,10 @@ void train(const TrainFlags& flags) {
   table.add_row({"best makespan", format_number(result.best_makespan)});
   table.add_row({"greedy makespan", format_number(result.greedy_makespan)});
   table.add_row({"critical path", format_number(critical_path)});
+  if (gpu) {
+    table.add_row({"critical path, measured",
+                   format_number(critical_path_measured) + " (best and greedy above: measured on the GPUs)"});
+  }
   table.add_row({"outputs", request.out_dir +
                                 "/{policy.ckpt, policy.pt, episodes.csv, best_plan.yaml, greedy_plan.yaml, "
                                 "learning_curve.svg}"});
@@ -157,7 +196,7 @@ void add_train_command(CLI::App& app) {
   auto flags = std::make_shared<TrainFlags>();
   CLI::App* command = app.add_subcommand("train",
                                          "Train the SEL/PLC placement policies on a config's graph "
-                                         "(imitation, then REINFORCE in the simulator)");
+                                         "(imitation, REINFORCE in the simulator, then on the GPUs)");
   add_input_flags(*command, flags->run);
   flags->run.config_opt->required();
   command->add_option("--out", flags->out, "Output directory (default train-NAME)")->type_name("DIR");

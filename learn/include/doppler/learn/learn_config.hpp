@@ -42,7 +42,10 @@ struct PolicyConfig {
 };
 
 // Stage I (imitation of the critical-path teacher, DAgger-style) runs `imitation_episodes`, then
-// stage II (REINFORCE) `rl_episodes`. One update per batch of `batch` episodes rolled out on
+// stage II (REINFORCE on the simulated makespan) `rl_episodes`, then stage III (REINFORCE on the
+// makespan measured on GPUs: the median of `gpu_repetitions` timed runs after an untimed one, at
+// learning rate gpu_lr * lr_decay^(episode / 1000), no epsilon; running mean and best start afresh)
+// `gpu_episodes`. One update per batch of `batch` episodes rolled out on
 // `threads` threads (results do not depend on `threads`). The learning rate is
 // lr * lr_decay^(episode / 1000) in stage I and rl_lr * lr_decay^(episode / 1000) in stage II; exploration
 // epsilon falls linearly from `epsilon` to 0 over the RL stage; the baseline is a running mean (baseline <- b
@@ -55,10 +58,13 @@ enum class Advantage { relative, normalized };
 struct TrainSettings {
   std::size_t imitation_episodes = 1000;
   std::size_t rl_episodes = 4000;
+  std::size_t gpu_episodes = 0;
+  std::size_t gpu_repetitions = 3;
   std::size_t batch = 64;
   std::size_t threads = 1;
   double lr = 1e-2;
   double rl_lr = 1e-4;
+  double gpu_lr = 1e-4;
   double lr_decay = 0.7;
   double entropy = 1e-3;
   double epsilon = 0.1;
@@ -67,7 +73,8 @@ struct TrainSettings {
   std::vector<std::string> graphs;     // more training graphs (specs), besides the config's
   std::size_t checkpoint_every = 500;  // episodes (rounded up to whole batches)
   std::uint64_t seed = 1;              // the experiment's seed
-  std::size_t total() const { return imitation_episodes + rl_episodes; }
+  std::size_t simulated() const { return imitation_episodes + rl_episodes; }  // stages I and II
+  std::size_t total() const { return imitation_episodes + rl_episodes + gpu_episodes; }
 };
 
 PolicyConfig read_policy(const Experiment& experiment);  // the `policy:` section

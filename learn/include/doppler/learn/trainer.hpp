@@ -5,16 +5,17 @@
 // written and the greedy result are `graph`'s): stage I imitates the critical-path teacher on the learner's
 // own rollouts (loss: -log of the summed probability of the teacher's tied choices), stage II is REINFORCE on
 // the simulated makespan with a running-mean baseline, an entropy bonus, epsilon-greedy exploration
-// decaying to 0 and a decaying learning rate. Each update rolls out one batch of episodes on
-// `threads` threads; episode i draws from an RNG seeded by (seed, i), and torch runs on one thread,
-// so results do not depend on the thread count. In `out_dir`: policy.ckpt (checkpoint, see
-// checkpoint.hpp), policy.pt (the policy file: the checkpoint without the optimizer's state),
-// episodes.csv (one row per episode) and best_plan.yaml (the best sampled
-// episode's plan), all rewritten atomically at every checkpoint and at the end, and at the end
-// greedy_plan.yaml (the final policy's greedy placement). `resume` continues from out_dir/policy.ckpt
-// exactly: the episodes after it are the ones an uninterrupted run would have had. `init` (not with
-// `resume`) starts a fresh run from a trained policy's weights (a checkpoint or policy file of the same
-// sizes, switches and device count; fine-tuning on another graph), with a fresh optimizer.
+// decaying to 0 and a decaying learning rate; stage III is REINFORCE on the makespans `measure` returns
+// for the batch's plans (real GPUs; see learn_config.hpp), and its rewards, running means and bests
+// are those measurements (the final greedy plan is measured too). Each update rolls out one batch of episodes
+// on `threads` threads; episode i draws from an RNG seeded by (seed, i), and torch runs on one thread, so
+// results do not depend on the thread count. In `out_dir`: policy.ckpt (checkpoint, see checkpoint.hpp),
+// policy.pt (the policy file: the checkpoint without the optimizer's state), episodes.csv (one row per
+// episode) and best_plan.yaml (the best sampled episode's plan), all rewritten atomically at every checkpoint
+// and at the end, and at the end greedy_plan.yaml (the final policy's greedy placement). `resume` continues
+// from out_dir/policy.ckpt exactly: the episodes after it are the ones an uninterrupted run would have had.
+// `init` (not with `resume`) starts a fresh run from a trained policy's weights (a checkpoint or policy file
+// of the same sizes, switches and device count; fine-tuning on another graph), with a fresh optimizer.
 #include <cstddef>
 #include <functional>
 #include <string>
@@ -30,7 +31,7 @@ namespace doppler::learn {
 struct EpisodeRecord {
   std::size_t episode = 0;
   std::size_t graph = 0;  // 0: the request's graph, i: more_graphs[i - 1]
-  int stage = 1;          // 1 imitation, 2 REINFORCE
+  int stage = 1;          // 1 imitation, 2 REINFORCE in the simulator, 3 REINFORCE on GPUs
   double makespan = 0;
   double running = 0;  // running-mean makespan of this episode's graph after this episode
   double best = 0;     // of this episode's graph
@@ -59,6 +60,9 @@ struct TrainRequest {
   std::string init;            // a policy file or checkpoint to start from; empty: seeded initial weights
   std::size_t stop_after = 0;  // stop (with a checkpoint) after the batch reaching this episode; 0 = all
   std::function<void(const TrainProgress&)> progress;  // called after every batch
+  // Stage III: the measured makespans (seconds) of plans of graph `graph` (0: `graph`, i:
+  // more_graphs[i - 1]), one per plan, in order. Required when settings.gpu_episodes > 0.
+  std::function<std::vector<double>(std::size_t graph, const std::vector<Plan>& plans)> measure;
 };
 
 struct TrainResult {
@@ -69,7 +73,7 @@ struct TrainResult {
   double rollout_seconds = 0;      //   rollouts (hand-written inference, environment, simulator)
   double update_seconds = 0;       //   batched scoring, backward, optimizer step
   double best_makespan = 0;        // of `graph`: over its sampled episodes and the final greedy placement
-  double greedy_makespan = 0;      // the final policy, greedy
+  double greedy_makespan = 0;      // the final policy, greedy (measured when stage III ran)
   Plan best_plan;                  // of best_makespan
 };
 

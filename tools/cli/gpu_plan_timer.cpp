@@ -1,0 +1,61 @@
+#include "gpu_plan_timer.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "doppler/error.hpp"
+
+#ifdef DOPPLER_HAVE_HW
+#include "doppler/hw/executor.hpp"
+#endif
+
+namespace doppler::cli {
+
+#ifdef DOPPLER_HAVE_HW
+
+struct GpuPlanTimer::State {
+  std::unique_ptr<hw::Executor> executor;
+  std::size_t repetitions = 1;
+};
+
+GpuPlanTimer::GpuPlanTimer(const EinsumOrigin& origin, std::size_t devices, std::size_t repetitions)
+    : state_(std::make_unique<State>()) {
+  std::string reason;
+  const int gpus = hw::visible_gpus(&reason);
+  if (gpus < static_cast<int>(devices)) {
+    throw Error(std::to_string(devices) + " GPUs wanted, " + std::to_string(gpus) + " visible" +
+                (reason.empty() ? "" : " (" + reason + ")"));
+  }
+  hw::ExecuteOptions options;
+  options.num_devices = static_cast<int>(devices);
+  options.return_outputs = false;
+  state_->executor = std::make_unique<hw::Executor>(origin.graph, origin.lowered, options);
+  state_->repetitions = std::max<std::size_t>(1, repetitions);
+}
+
+double GpuPlanTimer::seconds(const Plan& plan) {
+  state_->executor->run(plan);
+  std::vector<double> ms;
+  for (std::size_t r = 0; r < state_->repetitions; ++r) ms.push_back(state_->executor->run(plan).makespan_ms);
+  std::nth_element(ms.begin(), ms.begin() + static_cast<std::ptrdiff_t>(ms.size() / 2), ms.end());
+  return ms[ms.size() / 2] * 1e-3;
+}
+
+#else
+
+struct GpuPlanTimer::State {};
+
+GpuPlanTimer::GpuPlanTimer(const EinsumOrigin&, std::size_t, std::size_t) {
+  throw Error("this doppler was built without the hw backend (no CUDA toolkit was found at build time)");
+}
+
+double GpuPlanTimer::seconds(const Plan&) {
+  return 0;
+}
+
+#endif
+
+GpuPlanTimer::~GpuPlanTimer() = default;
+
+}  // namespace doppler::cli
