@@ -8,10 +8,12 @@
 #include <iostream>
 #include <random>
 #include <stdexcept>
+#include <tuple>
 
 #include "doppler/error.hpp"
 #include "doppler/memory/memory_plan.hpp"
 #include "doppler/random_dag.hpp"
+#include "doppler/sim/calibration.hpp"
 #include "doppler/sim/memory_graph_engine.hpp"
 #include "doppler/trace.hpp"
 
@@ -179,6 +181,48 @@ TEST(MemoryGraphSim, TimesFollowTheHostLinks) {
   EXPECT_EQ(load->src, kHostDevice);
   EXPECT_EQ(load->device, 0u);
   EXPECT_FALSE(memory::node_trace_record(mg.nodes[0], 0, 0).has_value());  // the alloc
+}
+
+TEST(MemoryGraphSim, KernelsSlowWhileCopiesRun) {
+  // x (a 400-byte host input) loads over 0..101 while z (60, independent) computes; y (50) reads x.
+  // With concurrency_slowdown 2, z advances at half speed until the load ends: 101 + (60 - 101 / 2).
+  TaskGraph graph;
+  for (const auto& [name, flops, bytes] :
+       std::array<std::tuple<const char*, double, double>, 3>{{{"x", 0, 400}, {"y", 50, 8}, {"z", 60, 8}}}) {
+    Op op;
+    op.name = name;
+    op.flops = flops;
+    op.output_bytes = bytes;
+    graph.add_op(op);
+  }
+  graph.add_edge(0, 1);
+  Machine machine = abstract_machine(1);
+  machine.host_to_device = {LinkSpec{4, 1}};
+  Plan plan;
+  plan.device = {0, 0, 0};
+  MemoryPlanOptions options;
+  options.host_input = {true, false, false};
+  options.alignment = 8;
+  const MemoryGraph mg = memory::compile_memory_graph(graph, plan, options);
+  const CostTable costs(graph, machine, CostModelKind::roofline);
+  EXPECT_DOUBLE_EQ(run_memory_graph(mg, graph, machine, costs).makespan, 101 + 50);
+  machine.calibration.emplace();
+  machine.calibration->concurrency_slowdown = 2;
+  const MemoryRunResult r = run_memory_graph(mg, graph, machine, costs, true);
+  EXPECT_DOUBLE_EQ(r.makespan, 101 + (60 - 101 / 2.0) + 50);
+  EXPECT_DOUBLE_EQ(r.compute_bound, 110);  // kernel times alone
+  for (const TraceRecord& t : r.trace.records) {
+    if (t.kind == TraceRecord::Kind::compute && t.op == 2) EXPECT_DOUBLE_EQ(t.end - t.start, 110.5);
+    if (t.kind == TraceRecord::Kind::compute && t.op == 1)
+      EXPECT_DOUBLE_EQ(t.end - t.start, 50);  // no copy runs
+  }
+  // Covered for longer than the kernel needs at half speed: twice its time.
+  machine.calibration->concurrency_slowdown = 1.5;
+  EXPECT_DOUBLE_EQ(run_memory_graph(mg, graph, machine, costs).makespan, 101 + 50);
+  // fit_trace_slowdown reads the slowdown back: z took 50.5 more while the load covered 101 of it.
+  const std::vector<Trace> traces{r.trace};
+  EXPECT_NEAR(fit_trace_slowdown(traces, [&](const TraceRecord& t) { return costs.compute(t.op, t.device); }),
+              2, 1e-9);
 }
 
 TEST(MemoryGraphSim, BudgetViolationsAreInternalErrors) {

@@ -28,6 +28,19 @@ std::vector<Interval> merged(std::vector<Interval> intervals) {
   return out;
 }
 
+// Per device, the merged intervals in which a transfer into or out of it ran.
+std::map<DeviceId, std::vector<Interval>> copy_busy(const Trace& trace) {
+  std::map<DeviceId, std::vector<Interval>> copies;
+  for (const TraceRecord& r : trace.records) {
+    if (r.kind != TraceRecord::Kind::transfer) continue;
+    for (const DeviceId d : {r.src, r.device})
+      if (d != kHostDevice) copies[d].push_back({r.start, r.end});
+  }
+  std::map<DeviceId, std::vector<Interval>> busy;
+  for (auto& [device, intervals] : copies) busy[device] = merged(std::move(intervals));
+  return busy;
+}
+
 double overlap(const std::vector<Interval>& sorted, double start, double end) {
   auto it = std::lower_bound(sorted.begin(), sorted.end(), start,
                              [](const Interval& i, double t) { return i.end <= t; });
@@ -199,15 +212,11 @@ void gather(const MeasuredRun& run, Samples& samples) {
   gather_copy_dispatch(*run.trace, samples.copy_delays, samples.engine_delays);
   gather_copy_overlap(*run.trace, samples.copy_pairs, samples.overlapping_pairs);
   gather_arrivals(run, streams, samples.arrivals);
-  std::map<DeviceId, std::vector<Interval>> copies;
   for (const TraceRecord& r : run.trace->records) {
-    if (r.kind != TraceRecord::Kind::transfer) continue;
-    samples.links[{r.src, r.device}].push_back({r.bytes, r.end - r.start});
-    for (const DeviceId d : {r.src, r.device})
-      if (d != kHostDevice) copies[d].push_back({r.start, r.end});
+    if (r.kind == TraceRecord::Kind::transfer)
+      samples.links[{r.src, r.device}].push_back({r.bytes, r.end - r.start});
   }
-  std::map<DeviceId, std::vector<Interval>> busy;
-  for (auto& [device, intervals] : copies) busy[device] = merged(std::move(intervals));
+  const std::map<DeviceId, std::vector<Interval>> busy = copy_busy(*run.trace);
   for (const TraceRecord& r : run.trace->records) {
     if (r.device != kHostDevice) samples.devices = std::max<std::size_t>(samples.devices, r.device + 1);
     if (r.kind != TraceRecord::Kind::compute) continue;
@@ -334,6 +343,22 @@ Machine fit_calibration(std::span<const MeasuredRun> runs, const std::optional<M
   }
   m.calibration = std::move(calibration);
   return m;
+}
+
+double fit_trace_slowdown(std::span<const Trace> traces,
+                          const std::function<double(const TraceRecord&)>& predicted) {
+  std::vector<double> measured, expected, overlapped;
+  for (const Trace& trace : traces) {
+    const std::map<DeviceId, std::vector<Interval>> busy = copy_busy(trace);
+    for (const TraceRecord& r : trace.records) {
+      if (r.kind != TraceRecord::Kind::compute || r.end <= r.start) continue;
+      const auto device = busy.find(r.device);
+      measured.push_back(r.end - r.start);
+      expected.push_back(predicted(r));
+      overlapped.push_back(device == busy.end() ? 0.0 : overlap(device->second, r.start, r.end));
+    }
+  }
+  return fit_concurrency_slowdown(measured, expected, overlapped);
 }
 
 }  // namespace doppler::sim

@@ -65,6 +65,7 @@ class Runner {
         record_(options.record_trace),
         jitter_(options.jitter),
         seed_(options.seed),
+        slowdown_(machine.calibration ? machine.calibration->concurrency_slowdown : 1.0),
         n_(mg.num_devices) {
     if (!(options.jitter >= 0 && options.jitter < 1))
       throw std::logic_error("run_memory_graph: jitter must be in [0, 1)");
@@ -168,6 +169,14 @@ class Runner {
 
   std::size_t arena_of(DeviceId d) const { return d == kHostDevice ? n_ : d; }
 
+  // A kernel of `time` alone, started while copies on its device run for `covered` more: it
+  // advances at 1 / slowdown while they run (copies started after it do not slow it).
+  double slowed(double time, double covered) const {
+    if (slowdown_ <= 1 || covered <= 0) return time;
+    if (covered >= time * slowdown_) return time * slowdown_;
+    return covered + (time - covered / slowdown_);
+  }
+
   void became_ready(MemNodeId id) {
     const std::size_t resource = resource_of(mg_.nodes[id]);
     if (resource == kInstant) {
@@ -196,7 +205,11 @@ class Runner {
       touched.swap(touched_);
       std::sort(touched.begin(), touched.end());
       touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
-      for (const std::size_t resource : touched) start_ready(resource, now);
+      // Links first: a kernel starting at the same instant as a copy runs under it.
+      for (const std::size_t resource : touched)
+        if (resource >= n_) start_ready(resource, now);
+      for (const std::size_t resource : touched)
+        if (resource < n_) start_ready(resource, now);
     }
   }
 
@@ -208,13 +221,19 @@ class Runner {
       --slots_[resource];
       const MemNode& node = mg_.nodes[id];
       start_[id] = now;
+      const double time = duration(node) * factor(id);
+      double takes = time;
       if (node.kind == MemNodeKind::kOp) {
         stream_[id] = free_streams_[node.region.device].back();
         free_streams_[node.region.device].pop_back();
-      } else if (node.kind == MemNodeKind::kEvict) {
-        arenas_[n_].acquire(node.source, 0, "host");
+        compute_[node.region.device] += time;
+        takes = slowed(time, copies_until_[node.region.device] - now);
+      } else {
+        if (node.kind == MemNodeKind::kEvict) arenas_[n_].acquire(node.source, 0, "host");
+        for (const DeviceId d : {node.region.device, node.source.device})
+          if (d != kHostDevice && d < n_) copies_until_[d] = std::max(copies_until_[d], now + time);
       }
-      events_.push(now + duration(node) * factor(id), EventQueue::tag(sequence_++, id));
+      events_.push(now + takes, EventQueue::tag(sequence_++, id));
     }
   }
 
@@ -228,7 +247,6 @@ class Runner {
       case MemNodeKind::kOp:
         free_streams_[node.region.device].push_back(stream_[id]);
         std::sort(free_streams_[node.region.device].rbegin(), free_streams_[node.region.device].rend());
-        compute_[node.region.device] += now - start_[id];
         break;
       case MemNodeKind::kLoad:
         result_.bytes_loaded += node.bytes;
@@ -278,6 +296,7 @@ class Runner {
   bool record_;
   double jitter_;
   std::uint64_t seed_;
+  double slowdown_;  // the calibration's concurrency_slowdown (1 without one)
   std::size_t n_;
   std::vector<int> slots_;  // free slots per resource
   std::vector<std::priority_queue<MemNodeId, std::vector<MemNodeId>, std::greater<>>> ready_;
@@ -293,7 +312,8 @@ class Runner {
   EventQueue events_;
   std::uint32_t sequence_ = 0;
   std::size_t finished_ = 0;
-  std::vector<double> compute_ = std::vector<double>(n_, 0.0);
+  std::vector<double> compute_ = std::vector<double>(n_, 0.0);       // kernel time alone, per device
+  std::vector<double> copies_until_ = std::vector<double>(n_, 0.0);  // latest end of a running copy
   std::vector<double> loaded_ = std::vector<double>(n_, 0.0);
   std::vector<double> evicted_ = std::vector<double>(n_, 0.0);
   MemoryRunResult result_;

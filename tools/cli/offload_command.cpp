@@ -59,11 +59,13 @@ struct Measured {
 };
 
 // The host links as the GPU ran them: fitted (latency + bytes / bandwidth) from the copies of the
-// first budget's runs, per GPU count.
+// first budget's runs, per GPU count; and the kernels' slowdown while copies ran, fitted from the
+// same runs against the cost table (sim::fit_trace_slowdown). The other budgets are held out.
 struct MeasuredLinks {
   std::size_t gpus = 0;
   std::uint64_t fitted_on_budget = 0;
   LinkSpec to_device, from_device;
+  double kernel_slowdown = 1;
 };
 
 struct Row {
@@ -77,7 +79,8 @@ struct Row {
   std::string trace_json;           // Chrome trace of the run, kept when --out asks for traces
   std::string measured_trace_json;  // and of the GPU run (once per budget and order)
   std::optional<Measured> measured;
-  std::optional<double> simulated_measured_links;  // the simulator with the measured host links
+  std::optional<double> simulated_measured_links;    // the simulator with the measured host links
+  std::optional<double> simulated_measured_machine;  // ... and the measured kernel slowdown
   std::uint64_t peak() const {
     std::uint64_t most = 0;
     for (const std::uint64_t p : result.peak_bytes) most = std::max(most, p);
@@ -115,7 +118,7 @@ std::string csv_text(const std::vector<Row>& rows) {
       "bound,"
       "host_link_bound,ratio_to_lower_bound,bytes_moved,bytes_loaded,bytes_evicted,bytes_copied,peak_bytes,"
       "measured,"
-      "max_relative_error,simulated_measured_links\n";
+      "max_relative_error,simulated_measured_links,simulated_measured_machine\n";
   for (const Row& r : rows) {
     csv += std::to_string(r.gpus) + "," + std::to_string(r.budget) + "," +
            (r.fraction ? format_number(*r.fraction) : std::string()) + "," + std::to_string(r.working_set) +
@@ -129,6 +132,8 @@ std::string csv_text(const std::vector<Row>& rows) {
            (r.measured && r.measured->max_relative_error ? format_number(*r.measured->max_relative_error)
                                                          : std::string()) +
            "," + (r.simulated_measured_links ? format_number(*r.simulated_measured_links) : std::string()) +
+           "," +
+           (r.simulated_measured_machine ? format_number(*r.simulated_measured_machine) : std::string()) +
            "\n";
   }
   return csv;
@@ -166,6 +171,7 @@ nlohmann::ordered_json results_json(const Experiment& e, const std::string& mach
       o["measured"] = r.measured->makespan;
       if (r.measured->max_relative_error) o["max_relative_error"] = *r.measured->max_relative_error;
       o["simulated_measured_links"] = *r.simulated_measured_links;
+      o["simulated_measured_machine"] = *r.simulated_measured_machine;
     }
     j["results"].push_back(std::move(o));
   }
@@ -176,7 +182,8 @@ nlohmann::ordered_json results_json(const Experiment& e, const std::string& mach
           {{"gpus", l.gpus},
            {"fitted_on_budget_bytes", l.fitted_on_budget},
            {"to_device", {{"bandwidth", l.to_device.bandwidth}, {"latency", l.to_device.latency}}},
-           {"from_device", {{"bandwidth", l.from_device.bandwidth}, {"latency", l.from_device.latency}}}});
+           {"from_device", {{"bandwidth", l.from_device.bandwidth}, {"latency", l.from_device.latency}}},
+           {"kernel_slowdown", l.kernel_slowdown}});
     }
   }
   return j;
@@ -241,16 +248,34 @@ void write_plots(const std::string& dir, const std::map<std::string, std::string
 
 // Fits the host links from the loads and evictions measured for one budget (every order).
 MeasuredLinks fit_measured_links(std::size_t gpus, std::uint64_t budget,
-                                 const std::map<RunOrder, Measured>& measured, const Machine& machine) {
+                                 const std::map<RunOrder, Measured>& measured, const Machine& machine,
+                                 const sim::CostTable& costs) {
   std::vector<std::pair<double, double>> loads, evicts;
+  std::vector<Trace> traces;
   for (const auto& [order, m] : measured) {
     loads.insert(loads.end(), m.loads.begin(), m.loads.end());
     evicts.insert(evicts.end(), m.evicts.begin(), m.evicts.end());
+    traces.push_back(m.trace);
   }
   const auto fit = [](const std::vector<std::pair<double, double>>& copies, const LinkSpec& fallback) {
     return copies.empty() ? fallback : sim::fit_link(copies, fallback);
   };
-  return {gpus, budget, fit(loads, machine.host_to_device.at(0)), fit(evicts, machine.device_to_host.at(0))};
+  const double slowdown = sim::fit_trace_slowdown(
+      traces, [&costs](const TraceRecord& r) { return costs.compute(r.op, r.device); });
+  return {gpus, budget, fit(loads, machine.host_to_device.at(0)), fit(evicts, machine.device_to_host.at(0)),
+          slowdown};
+}
+
+// `machine` with the host links (and, with `slowdown`, the kernel slowdown) the GPU delivered.
+Machine measured_machine(const Machine& machine, const MeasuredLinks& links, bool slowdown) {
+  Machine m = machine;
+  for (LinkSpec& link : m.host_to_device) link = links.to_device;
+  for (LinkSpec& link : m.device_to_host) link = links.from_device;
+  if (slowdown) {
+    if (!m.calibration) m.calibration.emplace();
+    m.calibration->concurrency_slowdown = links.kernel_slowdown;
+  }
+  return m;
 }
 
 #ifdef DOPPLER_HAVE_HW
@@ -363,15 +388,14 @@ void run_offload(const OffloadFlags& flags) {
         for (const DeviceSpec& d : machine.devices) m.trace.device_names.push_back(d.name);
       }
       if (!measured.empty() && (links.empty() || links.back().gpus != n))
-        links.push_back(fit_measured_links(n, budget, measured, machine));
-      std::map<RunOrder, double> with_measured_links;
+        links.push_back(fit_measured_links(n, budget, measured, machine, costs));
+      std::map<RunOrder, double> with_measured_links, with_measured_machine;
       for (const auto& [order, m] : measured) {
-        Machine linked = machine;
-        for (LinkSpec& link : linked.host_to_device) link = links.back().to_device;
-        for (LinkSpec& link : linked.device_to_host) link = links.back().from_device;
+        const memory::MemoryGraph& ran = order == RunOrder::kFixed ? fixed : event_driven;
         with_measured_links[order] =
-            sim::run_memory_graph(order == RunOrder::kFixed ? fixed : event_driven, graph, linked, costs)
-                .makespan;
+            sim::run_memory_graph(ran, graph, measured_machine(machine, links.back(), false), costs).makespan;
+        with_measured_machine[order] =
+            sim::run_memory_graph(ran, graph, measured_machine(machine, links.back(), true), costs).makespan;
       }
       for (const double bandwidth : bandwidths) {
         Machine linked = machine;
@@ -382,6 +406,7 @@ void run_offload(const OffloadFlags& flags) {
           if (const auto m = measured.find(order); m != measured.end()) {
             row.measured = m->second;
             row.simulated_measured_links = with_measured_links.at(order);
+            row.simulated_measured_machine = with_measured_machine.at(order);
           }
           row.result = sim::run_memory_graph(
               order == RunOrder::kFixed ? fixed : event_driven, graph, linked, costs,
@@ -433,6 +458,7 @@ void run_offload(const OffloadFlags& flags) {
   if (flags.gpu) {
     columns.push_back({"measured", Align::right});
     columns.push_back({"sim, measured links", Align::right});
+    columns.push_back({"+ slowdown", Align::right});
   }
   if (flags.verify) columns.push_back({"max rel. error", Align::right});
   TextTable table(std::move(columns));
@@ -452,6 +478,7 @@ void run_offload(const OffloadFlags& flags) {
     if (flags.gpu) {
       cells.push_back(r.measured ? g4(r.measured->makespan) : "");
       cells.push_back(r.simulated_measured_links ? g4(*r.simulated_measured_links) : "");
+      cells.push_back(r.simulated_measured_machine ? g4(*r.simulated_measured_machine) : "");
     }
     if (flags.verify)
       cells.push_back(r.measured && r.measured->max_relative_error ? g4(*r.measured->max_relative_error)
@@ -463,7 +490,8 @@ void run_offload(const OffloadFlags& flags) {
     std::cout << "\nhost links measured on " << l.gpus << " GPU(s) (fitted on the "
               << g4(static_cast<double>(l.fitted_on_budget)) << "-byte budget's copies): to device "
               << g4(l.to_device.bandwidth) << " B/s + " << g4(l.to_device.latency) << " s, from device "
-              << g4(l.from_device.bandwidth) << " B/s + " << g4(l.from_device.latency) << " s\n";
+              << g4(l.from_device.bandwidth) << " B/s + " << g4(l.from_device.latency) << " s; kernels "
+              << g4(l.kernel_slowdown) << "x slower while copies run\n";
   }
 }
 

@@ -16,6 +16,7 @@
 //           its speed while overlapped (1 when there is no such evidence).
 // The result is the base machine (or, without one, a machine of as many devices as the traces
 // use) with these numbers and its `calibration` section set.
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -51,5 +52,10 @@ LinkSpec fit_link(std::span<const std::pair<double, double>> samples, const Link
 // The slowdown s that best explains durations: measured - predicted = (1 - 1/s) * overlapped.
 double fit_concurrency_slowdown(std::span<const double> measured, std::span<const double> predicted,
                                 std::span<const double> overlapped);
+// The same fit over measured traces: every compute row's duration against `predicted(row)` (the
+// simulator's time for that kernel alone), overlapped by the time a transfer into or out of its
+// device ran (`doppler offload --gpu` fits the GPU's slowdown under host copies this way).
+double fit_trace_slowdown(std::span<const Trace> traces,
+                          const std::function<double(const TraceRecord&)>& predicted);
 
 }  // namespace doppler::sim

@@ -8,6 +8,10 @@
 // (time, sequence id), so a run is deterministic. Every alloc is checked against the budget and
 // against live regions; a violation throws std::logic_error (an internal error: the compiler
 // broke its contract). The result carries the peak bytes per device and a Trace.
+// A machine whose calibration has concurrency_slowdown s > 1 slows kernels under copies: an op
+// started while loads, evictions or copies into or out of its device are running advances at 1/s
+// of its speed until the last of them ends (copies started later do not slow it); the compute
+// bound counts kernel times alone.
 // With `jitter` j > 0, every op and transfer takes its time x (1 + j u), u uniform in [-1, 1)
 // drawn from (seed, node index): run-to-run variation of real hardware, the same per node whatever
 // the order, so event-driven and fixed-order runs of one graph see the same durations.
