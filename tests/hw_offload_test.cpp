@@ -30,16 +30,18 @@ Offload prepare(EinsumGraph graph, int devices, std::uint64_t seed) {
 // Runs `o` under `fraction` of its working set (above 1: unlimited, budget 0; 0: the largest op's need) on
 // the GPU; expects the reference's outputs; returns the bytes evicted.
 double expect_reference_on_gpu(const Offload& o, double fraction, memory::CompileOrder order, bool fixed,
-                               double tolerance, bool issue_ahead = true) {
+                               double tolerance, bool issue_ahead = true, bool host_copies_ahead = false) {
   std::uint64_t full = 0;
   const memory::MemoryPlanOptions options = test_support::budgeted_options(o, fraction, order, full);
   SCOPED_TRACE("budget " + std::to_string(options.budget) + " of working set " + std::to_string(full) +
-               (fixed ? ", fixed order" : ", event-driven") + (issue_ahead ? "" : ", waiting on the host"));
+               (fixed ? ", fixed order" : ", event-driven") + (issue_ahead ? "" : ", waiting on the host") +
+               (host_copies_ahead ? ", host copies ahead" : ""));
   memory::MemoryGraph mg = memory::compile_memory_graph(o.lowered.graph, o.plan, options);
   if (fixed) mg = memory::with_fixed_order(std::move(mg));
   MemoryRunOptions run_options;
   run_options.queue_depth = 2;
   run_options.issue_ahead = issue_ahead;
+  run_options.host_copies_ahead = host_copies_ahead;
   run_options.repetitions = fixed ? 2 : 1;  // repeated runs reuse the set-up: same outputs
   const MemoryRunResult got = run_memory_graph(o.graph, o.lowered, mg, run_options);
   const auto want = run_reference<double>(o.graph);
@@ -72,6 +74,7 @@ TEST_F(HwOffload, LlamaOnOneGpuEqualsTheReferenceUnderEveryBudget) {
     const double tolerance = dt == DType::kF32 ? 1e-4 : 5e-2;
     EXPECT_EQ(expect_reference_on_gpu(o, 2.0, memory::CompileOrder::kPlan, false, tolerance), 0.0);
     expect_reference_on_gpu(o, 0.5, memory::CompileOrder::kPlan, false, tolerance, false);
+    expect_reference_on_gpu(o, 0.0, memory::CompileOrder::kLookahead, false, tolerance, true, true);
     for (const double fraction : {0.5, 0.0}) {
       for (const auto order : {memory::CompileOrder::kPlan, memory::CompileOrder::kMinGrowth,
                                memory::CompileOrder::kLookahead}) {

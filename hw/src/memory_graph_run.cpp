@@ -106,6 +106,10 @@ class MemoryRun {
   int stream_of(const MemNode& n) const;
   Where where(MemNodeId id) const;
   bool ready(MemNodeId id) const;
+  bool waits_on_host(const MemNode& n) const {
+    return !options_.issue_ahead ||
+           (!options_.host_copies_ahead && (n.kind == MemNodeKind::kLoad || n.kind == MemNodeKind::kEvict));
+  }
   std::vector<MemNodeId> pending_deps(MemNodeId id) const;
   void consider(MemNodeId id);
   void finish(MemNodeId id);
@@ -132,6 +136,7 @@ class MemoryRun {
   std::vector<std::vector<MemNodeId>> successors_;
   std::vector<State> node_state_;
   std::vector<std::vector<MemNodeId>> stands_for_;  // alloc/free: unfinished nodes when passed
+  std::vector<std::vector<MemNodeId>> watchers_;    // host copies considered again when a node finishes
   std::vector<cudaEvent_t> start_event_, end_event_;
   std::vector<cudaEvent_t> base_;
   std::vector<double> passed_ms_;  // alloc/free: host time they were passed, from the clock start
@@ -221,16 +226,23 @@ void MemoryRun::set_up() {
 }
 
 // Ready: every dependency finished, or ahead of it on the node's own stream (in the ready heap,
-// whose order puts it first, or launched), or (issue ahead) launched on another stream.
+// whose order puts it first, or launched), or (issue ahead) launched on another stream. A node that
+// waits on the host (waits_on_host) also needs what its passed allocs/frees stand for finished,
+// except on its own stream.
 bool MemoryRun::ready(MemNodeId id) const {
-  const int s = stream_of(mg_.nodes[id]);
-  for (const MemNodeId u : mg_.nodes[id].deps) {
+  const MemNode& n = mg_.nodes[id];
+  const int s = stream_of(n);
+  for (const MemNodeId u : n.deps) {
     const State state = node_state_[u];
     if (state == State::kDone) continue;
     const bool same_stream = s != kNoStream && stream_of(mg_.nodes[u]) == s;
     if (same_stream && (state == State::kReady || state == State::kEnqueued)) continue;
-    if (options_.issue_ahead && state == State::kEnqueued) continue;
+    if (!waits_on_host(n) && state == State::kEnqueued) continue;
     return false;
+  }
+  if (s != kNoStream && options_.issue_ahead && waits_on_host(n)) {
+    for (const MemNodeId w : pending_deps(id))
+      if (stream_of(mg_.nodes[w]) != s) return false;
   }
   return true;
 }
@@ -253,7 +265,13 @@ std::vector<MemNodeId> MemoryRun::pending_deps(MemNodeId id) const {
 }
 
 void MemoryRun::consider(MemNodeId id) {
-  if (node_state_[id] != State::kWaiting || !ready(id)) return;
+  if (node_state_[id] != State::kWaiting) return;
+  if (!ready(id)) {
+    // A host copy held back by what a passed alloc/free stands for: looked at again when each finishes.
+    if (options_.issue_ahead && waits_on_host(mg_.nodes[id]) && stream_of(mg_.nodes[id]) != kNoStream)
+      for (const MemNodeId w : pending_deps(id)) watchers_[w].push_back(id);
+    return;
+  }
   const int s = stream_of(mg_.nodes[id]);
   if (s == kNoStream) {  // alloc / free: passed once their dependencies were launched or finished
     if (options_.issue_ahead) stands_for_[id] = pending_deps(id);
@@ -270,6 +288,9 @@ void MemoryRun::finish(MemNodeId id) {
   node_state_[id] = State::kDone;
   ++done_;
   for (const MemNodeId v : successors_[id]) consider(v);
+  std::vector<MemNodeId> watchers;
+  watchers.swap(watchers_[id]);
+  for (const MemNodeId v : watchers) consider(v);
 }
 
 void MemoryRun::enqueue(MemNodeId id) {
@@ -362,6 +383,7 @@ MemoryRunResult MemoryRun::run_once() {
   }
   node_state_.assign(mg_.nodes.size(), State::kWaiting);
   stands_for_.assign(mg_.nodes.size(), {});
+  watchers_.assign(mg_.nodes.size(), {});
   passed_ms_.assign(mg_.nodes.size(), 0.0);
   host_start_ = std::chrono::steady_clock::now();
   for (MemNodeId v = 0; v < mg_.nodes.size(); ++v)

@@ -46,6 +46,7 @@ struct OffloadFlags {
   bool gpu = false;
   bool verify = false;
   bool wait_on_host = false;
+  bool copies_ahead = false;
   std::size_t repetitions = 3;
 };
 
@@ -307,6 +308,8 @@ void run_offload(const OffloadFlags& flags) {
     throw Error("offload --verify: needs --gpu (outputs are checked on the GPU)");
   if (flags.repetitions < 1) throw Error("offload --repetitions: must be at least 1");
   if (flags.wait_on_host && !flags.gpu) throw Error("offload --wait-on-host: needs --gpu");
+  if (flags.copies_ahead && (!flags.gpu || flags.wait_on_host))
+    throw Error("offload --copies-ahead: needs --gpu, and not --wait-on-host");
   Experiment e = load_experiment(flags.config, known_names());
   if (!e.einsum)
     throw Error(flags.config +
@@ -357,6 +360,7 @@ void run_offload(const OffloadFlags& flags) {
     gpu_options.return_outputs = flags.verify;
     gpu_options.repetitions = static_cast<int>(flags.repetitions);
     gpu_options.issue_ahead = !flags.wait_on_host;
+    gpu_options.host_copies_ahead = flags.copies_ahead;
     std::unique_ptr<hw::MemoryGraphRunner> runner;
     if (flags.gpu)
       runner = std::make_unique<hw::MemoryGraphRunner>(origin.graph, origin.lowered, gpu_options);
@@ -515,6 +519,9 @@ void add_offload_command(CLI::App& app) {
   command->add_flag("--wait-on-host", flags->wait_on_host,
                     "With --gpu: launch a node only once its dependencies on other streams have finished "
                     "(polled), instead of issuing it ahead to wait on the GPU (for comparison)");
+  command->add_flag("--copies-ahead", flags->copies_ahead,
+                    "With --gpu: issue loads and evictions ahead too (they wait on the GPU for their "
+                    "memory, blocking the copies behind them; for comparison)");
   command->add_option("--csv", flags->csv, "Write every run as a CSV row")->type_name("FILE");
   command->add_option("--plot", flags->plot_dir, "Write SVG charts of makespan vs budget into DIR")
       ->type_name("DIR");

@@ -12,7 +12,11 @@
 // alloc/free) and waits on the GPU for those on other streams (their end events; an alloc or free
 // stands for the unfinished nodes it depends on), so no host round trip lies between a node and
 // its successors; without it, a dependency on another stream must have finished (polled CUDA
-// events). At most queue_depth nodes per stream are in flight; among a stream's ready nodes the
+// events). Loads and evictions are not issued ahead unless host_copies_ahead: they wait on the host
+// until their dependencies (and what passed allocs/frees stand for) have finished, so a copy whose
+// memory is not yet free never blocks the copies behind it on its stream (with them ahead, one
+// waiting load held back every later load: head-of-line blocking the simulator does not have).
+// At most queue_depth nodes per stream are in flight; among a stream's ready nodes the
 // earliest in the graph's node order goes first. A fixed-order graph (with_fixed_order) runs
 // through the same loop, its chains imposing the order.
 // Returns the makespan (median of `repetitions` runs, after an untimed one when more than one or
@@ -39,6 +43,7 @@ struct MemoryRunOptions {
   bool return_outputs = true;
   int repetitions = 1;      // timed runs, after an untimed one (see above); set-up (arenas, inputs) once
   bool issue_ahead = true;  // see EVENT-DRIVEN above
+  bool host_copies_ahead = false;  // loads and evictions issued ahead too (issue_ahead only)
 };
 
 struct MemoryNodeTiming {
