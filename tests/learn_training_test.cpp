@@ -62,6 +62,17 @@ void expect_same_logs(const std::vector<EpisodeRecord>& a, const std::vector<Epi
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(same(a[i], b[i])) << "episode " << i;
 }
 
+// `request` run into `dir` up to episode `stop` (a checkpoint), then resumed to its end: the
+// resumed call's result.
+TrainResult split_and_resume(TrainRequest request, const std::string& dir, std::size_t stop) {
+  request.out_dir = dir;
+  request.stop_after = stop;
+  EXPECT_EQ(train(request).log.size(), stop);
+  request.stop_after = 0;
+  request.resume = true;
+  return train(request);
+}
+
 TrainSettings small_settings() {
   TrainSettings s;
   s.imitation_episodes = 16;
@@ -128,15 +139,7 @@ TEST(LearnTraining, SeveralGraphs) {
   EXPECT_EQ(uninterrupted.log[0].running, uninterrupted.log[0].makespan);
   EXPECT_EQ(uninterrupted.log[4].running, uninterrupted.log[4].makespan);
 
-  TrainRequest first = request;
-  first.out_dir = split;
-  first.stop_after = 20;
-  EXPECT_EQ(train(first).log.size(), 20u);
-  TrainRequest second = first;
-  second.stop_after = 0;
-  second.resume = true;
-  const TrainResult rest = train(second);
-  expect_same_logs(uninterrupted.log, rest.log);
+  expect_same_logs(uninterrupted.log, split_and_resume(request, split, 20).log);
   EXPECT_EQ(read_text_file(whole + "/episodes.csv"), read_text_file(split + "/episodes.csv"));
   // The same checkpoint resumed with one graph fewer is refused.
   TrainRequest fewer = setup.request(s, split);
@@ -200,14 +203,7 @@ TEST(LearnTraining, StageThreeLearnsFromMeasuredMakespans) {
   const Plan best_plan = load_plan(whole + "/best_plan.yaml");
   EXPECT_DOUBLE_EQ(r.log.back().best, 1.5 * check.makespan(best_plan.device, best_plan.priority) + 1e-3);
 
-  TrainRequest first = setup.request(s, split);
-  first.measure = slower;
-  first.stop_after = 36;
-  EXPECT_EQ(train(first).log.size(), 36u);
-  TrainRequest second = first;
-  second.stop_after = 0;
-  second.resume = true;
-  expect_same_logs(r.log, train(second).log);
+  expect_same_logs(r.log, split_and_resume(request, split, 36).log);
   fs::remove_all(whole);
   fs::remove_all(split);
 }
@@ -228,13 +224,8 @@ TEST(LearnTraining, ResumeContinuesExactly) {
   const TrainingSetup setup;
   const std::string whole = fresh_dir("whole"), split = fresh_dir("split");
   const TrainResult uninterrupted = train(setup.request(small_settings(), whole));
-  TrainRequest first = setup.request(small_settings(), split);
-  first.stop_after = 20;  // inside stage II, on a batch boundary
-  const TrainResult part = train(first);
-  EXPECT_EQ(part.log.size(), 20u);
-  TrainRequest second = setup.request(small_settings(), split);
-  second.resume = true;
-  const TrainResult rest = train(second);
+  // Stopped inside stage II, on a batch boundary.
+  const TrainResult rest = split_and_resume(setup.request(small_settings(), split), split, 20);
   EXPECT_EQ(rest.episodes_run, 12u);
   expect_same_logs(uninterrupted.log, rest.log);
   EXPECT_EQ(uninterrupted.greedy_makespan, rest.greedy_makespan);

@@ -37,7 +37,8 @@ const PolicyMode& LearnedPolicy::mode() const {
   return impl_->state.mode;
 }
 
-Plan LearnedPolicy::place(sim::Simulator& simulator, std::size_t samples, std::uint64_t seed) const {
+Plan LearnedPolicy::place(sim::Simulator& simulator, std::size_t samples, std::uint64_t seed,
+                          const std::function<double(const Plan&)>& score) const {
   torch::NoGradGuard no_grad;
   const GraphInputs inputs = graph_inputs(simulator);
   const PolicyArrays arrays = impl_->net->export_arrays(impl_->net->forward_graph(graph_tensors(inputs)));
@@ -46,9 +47,13 @@ Plan LearnedPolicy::place(sim::Simulator& simulator, std::size_t samples, std::u
   RolloutOptions options;
   options.mode = impl_->state.mode;
   options.greedy = samples == 0;
-  Episode best = rollout(env, simulator, arrays, options, rng);
+  const auto scored = [&](Episode e) {
+    if (score) e.makespan = score(e.plan);
+    return e;
+  };
+  Episode best = scored(rollout(env, simulator, arrays, options, rng));
   for (std::size_t k = 1; k < samples; ++k) {
-    Episode e = rollout(env, simulator, arrays, options, rng);
+    Episode e = scored(rollout(env, simulator, arrays, options, rng));
     if (e.makespan < best.makespan) best = std::move(e);
   }
   best.plan.method = samples == 0 ? "doppler-policy" : "doppler-policy-best-of-" + std::to_string(samples);

@@ -7,7 +7,8 @@
 // itself (--samples overrides K). With `--backend cuda` every plan also runs on this machine's GPUs
 // (einsum workloads only; gpu_plan_timer.hpp): `--rounds` interleaved rounds over all plans, each
 // plan's round figure the median of `--repetitions` timed runs, and its makespan the median over the
-// rounds; ratios are per round, then the median (the GPUs drift between rounds, not within one).
+// rounds; ratios are per round, then the median (the GPUs drift between rounds, not within one);
+// --measured-samples K adds the best of K sampled plans chosen by one measured run each.
 // A table (makespan, ratio to critical path and to the best heuristic), --csv, --plot (bars) and
 // --json ({"results": [{graph, method, makespan, simulated, ratio_to_best_heuristic, ...}, ...]}).
 #include <algorithm>
@@ -39,6 +40,7 @@ struct EvaluateFlags {
   bool json = false;
   std::string backend = "sim";
   std::size_t rounds = 3, repetitions = 11;
+  std::size_t measured_samples = 0;  // --backend cuda: also the best of this many by one measured run
 };
 
 struct Row {
@@ -119,12 +121,17 @@ std::vector<Row> evaluate_one(const Experiment& e, const std::string& ckpt, std:
   }
   plans.emplace_back("doppler", policy.place(simulator));
   plans.emplace_back("doppler_best_of_" + std::to_string(samples), policy.place(simulator, samples, e.seed));
+  if (gpu && flags.measured_samples > 0) {
+    plans.emplace_back("doppler_best_of_" + std::to_string(flags.measured_samples) + "_measured",
+                       policy.place(simulator, flags.measured_samples, e.seed,
+                                    [&gpu](const Plan& plan) { return gpu->seconds(plan, 1); }));
+  }
   std::vector<Row> rows;
   for (std::size_t i = 0; i < plans.size(); ++i) {
     Row row;
     row.graph = e.name;
     row.method = plans[i].first;
-    row.heuristic = i + 2 < plans.size();
+    row.heuristic = plans[i].first.rfind("doppler", 0) != 0;
     row.simulated = row.makespan = simulator.run(plans[i].second).makespan;
     rows.push_back(row);
   }
@@ -257,6 +264,11 @@ void add_evaluate_command(CLI::App& app) {
       ->add_option("--rounds", flags->rounds, "--backend cuda: interleaved rounds over the plans (default 3)")
       ->type_name("R")
       ->check(positive_integer());
+  command
+      ->add_option("--measured-samples", flags->measured_samples,
+                   "--backend cuda: also the best of K sampled plans by one measured run each, then "
+                   "measured like the others (default 0: off)")
+      ->type_name("K");
   command
       ->add_option("--repetitions", flags->repetitions,
                    "--backend cuda: timed runs of a plan per round, after one untimed (default 11)")

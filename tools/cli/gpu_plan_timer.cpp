@@ -35,9 +35,14 @@ GpuPlanTimer::GpuPlanTimer(const EinsumOrigin& origin, std::size_t devices, std:
 }
 
 double GpuPlanTimer::seconds(const Plan& plan) {
+  return seconds(plan, state_->repetitions);
+}
+
+double GpuPlanTimer::seconds(const Plan& plan, std::size_t repetitions) {
   state_->executor->run(plan);
   std::vector<double> ms;
-  for (std::size_t r = 0; r < state_->repetitions; ++r) ms.push_back(state_->executor->run(plan).makespan_ms);
+  for (std::size_t r = 0; r < std::max<std::size_t>(1, repetitions); ++r)
+    ms.push_back(state_->executor->run(plan).makespan_ms);
   std::nth_element(ms.begin(), ms.begin() + static_cast<std::ptrdiff_t>(ms.size() / 2), ms.end());
   return ms[ms.size() / 2] * 1e-3;
 }
@@ -51,6 +56,10 @@ GpuPlanTimer::GpuPlanTimer(const EinsumOrigin&, std::size_t, std::size_t) {
 }
 
 double GpuPlanTimer::seconds(const Plan&) {
+  return 0;
+}
+
+double GpuPlanTimer::seconds(const Plan&, std::size_t) {
   return 0;
 }
 

@@ -20,6 +20,7 @@ class GpuPlanTimer {
   GpuPlanTimer& operator=(const GpuPlanTimer&) = delete;
 
   double seconds(const Plan& plan);
+  double seconds(const Plan& plan, std::size_t repetitions);  // this many timed runs instead
 
   struct State;
 

@@ -3,9 +3,12 @@
 // load() fails with one Error line naming the file when it is not a checkpoint, was written with
 // other feature sizes, or was trained for another number of devices than `devices`. place() runs
 // the encoders once on the simulator's graph and one episode of hand-written inference: greedy,
-// or with samples > 0 the best of that many sampled episodes (seeded) by simulated makespan. Torch runs
+// or with samples > 0 the best of that many sampled episodes (seeded) by simulated makespan, or by
+// `score` when one is given (e.g. the makespan measured on GPUs; the same seed samples the same
+// plans either way). Torch runs
 // on one thread from load() on (as in training), so a policy places the same on every machine.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -24,7 +27,8 @@ class LearnedPolicy {
 
   const PolicySizes& sizes() const;
   const PolicyMode& mode() const;
-  Plan place(sim::Simulator& simulator, std::size_t samples = 0, std::uint64_t seed = 1) const;
+  Plan place(sim::Simulator& simulator, std::size_t samples = 0, std::uint64_t seed = 1,
+             const std::function<double(const Plan&)>& score = {}) const;
 
  private:
   struct Impl;
