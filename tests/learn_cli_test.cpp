@@ -346,6 +346,8 @@ TEST_F(LearnCli, Errors) {
   expect_error(
       "evaluate " + einsum_gpu + " --policy " + out + "/policy.pt --backend cuda --csv " + path("e.csv"),
       {"evaluate --backend cuda: "});
+  expect_error("evaluate " + einsum_gpu + " --policy " + out + "/policy.pt --measured-samples 4",
+               {"evaluate --measured-samples: needs --backend cuda"});
   EXPECT_FALSE(fs::exists(path("e.csv")));
 }
 

@@ -174,6 +174,8 @@ void evaluate(const EvaluateFlags& flags) {
   const std::vector<std::pair<std::string, std::string>> pairs = config_policies(flags, samples);
   if (!flags.csv.empty()) check_output_path(flags.csv, "--csv", {".csv"});
   if (!flags.plot.empty()) check_output_path(flags.plot, "--plot", {".svg"});
+  if (flags.measured_samples > 0 && flags.backend != "cuda")
+    throw Error("evaluate --measured-samples: needs --backend cuda (plans are picked by measuring them)");
   const bool measured = flags.backend == "cuda";
   std::vector<Row> rows;
   for (const auto& [config, policy] : pairs) {
