@@ -406,7 +406,13 @@ void run_offload(const OffloadFlags& flags) {
         for (LinkSpec& link : linked.host_to_device) link.bandwidth = bandwidth;
         for (LinkSpec& link : linked.device_to_host) link.bandwidth = bandwidth;
         for (const RunOrder order : study.orders) {
-          Row row{n, working_set, budget, fraction, bandwidth, order, {}, {}, {}};
+          Row row;
+          row.gpus = n;
+          row.working_set = working_set;
+          row.budget = budget;
+          row.fraction = fraction;
+          row.bandwidth = bandwidth;
+          row.order = order;
           if (const auto m = measured.find(order); m != measured.end()) {
             row.measured = m->second;
             row.simulated_measured_links = with_measured_links.at(order);
