@@ -3,6 +3,7 @@
 #include <map>
 
 #include "doppler/error.hpp"
+#include "doppler/median.hpp"
 #include "doppler/sim/calibration.hpp"
 #include "doppler/trace_csv.hpp"
 
@@ -48,12 +49,6 @@ double overlap(const std::vector<Interval>& sorted, double start, double end) {
   for (; it != sorted.end() && it->start < end; ++it)
     total += std::min(end, it->end) - std::max(start, it->start);
   return total;
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
 double mean(const std::vector<double>& values) {

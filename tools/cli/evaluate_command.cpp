@@ -21,6 +21,7 @@
 #include "doppler/error.hpp"
 #include "doppler/file_io.hpp"
 #include "doppler/learn/learned_policy.hpp"
+#include "doppler/median.hpp"
 #include "doppler/number_format.hpp"
 #include "doppler/policies/placement.hpp"
 #include "evaluation_file.hpp"
@@ -52,12 +53,6 @@ struct Row {
   double ratio_best = 0;       // to the best heuristic
   std::vector<double> rounds;  // --backend cuda: the measured makespan of each round
 };
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n == 0 ? 0 : n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
 
 // Ratios to critical path and to the best heuristic: of the makespans, or per round and then the median.
 void set_ratios(std::vector<Row>& rows) {
