@@ -105,6 +105,14 @@ int visible_gpus(std::string* reason) {
   return count;
 }
 
+std::string missing_gpus(int wanted) {
+  std::string reason;
+  const int gpus = visible_gpus(&reason);
+  if (gpus >= wanted) return {};
+  return std::to_string(wanted) + " GPUs wanted, " + std::to_string(gpus) + " visible" +
+         (reason.empty() ? "" : " (" + reason + ")");
+}
+
 ExecuteResult execute(const einsum::EinsumGraph& graph, const einsum::LoweredGraph& lowered, const Plan& plan,
                       const ExecuteOptions& options) {
   return Executor(graph, lowered, options).run(plan);

@@ -78,8 +78,6 @@ void run_execute(const ExecuteFlags& flags) {
   Experiment e = load_experiment(flags.config, known_names());
   if (!e.einsum) throw Error(flags.config + ": no 'einsum' workload to execute (a task graph has no data)");
   if (e.model.empty()) e.model = e.machine.empty() ? "paper" : "roofline";
-  std::string reason;
-  const int gpus = hw::visible_gpus(&reason);
   std::unique_ptr<Workload> w = load(e);
   if (flags.devices > 0) w->machine = machine_with_devices(w->machine, flags.devices);
   const std::size_t devices = w->machine.num_devices();
@@ -88,10 +86,8 @@ void run_execute(const ExecuteFlags& flags) {
                 std::to_string(devices) + " devices (one process per device)");
   }
   const int gpus_wanted = launch ? launch->local_rank + 1 : static_cast<int>(devices);
-  if (gpus < gpus_wanted) {
-    throw Error("execute: " + std::to_string(gpus_wanted) + " GPUs wanted, " + std::to_string(gpus) +
-                " visible" + (reason.empty() ? "" : " (" + reason + ")"));
-  }
+  if (const std::string missing = hw::missing_gpus(gpus_wanted); !missing.empty())
+    throw Error("execute: " + missing);
   const bool reporter = !launch || launch->rank == 0;  // the process that prints and writes
   const EinsumOrigin& origin = *w->einsum;
   sim::Simulator simulator(w->graph, w->machine, w->model);

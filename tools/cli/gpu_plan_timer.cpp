@@ -21,12 +21,8 @@ struct GpuPlanTimer::State {
 
 GpuPlanTimer::GpuPlanTimer(const EinsumOrigin& origin, std::size_t devices, std::size_t repetitions)
     : state_(std::make_unique<State>()) {
-  std::string reason;
-  const int gpus = hw::visible_gpus(&reason);
-  if (gpus < static_cast<int>(devices)) {
-    throw Error(std::to_string(devices) + " GPUs wanted, " + std::to_string(gpus) + " visible" +
-                (reason.empty() ? "" : " (" + reason + ")"));
-  }
+  if (const std::string missing = hw::missing_gpus(static_cast<int>(devices)); !missing.empty())
+    throw Error(missing);
   hw::ExecuteOptions options;
   options.num_devices = static_cast<int>(devices);
   options.return_outputs = false;

@@ -115,4 +115,7 @@ ExecuteResult execute(const einsum::EinsumGraph& graph, const einsum::LoweredGra
 // GPUs this process can use (0 when there is no driver or device); `reason` says why when 0.
 int visible_gpus(std::string* reason = nullptr);
 
+// Empty when at least `wanted` GPUs are visible, else "N GPUs wanted, M visible (why)".
+std::string missing_gpus(int wanted);
+
 }  // namespace doppler::hw
