@@ -200,7 +200,8 @@ TEST(CalibrationFit, HostSideLatenciesAreFittedAndReplayed) {
   const Machine fitted = sim::fit_calibration({&run, 1}, std::nullopt, "hand-made");
   const Calibration& c = *fitted.calibration;
   expect_relative(c.dispatch_gap, 2e-6, 1e-9, "dispatch gap");
-  expect_relative(c.copy_dispatch, 5e-6, 1e-9, "copy dispatch");
+  expect_relative(c.copy_dispatch, 5e-6, 1e-9, "copy dispatch (p0's copy after p0)");
+  expect_relative(c.copy_gap, 5e-6, 1e-9, "copy gap (p1's copy after p0's)");
   expect_relative(c.arrival_latency, 15e-6, 1e-9, "arrival latency");
   expect_relative(c.start_latency, 20e-6, 1e-9, "start latency");
   // Replayed: p0 20-32, p1 32-44 (each kernel 10 us + the 2 us gap); copy p0 32-47 (5 us
@@ -212,8 +213,9 @@ TEST(CalibrationFit, HostSideLatenciesAreFittedAndReplayed) {
 }
 
 // Six producers on device 0 each send to devices 1 and 2 (36 pairs of copies to different
-// destinations). Copies one after another: one copy engine per device, and copy dispatch measured
-// from the end of the source's previous copy. Each pair overlapping: every link on its own.
+// destinations). Copies one after another: one copy engine per device; the first copy of each
+// producer starts at its end (dispatch 0), the second 2 us after the first (the copy gap). Each
+// pair overlapping: every link on its own.
 TEST(CalibrationFit, CopyEnginesFromWhetherASourcesCopiesOverlap) {
   TaskGraph graph;
   for (int i = 0; i < 6; ++i) graph.add_op({"p" + std::to_string(i), "join", {}, {}, 1e9, 1e6, 1e6, 1e6});
@@ -235,10 +237,41 @@ TEST(CalibrationFit, CopyEnginesFromWhetherASourcesCopiesOverlap) {
   const Machine one = sim::fit_calibration({&serial_run, 1}, std::nullopt, "serial");
   ASSERT_EQ(one.num_devices(), 3u);
   for (const DeviceSpec& d : one.devices) EXPECT_EQ(d.copy_engines, 1);
-  // The second copy of each producer starts 2 us after the engine freed, the first ones at once.
-  expect_relative(one.calibration->copy_dispatch, 12e-6 / 11, 1e-9, "copy dispatch after the engine frees");
+  EXPECT_EQ(one.calibration->copy_dispatch, 0.0);
+  expect_relative(one.calibration->copy_gap, 2e-6, 1e-9, "copy gap after the engine frees");
   const Machine independent = sim::fit_calibration({&concurrent_run, 1}, std::nullopt, "concurrent");
   for (const DeviceSpec& d : independent.devices) EXPECT_EQ(d.copy_engines, 0);
+}
+
+// Producers on devices 0 and 1 send 2 MB each to device 2, 30 times one at a time (10 us each)
+// and 30 times together: taking 20 us each when the destination's ingress is shared, 10 us when not.
+TEST(CalibrationFit, SharedIngressFromTheRateOfCopiesIntoTheSameDevice) {
+  TaskGraph graph;
+  for (int i = 0; i < 120; ++i) graph.add_op({"p" + std::to_string(i), "join", {}, {}, 1e9, 1e6, 1e6, 2e6});
+  const auto traced = [&](double together) {
+    Trace trace;
+    OpId id = 0;
+    const auto copy = [&](DeviceId src, double start, double end) {  // its producer just before
+      trace.records.push_back(
+          {TraceRecord::Kind::compute, id, src, src, 0, (start - 5) * 1e-6, start * 1e-6, 0});
+      trace.records.push_back({TraceRecord::Kind::transfer, id, 2, src, 0, start * 1e-6, end * 1e-6, 2e6});
+      ++id;
+    };
+    for (int i = 0; i < 30; ++i) {
+      const double t = 200.0 * i;
+      copy(0, t + 10, t + 20);  // alone, one after another
+      copy(1, t + 30, t + 40);
+      copy(0, t + 100, t + 100 + together);  // together
+      copy(1, t + 100, t + 100 + together);
+    }
+    return trace;
+  };
+  const Trace shared = traced(20), independent = traced(10);
+  const sim::MeasuredRun shared_run{&graph, &shared}, independent_run{&graph, &independent};
+  for (const DeviceSpec& d : sim::fit_calibration({&shared_run, 1}, std::nullopt, "shared").devices)
+    EXPECT_TRUE(d.shared_ingress);
+  for (const DeviceSpec& d : sim::fit_calibration({&independent_run, 1}, std::nullopt, "independent").devices)
+    EXPECT_FALSE(d.shared_ingress);
 }
 
 TEST(Calibration, RecoversTheTrueMachineFromSimulatedRuns) {
@@ -322,7 +355,9 @@ TEST(Calibration, MachineYamlRoundTripsTheCalibration) {
   fitted.calibration->dispatch_gap = 2.5e-6;
   fitted.calibration->arrival_latency = 1.5e-5;
   fitted.calibration->copy_dispatch = 7e-6;
+  fitted.calibration->copy_gap = 3e-6;
   fitted.calibration->start_latency = 2e-5;
+  fitted.devices[1].shared_ingress = true;
   const Machine back = parse_machine_yaml(machine_to_yaml(fitted), "back.yaml");
   ASSERT_TRUE(back.calibration);
   EXPECT_EQ(machine_to_yaml(back), machine_to_yaml(fitted));
@@ -330,6 +365,9 @@ TEST(Calibration, MachineYamlRoundTripsTheCalibration) {
   EXPECT_EQ(back.calibration->dispatch_gap, 2.5e-6);
   EXPECT_EQ(back.calibration->arrival_latency, 1.5e-5);
   EXPECT_EQ(back.calibration->copy_dispatch, 7e-6);
+  EXPECT_EQ(back.calibration->copy_gap, 3e-6);
+  EXPECT_TRUE(back.devices[1].shared_ingress);
+  EXPECT_FALSE(back.devices[0].shared_ingress);
   EXPECT_EQ(back.calibration->start_latency, 2e-5);
   for (const auto& [kind, k] : fitted.calibration->kinds) {
     const KindCalibration& b = back.calibration->kinds.at(kind);

@@ -1,7 +1,8 @@
 // Whole built-in workloads, decomposed for N devices and lowered, run by the CUDA executor on 1 and
 // 2 GPUs under several plans (all on device 0, round-robin, random with priorities, 2 compute
-// streams) equal the CPU reference; timings are consistent; bad plans and CUDA
-// failures give one-line errors. GPU tests skip with the reason when too few GPUs are visible.
+// streams, resident inputs' copies in stream order or at the start) equal the CPU reference; timings are
+// consistent; bad plans and CUDA failures give one-line errors. GPU tests skip with the reason when too few
+// GPUs are visible.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -154,6 +155,59 @@ TEST(HwExecute, TwoStreamsAndRunTimeLoads) {
   }
   EXPECT_TRUE(second_stream);
   EXPECT_TRUE(copy_stream);
+}
+
+// Resident inputs' copies: sent when the load's stream reaches it (default), or all at the start.
+// Both give the reference's outputs; in stream order a load reads t..t and its copies start after t.
+TEST(HwExecute, LoadCopiesInStreamOrderOrAtTheStart) {
+  std::string reason;
+  const int visible = visible_gpus(&reason);
+  if (visible < 2)
+    GTEST_SKIP() << "2 GPUs needed, " << visible << " visible" << (reason.empty() ? "" : ": " + reason);
+  const EinsumGraph g =
+      llama_layer({.batch = 2, .seq = 8, .hidden = 32, .heads = 4, .ffn = 64, .dtype = DType::kF32});
+  const LoweredGraph lowered = lower(g, decompose(g, {.devices = 2}).partitions);
+  const Plan plan = plans(lowered.graph.num_ops(), 2)[1];
+  for (const bool in_order : {true, false}) {
+    ExecuteOptions options;
+    options.loads_in_stream_order = in_order;
+    const ExecuteResult got = execute(g, lowered, plan, options);
+    const std::string what = in_order ? "loads in stream order" : "load copies at the start";
+    expect_equal_outputs(g, got, 1e-3, what);
+    int loads_sent = 0;
+    for (const TransferTiming& t : got.transfers) {
+      if (lowered.tasks[t.producer].role != TaskRole::kLoad) continue;
+      const TaskTiming& load = got.tasks[t.producer];
+      EXPECT_EQ(load.start_ms, load.end_ms) << what;
+      if (in_order) {
+        EXPECT_GE(t.start_ms, load.end_ms) << what << ": " << lowered.graph.op(t.producer).name;
+      } else {
+        EXPECT_EQ(load.end_ms, 0.0) << what;
+      }
+      ++loads_sent;
+    }
+    EXPECT_GT(loads_sent, 0) << what;
+  }
+}
+
+// Repeated runs of a plan find their inputs where the previous run left them (no copy); a plan
+// with other places copies them again. Outputs equal the reference throughout.
+TEST(HwExecute, RepeatedAndAlternatingPlansKeepTheirInputs) {
+  std::string reason;
+  const int visible = visible_gpus(&reason);
+  if (visible < 2)
+    GTEST_SKIP() << "2 GPUs needed, " << visible << " visible" << (reason.empty() ? "" : ": " + reason);
+  const EinsumGraph g =
+      ffnn({.batch = 16, .in = 24, .hidden = 40, .out = 8, .layers = 3, .dtype = DType::kF32});
+  const LoweredGraph lowered = lower(g, decompose(g, {.devices = 2}).partitions);
+  const std::vector<Plan> all = plans(lowered.graph.num_ops(), 2);
+  ExecuteOptions options;
+  options.num_devices = 2;
+  Executor executor(g, lowered, options);
+  for (const std::size_t k : {1, 1, 2, 0, 1, 1}) {
+    const ExecuteResult got = executor.run(all[k]);
+    expect_equal_outputs(g, got, 1e-4, all[k].method);
+  }
 }
 
 TEST(HwExecute, BadPlansGiveOneLineErrors) {

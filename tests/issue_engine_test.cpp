@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "doppler/error.hpp"
 #include "doppler/machine.hpp"
@@ -118,6 +120,74 @@ TEST(IssueEngine, SameSeedSameTrace) {
     EXPECT_EQ(first.trace.records[i].start, second.trace.records[i].start);
     EXPECT_EQ(first.trace.records[i].end, second.trace.records[i].end);
   }
+}
+
+// N devices like machine()'s, each with one copy engine (and shared_ingress when asked).
+Machine engines_machine(int devices, bool shared_ingress, const std::string& calibration) {
+  return parse_machine_yaml(
+      "name: t\ndevices:\n  count: " + std::to_string(devices) +
+          "\n  template: {flops: 10, memory_bandwidth: 100, streams: 1, launch_overhead: 1, "
+          "copy_engines: 1" +
+          (shared_ingress ? ", shared_ingress: true" : "") +
+          "}\ninterconnect:\n  default: {bandwidth: 4, latency: 2}\ncalibration: {" + calibration + "}\n",
+      "t.yaml");
+}
+
+TEST(IssueEngine, CopyDispatchAfterTheProducerAndCopyGapAfterThePreviousCopy) {
+  // a, b on device 0 (10 each, 40 bytes out: 12 on the link) feed c, d on device 1.
+  TaskGraph g("g");
+  g.add_op(op(90, 40));  // a
+  g.add_op(op(90, 40));  // b
+  g.add_op(op(90, 0));   // c
+  g.add_op(op(90, 0));   // d
+  g.add_edge(0, 2);
+  g.add_edge(1, 3);
+  Plan plan;
+  plan.device = {0, 0, 1, 1};
+  plan.priority = {0, 1, 2, 3};
+  // a 0..10, b 10..20; a's copy from 10 + 3 (dispatch) to 25; b's copy from max(20 + 3, 25 + 1
+  // (gap)) = 26 to 38; c 25..35, d 38..48.
+  sim::Simulator s(g, engines_machine(2, false, "issue_depth: 4, copy_dispatch: 3, copy_gap: 1"),
+                   sim::CostModelKind::roofline);
+  const sim::SimResult r = s.run(plan, true);
+  EXPECT_DOUBLE_EQ(r.makespan, 48);
+  std::vector<std::pair<double, double>> copies;
+  for (const TraceRecord& rec : r.trace.records)
+    if (rec.kind == TraceRecord::Kind::transfer) copies.push_back({rec.start, rec.end});
+  EXPECT_EQ(copies, (std::vector<std::pair<double, double>>{{13, 25}, {26, 38}}));
+  // A file without copy_gap charges the dispatch to every copy (as before copy_gap existed).
+  EXPECT_DOUBLE_EQ(engines_machine(2, false, "issue_depth: 4, copy_dispatch: 3").calibration->copy_gap, 3);
+}
+
+TEST(IssueEngine, ASharedIngressSlowsTheSecondOfTwoIncomingCopies) {
+  // a (device 0) and b (device 1), 10 each, send 40 bytes (12 on a link) to c and d on device 2;
+  // d first. Both copies start at 10. Independent links: both land at 22, d 22..32, c 32..42.
+  // Shared ingress: a's copy (placed first) keeps 10..22; b's advances at 1/2 until 22 (6 of 12),
+  // then alone: lands at 28; d 28..38, c 38..48.
+  TaskGraph g("g");
+  g.add_op(op(90, 40));  // a
+  g.add_op(op(90, 40));  // b
+  g.add_op(op(90, 0));   // c
+  g.add_op(op(90, 0));   // d
+  g.add_edge(0, 2);
+  g.add_edge(1, 3);
+  Plan plan;
+  plan.device = {0, 1, 2, 2};
+  plan.priority = {0, 1, 3, 2};
+  for (const bool shared : {false, true}) {
+    sim::Simulator s(g, engines_machine(3, shared, "issue_depth: 4"), sim::CostModelKind::roofline);
+    const sim::SimResult r = s.run(plan, true);
+    EXPECT_DOUBLE_EQ(r.makespan, shared ? 48 : 42);
+    for (const TraceRecord& rec : r.trace.records)
+      if (rec.kind == TraceRecord::Kind::transfer && rec.op == 1) {
+        EXPECT_DOUBLE_EQ(rec.end, shared ? 28 : 22);
+      }
+  }
+  EXPECT_THROW(
+      parse_machine_yaml("name: t\ndevices:\n  count: 2\n  template: {flops: 1, shared_ingress: yes}\n"
+                         "interconnect:\n  default: {bandwidth: 4, latency: 2}\n",
+                         "bad.yaml"),
+      Error);
 }
 
 TEST(IssueEngine, BadIssueDepthIsAnError) {

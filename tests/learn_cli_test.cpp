@@ -181,7 +181,8 @@ TEST_F(LearnCli, CommittedEinsumPolicies) {
     }
     const std::string simulate = std::string("simulate configs/einsum/gpu/") + c.config +
                                  ".yaml --machine configs/machines/h100-" + std::to_string(c.gpus) +
-                                 "-calibrated.yaml --json --placement configs/einsum/gpu/plans/" + c.name;
+                                 "-calibrated-eager.yaml --json --placement configs/einsum/gpu/plans/" +
+                                 c.name;
     EXPECT_DOUBLE_EQ(run_json(simulate + ".policy.yaml")["makespan"].get<double>(),
                      makespan[graph]["doppler"])
         << graph;

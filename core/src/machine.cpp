@@ -39,6 +39,7 @@ DeviceSpec read_device(const YAML::Node& node, const std::string& source, const 
       throw_at(source, yaml_line(node["copy_engines"]), where + ": 'copy_engines' must be 0..64");
     d.copy_engines = static_cast<int>(engines);
   }
+  if (node["shared_ingress"]) d.shared_ingress = yaml_bool(node, "shared_ingress", source, where);
   return d;
 }
 
@@ -93,6 +94,9 @@ Calibration read_calibration(const YAML::Node& node, const std::string& source) 
     c.start_latency = yaml_non_negative(node, "start_latency", source, "calibration");
   if (node["copy_dispatch"])
     c.copy_dispatch = yaml_non_negative(node, "copy_dispatch", source, "calibration");
+  // Files from before copy_gap charged the dispatch to every copy: the same as a gap of that size.
+  c.copy_gap =
+      node["copy_gap"] ? yaml_non_negative(node, "copy_gap", source, "calibration") : c.copy_dispatch;
   if (node["issue_depth"]) {
     const long long depth = yaml_integer(node, "issue_depth", source, "calibration");
     if (depth < 0 || depth > 1024)

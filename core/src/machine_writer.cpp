@@ -27,6 +27,7 @@ void write_calibration(std::ostream& out, const Calibration& c) {
   out << "  dispatch_gap: " << format_number(c.dispatch_gap) << "\n";
   out << "  arrival_latency: " << format_number(c.arrival_latency) << "\n";
   out << "  copy_dispatch: " << format_number(c.copy_dispatch) << "\n";
+  out << "  copy_gap: " << format_number(c.copy_gap) << "\n";
   out << "  start_latency: " << format_number(c.start_latency) << "\n";
   if (c.issue_depth > 0) out << "  issue_depth: " << c.issue_depth << "\n";
   if (!c.held_out.empty()) {
@@ -64,7 +65,7 @@ std::string machine_to_yaml(const Machine& m) {
         << ", memory: " << format_number(d.memory_capacity) << ", streams: " << d.streams
         << ", launch_overhead: " << format_number(d.launch_overhead)
         << (d.copy_engines > 0 ? ", copy_engines: " + std::to_string(d.copy_engines) : std::string())
-        << "}\n";
+        << (d.shared_ingress ? ", shared_ingress: true" : "") << "}\n";
   }
   out << "interconnect:\n"
       << "  default: {" << link_yaml(n > 1 ? m.link(0, 1) : LinkSpec{}) << "}\n";

@@ -66,4 +66,13 @@ long long yaml_integer(const YAML::Node& map, const char* key, const std::string
   return static_cast<long long>(value);
 }
 
+bool yaml_bool(const YAML::Node& map, const char* key, const std::string& source, const std::string& where) {
+  const YAML::Node node = map[key];
+  if (!node) throw_at(source, yaml_line(map), where + ": missing '" + key + "'");
+  const std::string text = node.IsScalar() ? node.Scalar() : std::string();
+  if (text == "true") return true;
+  if (text == "false") return false;
+  throw_at(source, yaml_line(node), where + ": '" + key + "' must be true or false, got '" + text + "'");
+}
+
 }  // namespace doppler

@@ -1,8 +1,10 @@
 #include "device_set.hpp"
 
 #include <algorithm>
+#include <random>
 
 #include "cuda_check.hpp"
+#include "elements.hpp"
 
 namespace doppler::hw {
 namespace {
@@ -124,7 +126,9 @@ std::byte* grown(std::byte*& buffer, std::size_t& capacity, std::size_t bytes, c
 
 std::byte* DeviceSet::arena(DeviceId d, std::size_t bytes) {
   use(d);
-  return grown(devices_[d].arena, devices_[d].arena_bytes, bytes, setup(d));
+  DeviceResources& r = devices_[d];
+  if (!r.arena || r.arena_bytes < bytes) ++r.arena_generation;
+  return grown(r.arena, r.arena_bytes, bytes, setup(d));
 }
 
 std::byte* DeviceSet::scratch(DeviceId d, std::size_t bytes) {
@@ -165,7 +169,14 @@ void DeviceSet::warm_up() {
       void* p = nullptr;
       check(cudaMalloc(&p, kBytes), setup(d), "cudaMalloc (warm-up)");
       warm_up_buffers_[d] = p;
-      check(cudaMemsetAsync(p, 0, kBytes, devices_[d].compute[0]), setup(d), "cudaMemsetAsync");
+      // Random operands: GEMMs on zeros draw less power than the run's GEMMs will.
+      std::vector<float> values(kBytes / 2);
+      std::minstd_rand random(static_cast<unsigned>(d) + 1);
+      std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+      for (float& v : values) v = uniform(random);
+      std::vector<std::byte> bf16(kBytes);
+      encode(values, elem_type(einsum::DType::kBF16), bf16.data());
+      check(cudaMemcpy(p, bf16.data(), kBytes, cudaMemcpyHostToDevice), setup(d), "cudaMemcpy (warm-up)");
     }
     auto* base = static_cast<std::byte*>(warm_up_buffers_[d]);
     const std::size_t matrix = std::size_t{kN} * kN * 2;

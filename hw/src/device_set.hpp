@@ -10,6 +10,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "doppler/machine.hpp"
@@ -33,6 +34,7 @@ struct DeviceResources {
   std::vector<bool> peer_access;        // by destination
   std::byte* arena = nullptr;
   std::size_t arena_bytes = 0;
+  std::uint64_t arena_generation = 0;  // counts the arena's allocations (contents lost at each)
   std::byte* scratch = nullptr;
   std::size_t scratch_bytes = 0;
 };

@@ -20,8 +20,12 @@ ExecuteResult Run::collect() {
   for (OpId u = 0; u < exec_.num_ops; ++u) {
     const DeviceId d = scheduler_.device_of(u);
     result.tasks[u] = TaskTiming{d, 0, 0.0, 0.0};
-    if (!resident_[u] && local(d))
+    if (!resident_[u] && local(d)) {
       result.tasks[u] = TaskTiming{d, stream_of_[u], elapsed(d, start_event_[u]), elapsed(d, end_event_[u])};
+    } else if (options_.loads_in_stream_order && local(d)) {
+      const double reached = elapsed(d, end_event_[u]);
+      result.tasks[u] = TaskTiming{d, stream_of_[u], reached, reached};
+    }
     if (kernels_.is_gemm(u)) ++result.gemm_joins;
     if (kernels_.is_generic_join(u)) ++result.generic_joins;
   }

@@ -42,6 +42,10 @@ struct Executor::State {
   std::unique_ptr<DeviceSet> devices;
   std::unique_ptr<Scheduler> scheduler;
   std::vector<const std::byte*> host_block;  // by op: a load's block in pinned memory
+  // Where the last run preloaded each load's block (by op) and its devices' arena generations: a
+  // run with the same places finds its inputs there (no run writes into a load's block).
+  std::vector<const std::byte*> preloaded_at;
+  std::vector<std::uint64_t> preloaded_generation;
   GpuInfo environment;
   std::unique_ptr<NcclGroup> nccl;         // multi-process mode
   std::unique_ptr<WorkerThreads> workers;  // one host thread per local device, kept across runs
@@ -106,7 +110,7 @@ class Run {
   // One host thread per device launches its ops and outgoing transfers and polls their events;
   // a device's entries below are touched by its thread only, the scheduler under mutex_.
   std::vector<std::uint8_t> finished_;
-  std::vector<std::uint8_t> resident_;           // preloaded loads: nothing to run, finished when released
+  std::vector<std::uint8_t> resident_;           // preloaded loads: nothing to run (an end event only)
   std::vector<std::vector<Inflight>> inflight_;  // by device
   std::mutex mutex_;
   std::size_t in_progress_ = 0;  // ops taken and transfers queued, not finished (under mutex_)

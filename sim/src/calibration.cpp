@@ -1,6 +1,7 @@
 // fit_calibration: gathers kernel and copy samples from measured runs and assembles the machine.
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "doppler/error.hpp"
 #include "doppler/median.hpp"
@@ -51,12 +52,6 @@ double overlap(const std::vector<Interval>& sorted, double start, double end) {
   return total;
 }
 
-double mean(const std::vector<double>& values) {
-  double sum = 0;
-  for (const double v : values) sum += v;
-  return sum / static_cast<double>(values.size());
-}
-
 struct Durations {
   std::vector<double> clean;       // not overlapped by a copy on the device
   std::vector<double> overlapped;  // measured durations of overlapped runs ...
@@ -67,16 +62,27 @@ using ShapeKey = std::pair<double, double>;  // flops, bytes
 using KindSamples = std::map<std::string, std::map<ShapeKey, Durations>>;
 using LinkSamples = std::map<std::pair<DeviceId, DeviceId>, std::vector<std::pair<double, double>>>;
 
+// How long after it could a device-to-device copy started: after its producer's end, when it waited
+// for its producer; after the previous copy on its link (or engine) ended, when it waited for that.
+struct CopyDelays {
+  std::vector<double> dispatch;
+  std::vector<double> gap;
+};
+
 struct Samples {
   KindSamples kinds;
   LinkSamples links;                  // (src, dst), kHostDevice for the host
   std::vector<double> gaps;           // back-to-back kernel gaps
   std::vector<double> arrivals;       // kernel start - arrival of its last (remote) input
-  std::vector<double> copy_delays;    // copy start - when it could start (its link free)
-  std::vector<double> engine_delays;  // the same, with one copy engine per source device
+  CopyDelays link_delays;             // device-to-device copies, queued per directed link
+  CopyDelays engine_delays;           // the same, queued per source device (one copy engine)
   std::size_t copy_pairs = 0;         // copies leaving one device for different destinations
   std::size_t overlapping_pairs = 0;  // ... that overlap in time
-  std::vector<double> starts;         // per run: its first kernel's or copy's start
+  // Device-to-device copies of at least kIngressBytes: bytes per second of those that ran alone
+  // into their destination, and of those that shared it with another incoming copy most of the time.
+  std::vector<double> alone_rates;
+  std::vector<double> shared_rates;
+  std::vector<double> starts;  // per run: its first kernel's or copy's start
   std::size_t devices = 0;
   int streams = 1;
 };
@@ -144,11 +150,9 @@ void gather_arrivals(const MeasuredRun& run, const StreamKernels& streams, std::
   }
 }
 
-// Device-to-device copies after the first on their link: how long after they could start (their
-// producer kernel ended and the link was free) they started; and the same when the source's
-// copies share one engine (the previous copy from that device had ended).
-void gather_copy_dispatch(const Trace& trace, std::vector<double>& link_delays,
-                          std::vector<double>& engine_delays) {
+// Device-to-device copies, in start order, each a dispatch or a gap sample (CopyDelays) on its
+// link and on its source's engine.
+void gather_copy_delays(const Trace& trace, CopyDelays& by_link, CopyDelays& by_engine) {
   std::map<OpId, double> kernel_end;
   for (const TraceRecord& r : trace.records)
     if (r.kind == TraceRecord::Kind::compute) kernel_end[r.op] = r.end;
@@ -160,16 +164,21 @@ void gather_copy_dispatch(const Trace& trace, std::vector<double>& link_delays,
             [](const TraceRecord* a, const TraceRecord* b) { return a->start < b->start; });
   std::map<std::pair<DeviceId, DeviceId>, double> link_free;
   std::map<DeviceId, double> engine_free;
-  const auto delay = [&](const TraceRecord& r, double free, std::vector<double>& delays) {
+  const auto delay = [&](const TraceRecord& r, const double* free, CopyDelays& delays) {
     const auto produced = kernel_end.find(r.op);
-    const double ready = std::max(free, produced == kernel_end.end() ? 0.0 : produced->second);
-    if (r.start >= ready) delays.push_back(r.start - ready);
+    const double ready = produced == kernel_end.end() ? 0.0 : produced->second;
+    if (free && *free > ready) {
+      if (r.start >= *free) delays.gap.push_back(r.start - *free);
+    } else if (r.start >= ready) {
+      delays.dispatch.push_back(r.start - ready);
+    }
   };
   for (const TraceRecord* r : copies) {
     const auto link = std::pair{r->src, r->device};
-    if (const auto free = link_free.find(link); free != link_free.end()) delay(*r, free->second, link_delays);
-    if (const auto free = engine_free.find(r->src); free != engine_free.end())
-      delay(*r, free->second, engine_delays);
+    const auto on_link = link_free.find(link);
+    delay(*r, on_link == link_free.end() ? nullptr : &on_link->second, by_link);
+    const auto on_engine = engine_free.find(r->src);
+    delay(*r, on_engine == engine_free.end() ? nullptr : &on_engine->second, by_engine);
     link_free[link] = r->end;
     engine_free[r->src] = std::max(engine_free[r->src], r->end);
   }
@@ -192,6 +201,29 @@ void gather_copy_overlap(const Trace& trace, std::size_t& pairs, std::size_t& ov
       }
 }
 
+constexpr double kIngressBytes = 1 << 20;
+
+// Large device-to-device copies that ran alone into their destination (< 5% of their time with
+// another incoming copy) or shared it (> 50%), and their rates.
+void gather_ingress(const Trace& trace, std::vector<double>& alone, std::vector<double>& shared) {
+  std::map<DeviceId, std::vector<const TraceRecord*>> by_destination;
+  for (const TraceRecord& r : trace.records)
+    if (r.kind == TraceRecord::Kind::transfer && r.src != kHostDevice && r.device != kHostDevice)
+      by_destination[r.device].push_back(&r);
+  for (const auto& [destination, copies] : by_destination) {
+    for (const TraceRecord* c : copies) {
+      const double time = c->end - c->start;
+      if (c->bytes < kIngressBytes || time <= 0) continue;
+      double with_others = 0;
+      for (const TraceRecord* o : copies)
+        if (o != c) with_others += std::max(0.0, std::min(c->end, o->end) - std::max(c->start, o->start));
+      const double share = std::min(1.0, with_others / time);
+      if (share < 0.05) alone.push_back(c->bytes / time);
+      if (share > 0.5) shared.push_back(c->bytes / time);
+    }
+  }
+}
+
 // When the run's first kernel or copy started (its clock starts at 0).
 void gather_start(const Trace& trace, std::vector<double>& starts) {
   double first = -1;
@@ -204,8 +236,9 @@ void gather(const MeasuredRun& run, Samples& samples) {
   const StreamKernels streams = kernels_by_stream(*run.trace);
   gather_gaps(streams, samples.gaps);
   gather_start(*run.trace, samples.starts);
-  gather_copy_dispatch(*run.trace, samples.copy_delays, samples.engine_delays);
+  gather_copy_delays(*run.trace, samples.link_delays, samples.engine_delays);
   gather_copy_overlap(*run.trace, samples.copy_pairs, samples.overlapping_pairs);
+  gather_ingress(*run.trace, samples.alone_rates, samples.shared_rates);
   gather_arrivals(run, streams, samples.arrivals);
   for (const TraceRecord& r : run.trace->records) {
     if (r.kind == TraceRecord::Kind::transfer)
@@ -320,12 +353,18 @@ Machine fit_calibration(std::span<const MeasuredRun> runs, const std::optional<M
   Calibration calibration = fit_kinds(samples.kinds, slowdown);
   calibration.concurrency_slowdown = slowdown;
   calibration.dispatch_gap = samples.gaps.empty() ? 0.0 : median(samples.gaps);
-  calibration.arrival_latency = samples.arrivals.empty() ? 0.0 : mean(samples.arrivals);
+  calibration.arrival_latency = samples.arrivals.empty() ? 0.0 : median(samples.arrivals);
   // One copy engine per device when copies leaving a device for different destinations (nearly)
   // never overlap: fewer than 1 in 20 of at least 20 such pairs.
   const bool one_engine = samples.copy_pairs >= 20 && samples.overlapping_pairs * 20 < samples.copy_pairs;
-  const std::vector<double>& copy_delays = one_engine ? samples.engine_delays : samples.copy_delays;
-  calibration.copy_dispatch = copy_delays.empty() ? 0.0 : mean(copy_delays);
+  // A shared ingress when large copies sharing their destination run at most 0.8 of the rate of
+  // those that had it alone (at least 20 of each; else the base machine's setting stays).
+  std::optional<bool> shared_ingress;
+  if (samples.alone_rates.size() >= 20 && samples.shared_rates.size() >= 20)
+    shared_ingress = median(samples.shared_rates) <= 0.8 * median(samples.alone_rates);
+  const CopyDelays& copy_delays = one_engine ? samples.engine_delays : samples.link_delays;
+  calibration.copy_dispatch = median(copy_delays.dispatch);
+  calibration.copy_gap = median(copy_delays.gap);
   calibration.start_latency = samples.starts.empty() ? 0.0 : median(samples.starts);
   calibration.source = source;
   Machine m = starting_machine(base, samples, calibration);
@@ -335,6 +374,7 @@ Machine fit_calibration(std::span<const MeasuredRun> runs, const std::optional<M
   for (DeviceSpec& d : m.devices) {
     d.launch_overhead = median(overheads);
     if (samples.copy_pairs >= 20) d.copy_engines = one_engine ? 1 : 0;
+    if (shared_ingress) d.shared_ingress = *shared_ingress;
   }
   m.calibration = std::move(calibration);
   return m;

@@ -58,6 +58,7 @@ CostTable::CostTable(const TaskGraph& graph, const Machine& machine, CostModelKi
   if (kind == CostModelKind::roofline && machine.calibration) {
     arrival_latency_ = machine.calibration->arrival_latency;
     copy_dispatch_ = machine.calibration->copy_dispatch;
+    copy_gap_ = machine.calibration->copy_gap;
     start_latency_ = machine.calibration->start_latency;
     issue_depth_ = machine.calibration->issue_depth;
   }

@@ -1,8 +1,38 @@
 #include "doppler/sim/issue_engine.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace doppler::sim {
+namespace {
+
+// The end of `work` seconds of copying from `start` into an ingress where the copies `busy` (start,
+// end) also run: at 1/(k+1) of full speed while k of them do.
+double shared_end(const std::vector<std::pair<double, double>>& busy, double start, double work) {
+  std::vector<std::pair<double, int>> changes;
+  int running = 0;
+  for (const auto& [from, to] : busy) {
+    if (to <= start) continue;
+    if (from <= start) {
+      ++running;
+    } else {
+      changes.push_back({from, +1});
+    }
+    changes.push_back({to, -1});
+  }
+  std::sort(changes.begin(), changes.end());
+  double t = start;
+  for (const auto& [at, change] : changes) {
+    const double share = 1.0 / (running + 1);
+    if (work <= (at - t) * share) return t + work / share;
+    work -= (at - t) * share;
+    t = at;
+    running += change;
+  }
+  return t + work;
+}
+
+}  // namespace
 
 // When op's inputs on device d are there: same-device producers' ends, transfers' arrivals.
 double IssueEngine::input_ready(const Scheduler& s, OpId op, DeviceId d) const {
@@ -24,8 +54,15 @@ void IssueEngine::issue_transfers(Scheduler& s, OpId producer, DeviceId src, dou
     std::vector<double>& free = copy_free_[src];
     const auto engine =
         copy_engines_[src] > 0 ? std::min_element(free.begin(), free.end()) : free.begin() + dst;
-    const double start = std::max({now, end_[producer], *engine});
-    const double end = start + costs_.transfer(producer, src, dst);
+    const double start =
+        std::max({now, end_[producer] + costs_.copy_dispatch(), *engine + costs_.copy_gap()});
+    double end = start + costs_.link_time(producer, src, dst);
+    if (shared_ingress_[dst]) {
+      std::vector<std::pair<double, double>>& busy = incoming_[dst];
+      std::erase_if(busy, [&](const auto& copy) { return copy.second <= now; });
+      end = shared_end(busy, start, end - start);
+      busy.push_back({start, end});
+    }
     *engine = end;
     arrive_[t] = end + costs_.arrival_latency();
     last_end_ = std::max(last_end_, end);
@@ -74,10 +111,12 @@ double IssueEngine::run(Scheduler& s, SimResult* detail, bool record_trace) {
   stream_end_.assign(n, {});
   stream_load_.assign(n, {});
   copy_free_.assign(n, {});
+  incoming_.assign(n, {});
   for (DeviceId d = 0; d < n; ++d) {
     stream_end_[d].assign(static_cast<std::size_t>(streams_[d]), 0.0);
     stream_load_[d].assign(static_cast<std::size_t>(streams_[d]), 0);
-    copy_free_[d].assign(copy_engines_[d] > 0 ? static_cast<std::size_t>(copy_engines_[d]) : n, 0.0);
+    copy_free_[d].assign(copy_engines_[d] > 0 ? static_cast<std::size_t>(copy_engines_[d]) : n,
+                         -std::numeric_limits<double>::infinity());  // never used: no gap
   }
   sequence_ = 0;
   events_ = 0;

@@ -54,9 +54,13 @@ Simulator::Simulator(const TaskGraph& graph, const Machine& machine, CostModelKi
     return;
   }
   std::vector<int> engines;
-  for (const DeviceSpec& d : machine.devices) engines.push_back(d.copy_engines);
+  std::vector<bool> shared_ingress;
+  for (const DeviceSpec& d : machine.devices) {
+    engines.push_back(d.copy_engines);
+    shared_ingress.push_back(d.shared_ingress);
+  }
   if (issue_depth_of(machine, model) > 0) {
-    engine_ = std::make_unique<IssueEngine>(costs_, streams_, std::move(engines));
+    engine_ = std::make_unique<IssueEngine>(costs_, streams_, std::move(engines), std::move(shared_ingress));
     return;
   }
   engine_ = std::make_unique<RooflineEngine>(costs_);

@@ -5,19 +5,23 @@
 //             kernel with the same two timing events per task; the difference is the executor's
 //             scheduling overhead per task (target <= 3 us).
 //   gemm      a GEMM-heavy graph (chain_mm, one GPU, no split) run by the executor, against the
-//             same GEMMs issued back to back to cuBLAS on one stream: cublas_ms / executor_ms
-//             (target >= 0.9).
+//             same GEMMs (same tree, distinct buffers) issued back to back to cuBLAS on one
+//             stream: cublas_ms / executor_ms (target >= 0.9). Also: cuBLAS with every GEMM on the
+//             same three buffers (the earlier baseline; operands partly in L2), and per-GEMM
+//             durations (us, in issue order) of both.
 // Medians over --repetitions after one warm-up. Usage:
 //   doppler_hw_bench overhead [--tasks N] | gemm [--n N] [--length L] [--dtype bf16|f16|f32]
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "doppler/einsum/decomposition.hpp"
@@ -26,6 +30,7 @@
 #include "doppler/einsum/workloads.hpp"
 #include "doppler/error.hpp"
 #include "doppler/hw/executor.hpp"
+#include "doppler/median.hpp"
 #include "elements.hpp"
 #include "join_launch.hpp"
 #include "kernels.hpp"
@@ -43,11 +48,6 @@ struct Flags {
   std::string dtype = "bf16";
   int repetitions = 7;
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 void cuda(cudaError_t status, const char* what) {
   if (status != cudaSuccess) throw Error(std::string(what) + ": " + cudaGetErrorString(status));
@@ -110,6 +110,118 @@ void overhead(const Flags& f) {
       lowered.graph.num_ops(), ex, raw, ex - raw);
 }
 
+// Per-position medians of the GEMMs' durations over the timed runs (us), in issue order.
+std::vector<double> position_medians(const std::vector<std::vector<double>>& runs) {
+  std::vector<double> medians;
+  for (std::size_t k = 0; !runs.empty() && k < runs.front().size(); ++k) {
+    std::vector<double> at;
+    for (const std::vector<double>& run : runs) at.push_back(run[k]);
+    medians.push_back(median(at));
+  }
+  return medians;
+}
+
+std::string json_list(const std::vector<double>& values) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < values.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(static_cast<int>(values[i] + 0.5));
+  return text + "]";
+}
+
+// chain_mm's GEMMs in cuBLAS, one stream: the same binary tree over `length` distinct inputs
+// (products in fresh buffers, as the executor has them), or (`reuse`) every GEMM on the same
+// three buffers, whose operands then stay partly in L2. With `events`, a pair around each GEMM.
+class CublasChain {
+ public:
+  CublasChain(const Flags& f, cudaDataType_t type, const std::vector<std::byte>& encoded)
+      : n_(f.n), type_(type), inputs_(static_cast<std::size_t>(f.length)) {
+    const std::size_t bytes = encoded.size();
+    for (int i = 0; i < 2 * f.length - 1; ++i) {
+      void* p = nullptr;
+      cuda(cudaMalloc(&p, bytes), "cudaMalloc");
+      cuda(cudaMemcpy(p, encoded.data(), bytes, cudaMemcpyHostToDevice), "cudaMemcpy");
+      buffers_.push_back(p);
+    }
+    std::vector<int> level(static_cast<std::size_t>(f.length));
+    for (int i = 0; i < f.length; ++i) level[static_cast<std::size_t>(i)] = i;
+    int next = f.length;
+    while (level.size() > 1) {
+      std::vector<int> up;
+      for (std::size_t i = 0; i + 1 < level.size(); i += 2) {
+        tree_.push_back({level[i], level[i + 1], next});
+        up.push_back(next++);
+      }
+      if (level.size() % 2 == 1) up.push_back(level.back());
+      level = std::move(up);
+    }
+    cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    if (cublasCreate(&blas_) != CUBLAS_STATUS_SUCCESS) throw Error("cublasCreate failed");
+    cublasSetStream(blas_, stream_);
+    cuda(cudaMalloc(&workspace_, std::size_t{32} << 20), "cudaMalloc");
+    cublasSetWorkspace(blas_, workspace_, std::size_t{32} << 20);
+    events_.resize(2 * tree_.size() + 2);
+    for (cudaEvent_t& e : events_) cuda(cudaEventCreate(&e), "cudaEventCreate");
+  }
+  ~CublasChain() {
+    for (cudaEvent_t e : events_) cudaEventDestroy(e);
+    cublasDestroy(blas_);
+    cudaStreamDestroy(stream_);
+    for (void* p : buffers_) cudaFree(p);
+    cudaFree(workspace_);
+  }
+  std::size_t gemms() const { return tree_.size(); }
+  // The inputs copied in again from the host, as the executor's preload does before each run.
+  void reload(const std::vector<std::byte>& encoded) {
+    for (std::size_t i = 0; i < inputs_; ++i)
+      cuda(cudaMemcpyAsync(buffers_[i], encoded.data(), encoded.size(), cudaMemcpyHostToDevice, stream_),
+           "cudaMemcpyAsync");
+    cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+  }
+
+  // One run: its makespan (ms); with `events`, each GEMM's duration (us) into `each`.
+  double run(bool reuse, bool events, std::vector<double>* each) {
+    cuda(cudaEventRecord(events_[0], stream_), "cudaEventRecord");
+    for (std::size_t k = 0; k < tree_.size(); ++k) {
+      const auto [a, b, c] = reuse ? std::array<int, 3>{0, 1, 2} : tree_[k];
+      if (events) cuda(cudaEventRecord(events_[2 * k + 1], stream_), "cudaEventRecord");
+      gemm(buffers_[static_cast<std::size_t>(a)], buffers_[static_cast<std::size_t>(b)],
+           buffers_[static_cast<std::size_t>(c)]);
+      if (events) cuda(cudaEventRecord(events_[2 * k + 2], stream_), "cudaEventRecord");
+    }
+    cudaEvent_t end = events_.back();
+    cuda(cudaEventRecord(end, stream_), "cudaEventRecord");
+    cuda(cudaEventSynchronize(end), "cudaEventSynchronize");
+    float ms = 0;
+    cuda(cudaEventElapsedTime(&ms, events_[0], end), "cudaEventElapsedTime");
+    for (std::size_t k = 0; events && k < tree_.size(); ++k) {
+      float one = 0;
+      cuda(cudaEventElapsedTime(&one, events_[2 * k + 1], events_[2 * k + 2]), "cudaEventElapsedTime");
+      each->push_back(one * 1e3);
+    }
+    return ms;
+  }
+
+ private:
+  void gemm(const void* a, const void* b, void* c) {
+    const float alpha = 1.0f, beta = 0.0f;
+    const int n = static_cast<int>(n_);
+    if (cublasGemmStridedBatchedEx(blas_, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &alpha, b, type_, n, n_ * n_, a,
+                                   type_, n, n_ * n_, &beta, c, type_, n, n_ * n_, 1, CUBLAS_COMPUTE_32F,
+                                   CUBLAS_GEMM_DEFAULT) != CUBLAS_STATUS_SUCCESS)
+      throw Error("cublasGemmStridedBatchedEx failed");
+  }
+
+  std::int64_t n_;
+  cudaDataType_t type_;
+  std::size_t inputs_;
+  std::vector<void*> buffers_;
+  std::vector<std::array<int, 3>> tree_;  // (left, right, product) buffer indices, in issue order
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
+  void* workspace_ = nullptr;
+  std::vector<cudaEvent_t> events_;
+};
+
 void gemm(const Flags& f) {
   const DType dtype = parse_dtype(f.dtype);
   const EinsumGraph g = chain_mm({.n = f.n, .length = f.length, .dtype = dtype});
@@ -117,14 +229,34 @@ void gemm(const Flags& f) {
       lower(g, decompose(g, {.devices = 1, .method = DecomposeMethod::kNoSplit}).partitions);
   Plan plan;
   plan.device.assign(lowered.graph.num_ops(), 0);
+  // The executor as `execute --verify` uses it (outputs copied back after each run), and without
+  // copying the outputs back (as `execute` without --verify and training runs use it).
   hw::Executor executor(g, lowered);
+  hw::ExecuteOptions quiet;
+  quiet.return_outputs = false;
+  hw::Executor no_output(g, lowered, quiet);
   executor.run(plan);
-  std::vector<double> executor_ms;
+  no_output.run(plan);
+  std::vector<double> executor_ms, quiet_ms;
+  std::vector<std::vector<double>> executor_each, quiet_each;
   int gemms = 0;
+  const auto gemm_times = [](const hw::ExecuteResult& result) {
+    std::vector<hw::TaskTiming> ran;
+    for (const hw::TaskTiming& t : result.tasks)
+      if (t.end_ms > t.start_ms) ran.push_back(t);
+    std::sort(ran.begin(), ran.end(), [](const auto& a, const auto& b) { return a.start_ms < b.start_ms; });
+    std::vector<double> each;
+    for (const hw::TaskTiming& t : ran) each.push_back((t.end_ms - t.start_ms) * 1e3);
+    return each;
+  };
   for (int r = 0; r < f.repetitions; ++r) {
     const hw::ExecuteResult result = executor.run(plan);
     executor_ms.push_back(result.makespan_ms);
     gemms = result.gemm_joins;
+    executor_each.push_back(gemm_times(result));
+    const hw::ExecuteResult plain = no_output.run(plan);
+    quiet_ms.push_back(plain.makespan_ms);
+    quiet_each.push_back(gemm_times(plain));
   }
 
   const cudaDataType_t type = dtype == DType::kF32   ? CUDA_R_32F
@@ -138,51 +270,44 @@ void gemm(const Flags& f) {
   for (float& v : values) v = uniform(rng);
   std::vector<std::byte> encoded(bytes);
   hw::encode(values, hw::elem_type(dtype), encoded.data());
-  std::vector<void*> m(3);
-  for (void*& p : m) {
-    cuda(cudaMalloc(&p, bytes), "cudaMalloc");
-    cuda(cudaMemcpy(p, encoded.data(), bytes, cudaMemcpyHostToDevice), "cudaMemcpy");
-  }
-  cudaStream_t stream = nullptr;
-  cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
-  cublasHandle_t blas = nullptr;
-  if (cublasCreate(&blas) != CUBLAS_STATUS_SUCCESS) throw Error("cublasCreate failed");
-  cublasSetStream(blas, stream);
-  void* workspace = nullptr;
-  cuda(cudaMalloc(&workspace, std::size_t{32} << 20), "cudaMalloc");
-  cublasSetWorkspace(blas, workspace, std::size_t{32} << 20);
-  cudaEvent_t start = nullptr, end = nullptr;
-  cuda(cudaEventCreate(&start), "cudaEventCreate");
-  cuda(cudaEventCreate(&end), "cudaEventCreate");
-  const float alpha = 1.0f, beta = 0.0f;
-  const int n = static_cast<int>(f.n);
-  std::vector<double> cublas_ms;
+  CublasChain chain(f, type, encoded);
+  if (static_cast<int>(chain.gemms()) != gemms)
+    throw Error("the executor ran " + std::to_string(gemms) + " GEMMs, the cuBLAS chain has " +
+                std::to_string(chain.gemms()));
+  // Interleaved: tree, reused buffers, tree with a pair of events around each GEMM: back to
+  // back, after the inputs were copied in again, and after 5 ms idle.
+  std::vector<double> cublas_ms, reuse_ms;
+  std::vector<std::vector<double>> cublas_each, reloaded_each, idle_each;
   for (int r = 0; r <= f.repetitions; ++r) {
-    cuda(cudaEventRecord(start, stream), "cudaEventRecord");
-    for (int k = 0; k < gemms; ++k) {
-      if (cublasGemmStridedBatchedEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &alpha, m[0], type, n,
-                                     f.n * f.n, m[1], type, n, f.n * f.n, &beta, m[2], type, n, f.n * f.n, 1,
-                                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT) != CUBLAS_STATUS_SUCCESS)
-        throw Error("cublasGemmStridedBatchedEx failed");
-    }
-    cuda(cudaEventRecord(end, stream), "cudaEventRecord");
-    cuda(cudaEventSynchronize(end), "cudaEventSynchronize");
-    float ms = 0;
-    cuda(cudaEventElapsedTime(&ms, start, end), "cudaEventElapsedTime");
-    if (r > 0) cublas_ms.push_back(ms);
+    const double tree = chain.run(false, false, nullptr);
+    const double reuse = chain.run(true, false, nullptr);
+    std::vector<double> each, reloaded, idle;
+    chain.run(false, true, &each);
+    chain.reload(encoded);
+    chain.run(false, true, &reloaded);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    chain.run(false, true, &idle);
+    if (r == 0) continue;
+    cublas_ms.push_back(tree);
+    reuse_ms.push_back(reuse);
+    cublas_each.push_back(each);
+    reloaded_each.push_back(reloaded);
+    idle_each.push_back(idle);
   }
-  cublasDestroy(blas);
-  cudaStreamDestroy(stream);
-  for (void* p : m) cudaFree(p);
-  cudaFree(workspace);
-  const double ex = median(executor_ms), cb = median(cublas_ms);
+  const double ex = median(executor_ms), cb = median(cublas_ms), cr = median(reuse_ms);
   const double flops =
       2.0 * static_cast<double>(f.n) * static_cast<double>(f.n) * static_cast<double>(f.n) * gemms;
   std::printf(
       "{\"benchmark\": \"gemm\", \"n\": %lld, \"gemms\": %d, \"dtype\": \"%s\", \"executor_ms\": %.4f, "
-      "\"cublas_ms\": %.4f, \"ratio\": %.4f, \"executor_tflops\": %.1f, \"cublas_tflops\": %.1f}\n",
+      "\"cublas_ms\": %.4f, \"ratio\": %.4f, \"executor_tflops\": %.1f, \"cublas_tflops\": %.1f, "
+      "\"cublas_reused_buffers_ms\": %.4f, \"ratio_to_reused_buffers\": %.4f, \"executor_gemm_us\": %s, "
+      "\"cublas_gemm_us\": %s, \"cublas_after_reload_gemm_us\": %s, \"cublas_after_idle_gemm_us\": %s, "
+      "\"executor_no_output_copy_ms\": %.4f, \"executor_no_output_copy_gemm_us\": %s}\n",
       static_cast<long long>(f.n), gemms, f.dtype.c_str(), ex, cb, cb / ex, flops / ex * 1e-9,
-      flops / cb * 1e-9);
+      flops / cb * 1e-9, cr, cr / ex, json_list(position_medians(executor_each)).c_str(),
+      json_list(position_medians(cublas_each)).c_str(), json_list(position_medians(reloaded_each)).c_str(),
+      json_list(position_medians(idle_each)).c_str(), median(quiet_ms),
+      json_list(position_medians(quiet_each)).c_str());
 }
 
 }  // namespace

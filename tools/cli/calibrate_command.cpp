@@ -38,6 +38,7 @@ void print(const Machine& m, const CalibrateFlags& flags, std::size_t fitted, bo
     j["concurrency_slowdown"] = c.concurrency_slowdown;
     j["dispatch_gap"] = c.dispatch_gap;
     j["copy_dispatch"] = c.copy_dispatch;
+    j["copy_gap"] = c.copy_gap;
     j["arrival_latency"] = c.arrival_latency;
     j["start_latency"] = c.start_latency;
     j["issue_depth"] = c.issue_depth;
@@ -66,8 +67,9 @@ void print(const Machine& m, const CalibrateFlags& flags, std::size_t fitted, bo
   std::cout << table.render() << "\nlaunch overhead       " << g4(m.devices[0].launch_overhead)
             << "\nconcurrency slowdown  " << g4(c.concurrency_slowdown) << "\ndispatch gap          "
             << g4(c.dispatch_gap) << "\ncopy dispatch         " << g4(c.copy_dispatch)
-            << "\narrival latency       " << g4(c.arrival_latency) << "\nstart latency         "
-            << g4(c.start_latency) << "\nissue depth           " << c.issue_depth << "\n";
+            << "\ncopy gap              " << g4(c.copy_gap) << "\narrival latency       "
+            << g4(c.arrival_latency) << "\nstart latency         " << g4(c.start_latency)
+            << "\nissue depth           " << c.issue_depth << "\n";
 }
 
 // The queue depth every run was recorded with (the simulator then replays launch-ahead), 0 when

@@ -14,7 +14,7 @@ peak=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['peak_byt
 sed -e "s/^name: .*/name: offload_llama_vs_torch/" \
     -e "s/^  budget_bytes: .*/  budget_bytes: [$peak, 369885184]/" \
     -e "s/^  bandwidths: .*/  bandwidths: [53e9]/" \
-    -e "s#^machine: .*#machine: $PWD/configs/machines/h100-1-calibrated.yaml#" \
+    -e "s#^machine: .*#machine: $PWD/configs/machines/h100-1-calibrated-eager.yaml#" \
     configs/offload-llama-lookahead.yaml >"$out/offload-vs-torch.yaml"
 "$doppler" offload "$out/offload-vs-torch.yaml" --gpu --repetitions "$reps" --json >"$out/doppler.json"
 python3 tools/scripts/torch_offload_llama.py >"$out/torch_after.json"

@@ -30,6 +30,9 @@ struct DeviceSpec {
   int streams = 1;              // concurrent compute streams
   double launch_overhead = 0;   // time units added to every kernel
   int copy_engines = 0;         // outgoing device->device copies at once, any destinations (0 = per link)
+  // Incoming device->device copies share the device's bandwidth: the issue engine advances a copy
+  // at 1/(k+1) of its link's speed while k earlier incoming copies run (false: links independent).
+  bool shared_ingress = false;
 };
 
 // A measured kernel shape: flops and bytes (read + written) -> median time over its samples.
@@ -63,8 +66,12 @@ struct Calibration {
   double concurrency_slowdown = 1;               // kernel slowdown while a copy runs on its device (>= 1)
   double dispatch_gap = 0;     // seconds a stream idles between back-to-back kernels (added to each kernel)
   double arrival_latency = 0;  // seconds from a transfer's end until its consumers may start
-  double copy_dispatch = 0;    // seconds from a transfer being ready until it starts (added to each copy)
-  double start_latency = 0;    // seconds from the run's clock start to its first launch
+  // Seconds from a copy's producer ending until the copy starts, when it waited for its producer
+  // (the ideal engine adds it to every copy; the issue engine only after the producer's end).
+  double copy_dispatch = 0;
+  double copy_gap =
+      0;  // seconds between back-to-back copies of one engine (issue engine; file default: copy_dispatch)
+  double start_latency = 0;  // seconds from the run's clock start to its first launch
   // Ops the measured executor issued ahead per stream (its queue depth); 0 = ops start when their
   // inputs have arrived (the ideal engine). k > 0 replays launch-ahead (sim/issue_engine.hpp).
   int issue_depth = 0;

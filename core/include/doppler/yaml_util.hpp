@@ -19,5 +19,6 @@ double yaml_positive(const YAML::Node& map, const char* key, const std::string& 
                      const std::string& where);
 long long yaml_integer(const YAML::Node& map, const char* key, const std::string& source,
                        const std::string& where);
+bool yaml_bool(const YAML::Node& map, const char* key, const std::string& source, const std::string& where);
 
 }  // namespace doppler

@@ -45,13 +45,18 @@ struct ProcessGroup {
 };
 
 struct ExecuteOptions {
-  einsum::ReferenceOptions inputs;        // values of inputs and parameters (seeded or given)
-  int num_devices = 0;                    // GPUs used; 0 = the plan's largest device + 1
-  std::vector<int> cuda_devices;          // CUDA ordinal of each plan device; empty = 0, 1, ...
-  int streams = 1;                        // compute streams per device
-  int queue_depth = 4;                    // ops enqueued and not finished per compute stream (>= 1)
-  bool use_cublas = true;                 // contractions through cuBLAS where they map to a GEMM
-  bool preload_inputs = true;             // load tasks' blocks copied before the run (inputs resident)
+  einsum::ReferenceOptions inputs;  // values of inputs and parameters (seeded or given)
+  int num_devices = 0;              // GPUs used; 0 = the plan's largest device + 1
+  std::vector<int> cuda_devices;    // CUDA ordinal of each plan device; empty = 0, 1, ...
+  int streams = 1;                  // compute streams per device
+  int queue_depth = 4;              // ops enqueued and not finished per compute stream (>= 1)
+  bool use_cublas = true;           // contractions through cuBLAS where they map to a GEMM
+  bool preload_inputs = true;       // load tasks' blocks copied before the run (inputs resident)
+  // A preloaded load takes its place in its stream's order, as the simulator's issue engine has it:
+  // its outgoing copies start when the stream reaches it (in the plan's priority order among the
+  // device's ops). false: every preloaded load counts as done when the run starts, so all of their
+  // copies queue at once, ahead of the activations' copies.
+  bool loads_in_stream_order = true;
   bool return_outputs = true;             // copy the output tensors back (ExecuteResult::values)
   bool assemble_intermediates = false;    // also return intermediate tensors, not only outputs
   bool warm_up = true;                    // a GEMM burst on every GPU just before the clock starts
@@ -59,8 +64,8 @@ struct ExecuteOptions {
 };
 
 // One task or transfer on the GPU: milliseconds from its device's base event (recorded on all
-// devices at the same host instant, just before the first launch). A preloaded load runs nothing
-// and reads 0..0.
+// devices at the same host instant, just before the first launch). A preloaded load runs nothing:
+// with loads_in_stream_order it reads t..t (when its stream reached it), else 0..0.
 struct TaskTiming {
   DeviceId device = 0;
   int stream = 0;  // compute stream index; -1: the host->device stream (a load)

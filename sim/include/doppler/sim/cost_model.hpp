@@ -29,15 +29,23 @@ class CostTable {
   CostModelKind kind() const { return kind_; }
   std::size_t num_devices() const { return num_devices_; }
   double compute(OpId op, DeviceId device) const { return compute_[op * num_devices_ + device]; }
+  // A transfer's time as heuristics and the ideal engine see it: copy dispatch + link_time.
   double transfer(OpId producer, DeviceId src, DeviceId dst) const {
-    return per_op_comm_ ? comm_[producer]
-                        : copy_dispatch_ + links_[src * num_devices_ + dst].transfer_time(bytes_[producer]);
+    return per_op_comm_ ? comm_[producer] : copy_dispatch_ + link_time(producer, src, dst);
+  }
+  // Its time on the link alone: latency + bytes / bandwidth (the paper model: comm_cost).
+  double link_time(OpId producer, DeviceId src, DeviceId dst) const {
+    return per_op_comm_ ? comm_[producer] : links_[src * num_devices_ + dst].transfer_time(bytes_[producer]);
   }
   double bytes(OpId producer) const { return bytes_[producer]; }
   // Time from a transfer's end until its consumers may start (a calibrated machine's arrival
   // latency under the roofline model; else 0). A calibrated machine's copy dispatch time is part
   // of every transfer().
   double arrival_latency() const { return arrival_latency_; }
+  // A calibrated machine's copy dispatch (from the producer's end to its copy's start) and copy
+  // gap (between back-to-back copies of one engine); roofline model, else 0.
+  double copy_dispatch() const { return copy_dispatch_; }
+  double copy_gap() const { return copy_gap_; }
   // When the first ops may start (a calibrated machine's start latency; else 0).
   double start_latency() const { return start_latency_; }
   // A calibrated machine's issue depth (roofline model; else 0): see sim/issue_engine.hpp.
@@ -58,6 +66,7 @@ class CostTable {
   bool has_zero_compute_ = false;
   double arrival_latency_ = 0;
   double copy_dispatch_ = 0;
+  double copy_gap_ = 0;
   double start_latency_ = 0;
   int issue_depth_ = 0;
   std::vector<double> compute_;

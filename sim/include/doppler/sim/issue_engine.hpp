@@ -5,8 +5,11 @@
 // enqueued), and a device takes up to k ops ahead per stream; host time advances only when an op
 // finishes and frees a slot. An issued op goes to its device's least-loaded stream and runs in issue
 // order there: it starts at max(issue time, the stream's previous op's end, its inputs' ends, a
-// transfer's end + arrival latency). A transfer is enqueued when its producer is issued and runs after
-// the producer, in issue order on its source's copy engine (copy_engines > 0) or on its directed link.
+// transfer's end + arrival latency). A transfer is enqueued when its producer is issued and runs, in
+// issue order on its source's copy engine (copy_engines > 0) or on its directed link, from
+// max(the producer's end + copy dispatch, the engine's previous copy's end + copy gap), for its
+// link time (latency + bytes / bandwidth); into a device with shared_ingress, a copy advances at
+// 1/(k+1) while k copies placed before it also arrive there (the earlier ones keep their times).
 // Start latency delays the first issue. Same seed, plan and machine = same trace.
 #include <cstdint>
 #include <vector>
@@ -19,9 +22,13 @@ namespace doppler::sim {
 
 class IssueEngine final : public Engine {
  public:
-  // `streams` and `copy_engines`: per device, from the machine (copy_engines 0 = per link).
-  IssueEngine(const CostTable& costs, std::vector<int> streams, std::vector<int> copy_engines)
-      : costs_(costs), streams_(std::move(streams)), copy_engines_(std::move(copy_engines)) {}
+  // Per device, from the machine: streams, copy_engines (0 = per link) and shared_ingress.
+  IssueEngine(const CostTable& costs, std::vector<int> streams, std::vector<int> copy_engines,
+              std::vector<bool> shared_ingress)
+      : costs_(costs),
+        streams_(std::move(streams)),
+        copy_engines_(std::move(copy_engines)),
+        shared_ingress_(std::move(shared_ingress)) {}
   double run(Scheduler& scheduler, SimResult* detail, bool record_trace) override;
   std::uint64_t events() const override { return events_; }
 
@@ -33,6 +40,7 @@ class IssueEngine final : public Engine {
   const CostTable& costs_;
   std::vector<int> streams_;
   std::vector<int> copy_engines_;
+  std::vector<bool> shared_ingress_;
   EventQueue finished_;  // payload: op id, at its end
   std::vector<double> start_, end_;
   std::vector<double> arrive_;                   // by transfer: when its consumers may start
@@ -40,7 +48,8 @@ class IssueEngine final : public Engine {
   std::vector<std::vector<double>> stream_end_;  // by device and stream
   std::vector<std::vector<int>> stream_load_;    // issued, unfinished ops
   std::vector<std::vector<double>> copy_free_;   // by source: each engine's (or link's) free time
-  std::vector<DeviceId> woken_;                  // devices whose ops became issuable
+  std::vector<std::vector<std::pair<double, double>>> incoming_;  // by shared-ingress destination
+  std::vector<DeviceId> woken_;                                   // devices whose ops became issuable
   std::uint32_t sequence_ = 0;
   std::uint64_t events_ = 0;
   double last_end_ = 0;
