@@ -190,6 +190,35 @@ TEST(IssueEngine, ASharedIngressSlowsTheSecondOfTwoIncomingCopies) {
       Error);
 }
 
+TEST(IssueEngine, FormatTwoChargesTheDispatchGapBetweenKernelsAndSlowsKernelsUnderCopies) {
+  // a (device 0) feeds b (device 0) and c (device 1); every op takes 10 + the dispatch gap 2.
+  TaskGraph g("g");
+  g.add_op(op(90, 40));  // a
+  g.add_op(op(90, 0));   // b
+  g.add_op(op(90, 0));   // c
+  g.add_edge(0, 1);
+  g.add_edge(0, 2);
+  Plan plan;
+  plan.device = {0, 0, 1};
+  const auto ends = [&](const std::string& calibration) {
+    sim::Simulator s(g, machine("issue_depth: 4, dispatch_gap: 2, " + calibration),
+                     sim::CostModelKind::roofline);
+    std::vector<double> end(3, 0);
+    for (const TraceRecord& rec : s.run(plan, true).trace.records)
+      if (rec.kind == TraceRecord::Kind::compute) end[rec.op] = rec.end;
+    return end;
+  };
+  // Format 1: a 0..12, b 12..24; a's copy 12..24, c from its arrival 24 to 36 (the gap inside).
+  EXPECT_EQ(ends(""), (std::vector<double>{12, 24, 36}));
+  // Format 2: a 2..12, b 14..24 (the gap between them); c waited for the copy: 24..34.
+  EXPECT_EQ(ends("format: 2"), (std::vector<double>{12, 24, 34}));
+  // With concurrency_slowdown 2, b runs while a's copy leaves device 0 (12..24): 5 of its 10 by
+  // 24, the rest alone: ends at 29. c starts as the copy ends: not slowed.
+  EXPECT_EQ(ends("format: 2, concurrency_slowdown: 2"), (std::vector<double>{12, 29, 34}));
+  EXPECT_EQ(ends("concurrency_slowdown: 2"), (std::vector<double>{12, 24, 36}));  // format 1: none
+  EXPECT_THROW(machine("format: 3"), Error);
+}
+
 TEST(IssueEngine, BadIssueDepthIsAnError) {
   EXPECT_THROW(machine("issue_depth: -1"), Error);
   EXPECT_THROW(machine("issue_depth: 2.5"), Error);

@@ -83,6 +83,13 @@ Calibration read_calibration(const YAML::Node& node, const std::string& source) 
   if (!node.IsMap()) throw_at(source, yaml_line(node), "'calibration' must be a mapping");
   Calibration c;
   c.source = yaml_string(node, "source", source, "");
+  c.format = 1;
+  if (node["format"]) {
+    const long long format = yaml_integer(node, "format", source, "calibration");
+    if (format != 1 && format != 2)
+      throw_at(source, yaml_line(node["format"]), "calibration: 'format' must be 1 or 2");
+    c.format = static_cast<int>(format);
+  }
   if (node["concurrency_slowdown"]) {
     c.concurrency_slowdown = yaml_positive(node, "concurrency_slowdown", source, "calibration");
     if (c.concurrency_slowdown < 1)

@@ -22,6 +22,7 @@ bool finite_link(const LinkSpec& link) {
 
 void write_calibration(std::ostream& out, const Calibration& c) {
   out << "calibration:\n";
+  out << "  format: " << c.format << "\n";
   if (!c.source.empty()) out << "  source: " << quoted(c.source) << "\n";
   out << "  concurrency_slowdown: " << format_number(c.concurrency_slowdown) << "\n";
   out << "  dispatch_gap: " << format_number(c.dispatch_gap) << "\n";

@@ -59,6 +59,9 @@ CostTable::CostTable(const TaskGraph& graph, const Machine& machine, CostModelKi
     arrival_latency_ = machine.calibration->arrival_latency;
     copy_dispatch_ = machine.calibration->copy_dispatch;
     copy_gap_ = machine.calibration->copy_gap;
+    dispatch_gap_ = machine.calibration->dispatch_gap;
+    concurrency_slowdown_ = machine.calibration->concurrency_slowdown;
+    calibration_format_ = machine.calibration->format;
     start_latency_ = machine.calibration->start_latency;
     issue_depth_ = machine.calibration->issue_depth;
   }

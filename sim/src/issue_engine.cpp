@@ -32,6 +32,25 @@ double shared_end(const std::vector<std::pair<double, double>>& busy, double sta
   return t + work;
 }
 
+// The end of `work` seconds of a kernel from `start` on a device where the copies `busy` run: at
+// 1/slowdown of its speed while any of them does.
+double slowed_end(std::vector<std::pair<double, double>> busy, double start, double work, double slowdown) {
+  std::sort(busy.begin(), busy.end());
+  double t = start;
+  for (const auto& [from, to] : busy) {
+    if (to <= t) continue;
+    if (from > t) {
+      if (work <= from - t) return t + work;
+      work -= from - t;
+      t = from;
+    }
+    if (work * slowdown <= to - t) return t + work * slowdown;
+    work -= (to - t) / slowdown;
+    t = to;
+  }
+  return t + work;
+}
+
 }  // namespace
 
 // When op's inputs on device d are there: same-device producers' ends, transfers' arrivals.
@@ -64,6 +83,8 @@ void IssueEngine::issue_transfers(Scheduler& s, OpId producer, DeviceId src, dou
       busy.push_back({start, end});
     }
     *engine = end;
+    copies_on_[src].push_back({start, end});
+    copies_on_[dst].push_back({start, end});
     arrive_[t] = end + costs_.arrival_latency();
     last_end_ = std::max(last_end_, end);
     note_transfer(detail, record_, costs_.bytes(producer), producer, src, dst, start, end);
@@ -81,8 +102,15 @@ void IssueEngine::issue_ops(Scheduler& s, DeviceId d, double now, SimResult* det
     const auto k = static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
     ++load[k];
     stream_of_[op] = static_cast<int>(k);
-    start_[op] = std::max({now, stream_end_[d][k], input_ready(s, op, d)});
-    end_[op] = start_[op] + costs_.compute(op, d);
+    // A kernel that takes time follows its stream's previous one after the dispatch gap; one that
+    // waited for an input starts when the input is there.
+    const double time = costs_.compute(op, d);
+    const bool format2 = costs_.calibration_format() >= 2;
+    const double gap = time > 0 && format2 ? costs_.dispatch_gap() : 0.0;
+    start_[op] = std::max({now, stream_end_[d][k] + gap, input_ready(s, op, d)});
+    end_[op] = start_[op] + time - gap;
+    if (format2 && costs_.concurrency_slowdown() > 1 && time > 0)
+      end_[op] = slowed_end(copies_on_[d], start_[op], time - gap, costs_.concurrency_slowdown());
     stream_end_[d][k] = end_[op];
     last_end_ = std::max(last_end_, end_[op]);
     finished_.push(end_[op], EventQueue::tag(sequence_++, op));
@@ -112,6 +140,8 @@ double IssueEngine::run(Scheduler& s, SimResult* detail, bool record_trace) {
   stream_load_.assign(n, {});
   copy_free_.assign(n, {});
   incoming_.assign(n, {});
+  copies_on_.assign(n, {});
+
   for (DeviceId d = 0; d < n; ++d) {
     stream_end_[d].assign(static_cast<std::size_t>(streams_[d]), 0.0);
     stream_load_[d].assign(static_cast<std::size_t>(streams_[d]), 0);

@@ -61,6 +61,10 @@ struct HeldOutRun {
 };
 
 struct Calibration {
+  // 2 (what calibrate writes since 2026-11-27): the issue engine charges dispatch_gap only between
+  // back-to-back kernels and applies concurrency_slowdown; 1 (files without `format`): every kernel
+  // holds its stream for dispatch_gap more, no slowdown there; such files replay as they were fitted.
+  int format = 2;
   std::string source;                            // informational: what it was fitted from
   std::map<std::string, KindCalibration> kinds;  // by task kind
   double concurrency_slowdown = 1;               // kernel slowdown while a copy runs on its device (>= 1)

@@ -45,6 +45,12 @@ class CostTable {
   // A calibrated machine's copy dispatch (from the producer's end to its copy's start) and copy
   // gap (between back-to-back copies of one engine); roofline model, else 0.
   double copy_dispatch() const { return copy_dispatch_; }
+  // A calibrated machine's dispatch gap (roofline model, else 0): part of every compute() that
+  // takes time; the issue engine charges it only between back-to-back kernels of a stream.
+  double dispatch_gap() const { return dispatch_gap_; }
+  // A calibrated machine's concurrency_slowdown (roofline model, else 1) and calibration format.
+  double concurrency_slowdown() const { return concurrency_slowdown_; }
+  int calibration_format() const { return calibration_format_; }
   double copy_gap() const { return copy_gap_; }
   // When the first ops may start (a calibrated machine's start latency; else 0).
   double start_latency() const { return start_latency_; }
@@ -67,6 +73,9 @@ class CostTable {
   double arrival_latency_ = 0;
   double copy_dispatch_ = 0;
   double copy_gap_ = 0;
+  double dispatch_gap_ = 0;
+  double concurrency_slowdown_ = 1;
+  int calibration_format_ = 2;
   double start_latency_ = 0;
   int issue_depth_ = 0;
   std::vector<double> compute_;

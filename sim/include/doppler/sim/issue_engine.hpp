@@ -10,6 +10,10 @@
 // max(the producer's end + copy dispatch, the engine's previous copy's end + copy gap), for its
 // link time (latency + bytes / bandwidth); into a device with shared_ingress, a copy advances at
 // 1/(k+1) while k copies placed before it also arrive there (the earlier ones keep their times).
+// With a calibration of format 2, a kernel that takes time starts at the earliest a dispatch gap
+// after its stream's previous one (not after an input it waited for), and advances at
+// 1/concurrency_slowdown while copies placed before it run to or from its device (format 1: the
+// gap is part of every kernel's time, no slowdown).
 // Start latency delays the first issue. Same seed, plan and machine = same trace.
 #include <cstdint>
 #include <vector>
@@ -48,8 +52,9 @@ class IssueEngine final : public Engine {
   std::vector<std::vector<double>> stream_end_;  // by device and stream
   std::vector<std::vector<int>> stream_load_;    // issued, unfinished ops
   std::vector<std::vector<double>> copy_free_;   // by source: each engine's (or link's) free time
-  std::vector<std::vector<std::pair<double, double>>> incoming_;  // by shared-ingress destination
-  std::vector<DeviceId> woken_;                                   // devices whose ops became issuable
+  std::vector<std::vector<std::pair<double, double>>> incoming_;   // by shared-ingress destination
+  std::vector<std::vector<std::pair<double, double>>> copies_on_;  // by device: its copies (either end)
+  std::vector<DeviceId> woken_;                                    // devices whose ops became issuable
   std::uint32_t sequence_ = 0;
   std::uint64_t events_ = 0;
   double last_end_ = 0;
