@@ -133,8 +133,8 @@ Machine engines_machine(int devices, bool shared_ingress, const std::string& cal
       "t.yaml");
 }
 
-TEST(IssueEngine, CopyDispatchAfterTheProducerAndCopyGapAfterThePreviousCopy) {
-  // a, b on device 0 (10 each, 40 bytes out: 12 on the link) feed c, d on device 1.
+// a -> c and b -> d; a and b take 10 and send 40 bytes (12 on a link), c and d take 10.
+TaskGraph two_pairs() {
   TaskGraph g("g");
   g.add_op(op(90, 40));  // a
   g.add_op(op(90, 40));  // b
@@ -142,6 +142,12 @@ TEST(IssueEngine, CopyDispatchAfterTheProducerAndCopyGapAfterThePreviousCopy) {
   g.add_op(op(90, 0));   // d
   g.add_edge(0, 2);
   g.add_edge(1, 3);
+  return g;
+}
+
+TEST(IssueEngine, CopyDispatchAfterTheProducerAndCopyGapAfterThePreviousCopy) {
+  // a, b on device 0 (10 each, 40 bytes out: 12 on the link) feed c, d on device 1.
+  const TaskGraph g = two_pairs();
   Plan plan;
   plan.device = {0, 0, 1, 1};
   plan.priority = {0, 1, 2, 3};
@@ -164,13 +170,7 @@ TEST(IssueEngine, ASharedIngressSlowsTheSecondOfTwoIncomingCopies) {
   // d first. Both copies start at 10. Independent links: both land at 22, d 22..32, c 32..42.
   // Shared ingress: a's copy (placed first) keeps 10..22; b's advances at 1/2 until 22 (6 of 12),
   // then alone: lands at 28; d 28..38, c 38..48.
-  TaskGraph g("g");
-  g.add_op(op(90, 40));  // a
-  g.add_op(op(90, 40));  // b
-  g.add_op(op(90, 0));   // c
-  g.add_op(op(90, 0));   // d
-  g.add_edge(0, 2);
-  g.add_edge(1, 3);
+  const TaskGraph g = two_pairs();
   Plan plan;
   plan.device = {0, 1, 2, 2};
   plan.priority = {0, 1, 3, 2};
