@@ -8,7 +8,9 @@
 //             same GEMMs (same tree, distinct buffers) issued back to back to cuBLAS on one
 //             stream: cublas_ms / executor_ms (target >= 0.9). Also: cuBLAS with every GEMM on the
 //             same three buffers (the earlier baseline; operands partly in L2), and per-GEMM
-//             durations (us, in issue order) of both.
+//             durations (us, in issue order) of: the executor, the executor without copying its
+//             outputs back between runs, cuBLAS back to back, cuBLAS after its inputs were copied
+//             in again, cuBLAS after 5 ms idle (where a run's first GEMM loses its time).
 // Medians over --repetitions after one warm-up. Usage:
 //   doppler_hw_bench overhead [--tasks N] | gemm [--n N] [--length L] [--dtype bf16|f16|f32]
 #include <cublas_v2.h>
