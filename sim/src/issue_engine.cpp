@@ -6,9 +6,11 @@
 namespace doppler::sim {
 namespace {
 
-// The end of `work` seconds of copying from `start` into an ingress where the copies `busy` (start,
-// end) also run: at 1/(k+1) of full speed while k of them do.
-double shared_end(const std::vector<std::pair<double, double>>& busy, double start, double work) {
+// The end of `work` seconds from `start` while the intervals `busy` (start, end) also run: each
+// second of work takes stretch(k) seconds while k of them do (stretch(0) must be 1).
+template <class Stretch>
+double stretched_end(const std::vector<std::pair<double, double>>& busy, double start, double work,
+                     Stretch stretch) {
   std::vector<std::pair<double, int>> changes;
   int running = 0;
   for (const auto& [from, to] : busy) {
@@ -23,30 +25,12 @@ double shared_end(const std::vector<std::pair<double, double>>& busy, double sta
   std::sort(changes.begin(), changes.end());
   double t = start;
   for (const auto& [at, change] : changes) {
-    const double share = 1.0 / (running + 1);
-    if (work <= (at - t) * share) return t + work / share;
-    work -= (at - t) * share;
-    t = at;
+    const double f = stretch(running);
     running += change;
-  }
-  return t + work;
-}
-
-// The end of `work` seconds of a kernel from `start` on a device where the copies `busy` run: at
-// 1/slowdown of its speed while any of them does.
-double slowed_end(std::vector<std::pair<double, double>> busy, double start, double work, double slowdown) {
-  std::sort(busy.begin(), busy.end());
-  double t = start;
-  for (const auto& [from, to] : busy) {
-    if (to <= t) continue;
-    if (from > t) {
-      if (work <= from - t) return t + work;
-      work -= from - t;
-      t = from;
-    }
-    if (work * slowdown <= to - t) return t + work * slowdown;
-    work -= (to - t) / slowdown;
-    t = to;
+    if (stretch(running) == f) continue;  // one segment while the stretch stays
+    if (work * f <= at - t) return t + work * f;
+    work -= (at - t) / f;
+    t = at;
   }
   return t + work;
 }
@@ -79,7 +63,7 @@ void IssueEngine::issue_transfers(Scheduler& s, OpId producer, DeviceId src, dou
     if (shared_ingress_[dst]) {
       std::vector<std::pair<double, double>>& busy = incoming_[dst];
       std::erase_if(busy, [&](const auto& copy) { return copy.second <= now; });
-      end = shared_end(busy, start, end - start);
+      end = stretched_end(busy, start, end - start, [](int k) { return k + 1.0; });  // a 1/(k+1) share
       busy.push_back({start, end});
     }
     *engine = end;
@@ -109,8 +93,12 @@ void IssueEngine::issue_ops(Scheduler& s, DeviceId d, double now, SimResult* det
     const double gap = time > 0 && format2 ? costs_.dispatch_gap() : 0.0;
     start_[op] = std::max({now, stream_end_[d][k] + gap, input_ready(s, op, d)});
     end_[op] = start_[op] + time - gap;
-    if (format2 && costs_.concurrency_slowdown() > 1 && time > 0)
-      end_[op] = slowed_end(copies_on_[d], start_[op], time - gap, costs_.concurrency_slowdown());
+    if (format2 && costs_.concurrency_slowdown() > 1 && time > 0) {
+      const double slowdown = costs_.concurrency_slowdown();
+      std::vector<std::pair<double, double>>& copies = copies_on_[d];
+      std::erase_if(copies, [&](const auto& copy) { return copy.second <= now; });
+      end_[op] = stretched_end(copies, start_[op], time - gap, [&](int k) { return k > 0 ? slowdown : 1.0; });
+    }
     stream_end_[d][k] = end_[op];
     last_end_ = std::max(last_end_, end_[op]);
     finished_.push(end_[op], EventQueue::tag(sequence_++, op));
