@@ -80,12 +80,7 @@ void expect_equal_outputs(const EinsumGraph& g, const ExecuteResult& got, double
 }
 
 void run_workloads(int devices) {
-  std::string reason;
-  const int visible = visible_gpus(&reason);
-  if (visible < devices) {
-    GTEST_SKIP() << devices << " GPU(s) needed, " << visible << " visible"
-                 << (reason.empty() ? "" : ": " + reason);
-  }
+  if (const std::string missing = missing_gpus(devices); !missing.empty()) GTEST_SKIP() << missing;
   for (const Workload& w : workloads()) {
     for (const DecomposeMethod method : {DecomposeMethod::kEinDecomp, DecomposeMethod::kDataParallel}) {
       const Decomposition d = decompose(w.graph, {.devices = std::max(devices, 2), .method = method});
@@ -129,8 +124,7 @@ TEST(HwExecute, WorkloadsOnTwoGpus) {
 }
 
 TEST(HwExecute, TwoStreamsAndRunTimeLoads) {
-  std::string reason;
-  if (visible_gpus(&reason) < 1) GTEST_SKIP() << "no GPU: " << reason;
+  if (const std::string missing = missing_gpus(1); !missing.empty()) GTEST_SKIP() << missing;
   const EinsumGraph g =
       llama_layer({.batch = 2, .seq = 8, .hidden = 32, .heads = 4, .ffn = 64, .dtype = DType::kF32});
   const LoweredGraph lowered = lower(g, decompose(g, {.devices = 4}).partitions);
@@ -160,10 +154,7 @@ TEST(HwExecute, TwoStreamsAndRunTimeLoads) {
 // Resident inputs' copies: sent when the load's stream reaches it (default), or all at the start.
 // Both give the reference's outputs; in stream order a load reads t..t and its copies start after t.
 TEST(HwExecute, LoadCopiesInStreamOrderOrAtTheStart) {
-  std::string reason;
-  const int visible = visible_gpus(&reason);
-  if (visible < 2)
-    GTEST_SKIP() << "2 GPUs needed, " << visible << " visible" << (reason.empty() ? "" : ": " + reason);
+  if (const std::string missing = missing_gpus(2); !missing.empty()) GTEST_SKIP() << missing;
   const EinsumGraph g =
       llama_layer({.batch = 2, .seq = 8, .hidden = 32, .heads = 4, .ffn = 64, .dtype = DType::kF32});
   const LoweredGraph lowered = lower(g, decompose(g, {.devices = 2}).partitions);
@@ -193,10 +184,7 @@ TEST(HwExecute, LoadCopiesInStreamOrderOrAtTheStart) {
 // Repeated runs of a plan find their inputs where the previous run left them (no copy); a plan
 // with other places copies them again. Outputs equal the reference throughout.
 TEST(HwExecute, RepeatedAndAlternatingPlansKeepTheirInputs) {
-  std::string reason;
-  const int visible = visible_gpus(&reason);
-  if (visible < 2)
-    GTEST_SKIP() << "2 GPUs needed, " << visible << " visible" << (reason.empty() ? "" : ": " + reason);
+  if (const std::string missing = missing_gpus(2); !missing.empty()) GTEST_SKIP() << missing;
   const EinsumGraph g =
       ffnn({.batch = 16, .in = 24, .hidden = 40, .out = 8, .layers = 3, .dtype = DType::kF32});
   const LoweredGraph lowered = lower(g, decompose(g, {.devices = 2}).partitions);
@@ -229,8 +217,7 @@ TEST(HwExecute, BadPlansGiveOneLineErrors) {
 }
 
 TEST(HwExecute, ACudaFailureNamesTheDeviceAndTheCall) {
-  std::string reason;
-  if (visible_gpus(&reason) < 1) GTEST_SKIP() << "no GPU: " << reason;
+  if (const std::string missing = missing_gpus(1); !missing.empty()) GTEST_SKIP() << missing;
   EinsumGraph g;
   const TensorId x = g.add_input("x", {std::int64_t{1} << 20, std::int64_t{1} << 20}, DType::kF32);
   g.mark_output(reshape(g, "y", x, {std::int64_t{1} << 40}));

@@ -118,8 +118,7 @@ std::vector<Case> cases() {
 class HwKernels : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string reason;
-    if (visible_gpus(&reason) < 1) GTEST_SKIP() << "no GPU: " << reason;
+    if (const std::string missing = missing_gpus(1); !missing.empty()) GTEST_SKIP() << missing;
   }
 };
 

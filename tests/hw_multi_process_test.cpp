@@ -74,10 +74,7 @@ int wait_for(pid_t pid) {
 }
 
 TEST(HwMultiProcess, TwoProcessesEqualTheReference) {
-  std::string reason;
-  const int gpus = visible_gpus(&reason);
-  if (gpus < 2)
-    GTEST_SKIP() << "2 GPUs needed, " << gpus << " visible" << (reason.empty() ? "" : ": " + reason);
+  if (const std::string missing = missing_gpus(2); !missing.empty()) GTEST_SKIP() << missing;
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("doppler-mp-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);

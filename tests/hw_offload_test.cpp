@@ -61,8 +61,7 @@ double expect_reference_on_gpu(const Offload& o, double fraction, memory::Compil
 class HwOffload : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string reason;
-    if (visible_gpus(&reason) < 1) GTEST_SKIP() << "no GPU: " << reason;
+    if (const std::string missing = missing_gpus(1); !missing.empty()) GTEST_SKIP() << missing;
   }
 };
 
@@ -90,8 +89,7 @@ TEST_F(HwOffload, LlamaOnOneGpuEqualsTheReferenceUnderEveryBudget) {
 }
 
 TEST_F(HwOffload, FfnnOnTwoGpusEqualsTheReference) {
-  std::string reason;
-  if (visible_gpus(&reason) < 2) GTEST_SKIP() << "2 GPUs needed: " << reason;
+  if (const std::string missing = missing_gpus(2); !missing.empty()) GTEST_SKIP() << missing;
   const Offload o = prepare(ffnn({16, 64, 128, 32, 2, DType::kF32}), 2, 3);
   for (const double fraction : {2.0, 0.5, 0.0})
     expect_reference_on_gpu(o, fraction, memory::CompileOrder::kPlan, false, 1e-4);
