@@ -352,8 +352,8 @@ Machine fit_calibration(std::span<const MeasuredRun> runs, const std::optional<M
   double slowdown = 1;
   Calibration calibration = fit_kinds(samples.kinds, slowdown);
   calibration.concurrency_slowdown = slowdown;
-  calibration.dispatch_gap = samples.gaps.empty() ? 0.0 : median(samples.gaps);
-  calibration.arrival_latency = samples.arrivals.empty() ? 0.0 : median(samples.arrivals);
+  calibration.dispatch_gap = median(samples.gaps);  // median() of nothing is 0
+  calibration.arrival_latency = median(samples.arrivals);
   // One copy engine per device when copies leaving a device for different destinations (nearly)
   // never overlap: fewer than 1 in 20 of at least 20 such pairs.
   const bool one_engine = samples.copy_pairs >= 20 && samples.overlapping_pairs * 20 < samples.copy_pairs;
@@ -365,7 +365,7 @@ Machine fit_calibration(std::span<const MeasuredRun> runs, const std::optional<M
   const CopyDelays& copy_delays = one_engine ? samples.engine_delays : samples.link_delays;
   calibration.copy_dispatch = median(copy_delays.dispatch);
   calibration.copy_gap = median(copy_delays.gap);
-  calibration.start_latency = samples.starts.empty() ? 0.0 : median(samples.starts);
+  calibration.start_latency = median(samples.starts);
   calibration.source = source;
   Machine m = starting_machine(base, samples, calibration);
   fit_links(samples.links, base.has_value(), m);

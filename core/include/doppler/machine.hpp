@@ -73,8 +73,8 @@ struct Calibration {
   // Seconds from a copy's producer ending until the copy starts, when it waited for its producer
   // (the ideal engine adds it to every copy; the issue engine only after the producer's end).
   double copy_dispatch = 0;
-  double copy_gap =
-      0;  // seconds between back-to-back copies of one engine (issue engine; file default: copy_dispatch)
+  // Seconds between back-to-back copies of one engine (issue engine; absent from a file: copy_dispatch).
+  double copy_gap = 0;
   double start_latency = 0;  // seconds from the run's clock start to its first launch
   // Ops the measured executor issued ahead per stream (its queue depth); 0 = ops start when their
   // inputs have arrived (the ideal engine). k > 0 replays launch-ahead (sim/issue_engine.hpp).
