@@ -212,9 +212,12 @@ TEST(MemoryGraphSim, KernelsSlowWhileCopiesRun) {
   EXPECT_DOUBLE_EQ(r.makespan, 101 + (60 - 101 / 2.0) + 50);
   EXPECT_DOUBLE_EQ(r.compute_bound, 110);  // kernel times alone
   for (const TraceRecord& t : r.trace.records) {
-    if (t.kind == TraceRecord::Kind::compute && t.op == 2) EXPECT_DOUBLE_EQ(t.end - t.start, 110.5);
-    if (t.kind == TraceRecord::Kind::compute && t.op == 1)
+    if (t.kind == TraceRecord::Kind::compute && t.op == 2) {
+      EXPECT_DOUBLE_EQ(t.end - t.start, 110.5);
+    }
+    if (t.kind == TraceRecord::Kind::compute && t.op == 1) {
       EXPECT_DOUBLE_EQ(t.end - t.start, 50);  // no copy runs
+    }
   }
   // Covered for longer than the kernel needs at half speed: twice its time.
   machine.calibration->concurrency_slowdown = 1.5;
