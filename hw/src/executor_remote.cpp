@@ -50,7 +50,7 @@ void Run::post_remote(DeviceId d) {
       ++in_progress_;
     }
     check(cudaEventRecord(transfer_end_[t], stream), where, "cudaEventRecord");
-    inflight_[d].push_back({true, t, transfer_end_[t]});
+    inflight_[d].push_back({true, t, transfer_end_[t], kAnyOrder});
   }
 }
 

@@ -26,6 +26,7 @@ ExecuteResult Run::collect() {
       const double reached = elapsed(d, end_event_[u]);
       result.tasks[u] = TaskTiming{d, stream_of_[u], reached, reached};
     }
+    if (local(d)) result.tasks[u].launched_ms = launched_ms_[u];
     if (kernels_.is_gemm(u)) ++result.gemm_joins;
     if (kernels_.is_generic_join(u)) ++result.generic_joins;
   }
@@ -36,6 +37,7 @@ ExecuteResult Run::collect() {
     if (local(tr.src)) {
       timing.start_ms = elapsed(tr.src, transfer_start_[t]);
       timing.end_ms = elapsed(tr.src, transfer_end_[t]);
+      timing.launched_ms = transfer_launched_ms_[t];
     }
     result.transfers.push_back(timing);
   }

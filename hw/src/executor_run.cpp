@@ -82,19 +82,22 @@ ExecuteResult Run::run() {
 void Run::device_loop(DeviceId d) {
   devices_.use(d);
   std::vector<Inflight>& mine = inflight_[d];
+  std::vector<int> waiting;  // queues whose oldest entry is unfinished, this pass
   if (nccl_) post_remote(d);
   while (!abort_) {
     bool progress = launch_ops(d);
-    for (std::size_t i = 0; i < mine.size();) {
+    waiting.clear();
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < mine.size(); ++i) {
       const Inflight f = mine[i];
-      const cudaError_t status = cudaEventQuery(f.end);
+      const bool behind = std::find(waiting.begin(), waiting.end(), f.queue) != waiting.end();
+      const cudaError_t status = behind ? cudaErrorNotReady : cudaEventQuery(f.end);
       if (status == cudaErrorNotReady) {
-        ++i;
+        if (!behind && f.queue != kAnyOrder) waiting.push_back(f.queue);
+        mine[kept++] = f;
         continue;
       }
       check(status, where_of(f), "cudaEventQuery");
-      mine[i] = mine.back();
-      mine.pop_back();
       progress = true;
       if (f.transfer) {
         transfer_done(f.id);
@@ -102,6 +105,7 @@ void Run::device_loop(DeviceId d) {
         op_done(f.id);
       }
     }
+    mine.resize(kept);
     if (done_ == local_ops_ && mine.empty()) return;
     if (!progress) {
       if (mine.empty()) check_stall();
@@ -264,6 +268,8 @@ void Run::make_events() {
   if (options_.preload_inputs)
     for (OpId u = 0; u < exec_.num_ops; ++u) resident_[u] = lowered_.tasks[u].role == TaskRole::kLoad;
   inflight_.assign(devices_.size(), {});
+  launched_ms_.assign(exec_.num_ops, -1);
+  transfer_launched_ms_.assign(scheduler_.num_transfers(), -1);
 }
 
 // Base events: recorded at one host instant; across processes right after a barrier (an
@@ -271,6 +277,7 @@ void Run::make_events() {
 void Run::start_clock() {
   if (options_.warm_up) devices_.warm_up();
   devices_.synchronize();
+  clock_started_ = std::chrono::steady_clock::now();
   for (DeviceId d = 0; d < devices_.size(); ++d) {
     if (!local(d)) continue;
     const Where where{"set-up", "", static_cast<int>(d)};
@@ -306,7 +313,7 @@ bool Run::launch_ops(DeviceId d) {
       const int stream = static_cast<int>(std::min_element(queued.begin(), queued.end()) - queued.begin());
       ++queued[static_cast<std::size_t>(stream)];
       launch(u, d, stream);
-      inflight_[d].push_back({false, u, end_event_[u]});
+      inflight_[d].push_back({false, u, end_event_[u], stream_of_[u]});
     }
     {
       const std::lock_guard lock(mutex_);
@@ -331,7 +338,12 @@ bool Run::launch_ops(DeviceId d) {
   return any;
 }
 
+double Run::host_ms_now() const {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - clock_started_).count();
+}
+
 void Run::launch(OpId u, DeviceId d, int index) {
+  launched_ms_[u] = host_ms_now();
   const DeviceResources& dev = devices_[d];
   const Where where{"task", lowered_.graph.op(u).name, static_cast<int>(d)};
   check(cudaSetDevice(dev.ordinal), where, "cudaSetDevice");
@@ -382,6 +394,7 @@ void Run::launch_transfers(DeviceId src) {
     const DeviceResources& from = devices_[src];
     const cudaStream_t stream = from.to_device[dst];
     check(cudaSetDevice(from.ordinal), where, "cudaSetDevice");
+    transfer_launched_ms_[t] = host_ms_now();
     if (!finished_[producer])
       check(cudaStreamWaitEvent(stream, end_event_[producer], 0), where, "cudaStreamWaitEvent");
     check(cudaEventRecord(transfer_start_[t], stream), where, "cudaEventRecord");
@@ -389,7 +402,7 @@ void Run::launch_transfers(DeviceId src) {
                               kernels_.output_bytes(producer), stream),
           where, "cudaMemcpyPeerAsync");
     check(cudaEventRecord(transfer_end_[t], stream), where, "cudaEventRecord");
-    inflight_[src].push_back({true, t, transfer_end_[t]});
+    inflight_[src].push_back({true, t, transfer_end_[t], kCopyQueues + static_cast<int>(dst)});
     const std::lock_guard lock(mutex_);
     for (const OpId v : scheduler_.consumers_of(t))
       if (scheduler_.input_arrived(v)) scheduler_.make_ready(v);

@@ -16,6 +16,7 @@
 #include "doppler/hw/executor.hpp"
 #include "doppler/scheduler.hpp"
 #include "nccl_group.hpp"
+#include "spin_lock.hpp"
 #include "task_kernels.hpp"
 #include "worker_threads.hpp"
 
@@ -58,11 +59,16 @@ class Run {
   ExecuteResult run();
 
  private:
+  // An op or transfer in flight. Events of one queue (a stream) complete in launch order, so a
+  // device's thread queries only the oldest unfinished one of each queue; kAnyOrder: always queried.
+  static constexpr int kAnyOrder = -1000;
   struct Inflight {
     bool transfer;
     std::uint32_t id;
     cudaEvent_t end;
+    int queue;  // a compute stream's index (-1: the host->device stream), kCopyQueues + destination
   };
+  static constexpr int kCopyQueues = 1000;
 
   Where where_of(const Inflight& f) const;
   void allocate();
@@ -72,6 +78,7 @@ class Run {
   void start_clock();
   void device_loop(DeviceId d);
   bool launch_ops(DeviceId d);
+  double host_ms_now() const;  // ms since the base events were recorded
   void launch(OpId u, DeviceId d, int index);
   void launch_transfers(DeviceId src);
   void order_remote_transfers();
@@ -110,9 +117,12 @@ class Run {
   // One host thread per device launches its ops and outgoing transfers and polls their events;
   // a device's entries below are touched by its thread only, the scheduler under mutex_.
   std::vector<std::uint8_t> finished_;
-  std::vector<std::uint8_t> resident_;           // preloaded loads: nothing to run (an end event only)
-  std::vector<std::vector<Inflight>> inflight_;  // by device
-  std::mutex mutex_;
+  std::vector<std::uint8_t> resident_;  // preloaded loads: nothing to run (an end event only)
+  std::vector<double> launched_ms_;     // host time of each op's launch (TaskTiming::launched_ms)
+  std::vector<double> transfer_launched_ms_;
+  std::chrono::steady_clock::time_point clock_started_;  // when the base events were recorded
+  std::vector<std::vector<Inflight>> inflight_;          // by device
+  SpinLock mutex_;
   std::size_t in_progress_ = 0;  // ops taken and transfers queued, not finished (under mutex_)
   std::atomic<std::size_t> done_{0};
   std::size_t local_ops_ = 0;  // ops on this process's devices

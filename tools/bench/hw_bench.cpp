@@ -11,16 +11,21 @@
 //             durations (us, in issue order) of: the executor, the executor without copying its
 //             outputs back between runs, cuBLAS back to back, cuBLAS after its inputs were copied
 //             in again, cuBLAS after 5 ms idle (where a run's first GEMM loses its time).
+//   calls     host time per CUDA call of the kinds one executor launch makes (event record, stream
+//             wait, join kernel, small cuBLAS GEMM, peer copy, event query), by one host thread on
+//             GPU 0 and then by one thread per GPU at once; --tasks calls per measurement.
 // Medians over --repetitions after one warm-up. Usage:
-//   doppler_hw_bench overhead [--tasks N] | gemm [--n N] [--length L] [--dtype bf16|f16|f32]
+//   doppler_hw_bench overhead [--tasks N] | gemm [--n N] [--length L] [--dtype bf16|f16|f32] | calls
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <random>
 #include <string>
 #include <thread>
@@ -55,6 +60,18 @@ void cuda(cudaError_t status, const char* what) {
   if (status != cudaSuccess) throw Error(std::string(what) + ": " + cudaGetErrorString(status));
 }
 
+// The join kernel y = a + 1 over one element (its pointers set by the caller).
+hw::JoinLaunch one_element_join() {
+  hw::JoinParams p;
+  p.loop_dims = 1;
+  p.out_dims = 1;
+  p.size[0] = 1;
+  p.inputs = 1;
+  p.in_stride[0][0] = 1;
+  p.program = hw::compile_join(parse_expr("a+1"), "bench");
+  return hw::make_join_launch(p, "bench");
+}
+
 void overhead(const Flags& f) {
   EinsumGraph g;
   const TensorId x = g.add_input("x", {1}, DType::kF32);
@@ -71,14 +88,7 @@ void overhead(const Flags& f) {
     executor_us.push_back(executor.run(plan).host_ms * 1e3 / static_cast<double>(lowered.graph.num_ops()));
 
   // The floor: the same join kernel and two events per task, launched in a plain loop.
-  hw::JoinParams p;
-  p.loop_dims = 1;
-  p.out_dims = 1;
-  p.size[0] = 1;
-  p.inputs = 1;
-  p.in_stride[0][0] = 1;
-  p.program = hw::compile_join(parse_expr("a+1"), "bench");
-  hw::JoinLaunch launch = hw::make_join_launch(p, "bench");
+  hw::JoinLaunch launch = one_element_join();
   void* buffer = nullptr;
   cuda(cudaMalloc(&buffer, static_cast<std::size_t>(f.tasks + 1) * sizeof(float)), "cudaMalloc");
   cudaStream_t stream = nullptr;
@@ -224,6 +234,129 @@ class CublasChain {
   std::vector<cudaEvent_t> events_;
 };
 
+// Host time (us per call) of the CUDA calls one launch is made of, measured by one host thread per
+// GPU on `gpus` GPUs at once (as the executor's device threads run): event record, stream wait on
+// another stream's event, a one-element join kernel, a 256^3 bf16 cuBLAS GEMM, a 4 KB peer copy,
+// and cudaEventQuery on a finished event. Each figure: median over repetitions of `calls` calls.
+struct CallCosts {
+  double event_record = 0, stream_wait = 0, join = 0, gemm = 0, peer_copy = 0, event_query = 0;
+};
+
+CallCosts measure_calls(int device, int peer, int calls, int repetitions, std::atomic<int>& arrived,
+                        int gpus) {
+  cuda(cudaSetDevice(device), "cudaSetDevice");
+  if (peer != device) {
+    const cudaError_t status = cudaDeviceEnablePeerAccess(peer, 0);
+    if (status == cudaErrorPeerAccessAlreadyEnabled)
+      cudaGetLastError();
+    else
+      cuda(status, "cudaDeviceEnablePeerAccess");
+  }
+  cudaStream_t stream = nullptr, other = nullptr;
+  cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+  cuda(cudaStreamCreateWithFlags(&other, cudaStreamNonBlocking), "cudaStreamCreate");
+  std::vector<cudaEvent_t> events(static_cast<std::size_t>(calls));
+  for (cudaEvent_t& e : events) cuda(cudaEventCreate(&e), "cudaEventCreate");
+  constexpr std::size_t kMatrix = 256 * 256;
+  void* buffer = nullptr;
+  cuda(cudaMalloc(&buffer, 3 * kMatrix * 2 + 4096), "cudaMalloc");
+  cuda(cudaMemset(buffer, 0, 3 * kMatrix * 2 + 4096), "cudaMemset");
+  void* remote = nullptr;
+  cuda(cudaSetDevice(peer), "cudaSetDevice");
+  cuda(cudaMalloc(&remote, 4096), "cudaMalloc");
+  cuda(cudaSetDevice(device), "cudaSetDevice");
+  cublasHandle_t blas = nullptr;
+  if (cublasCreate(&blas) != CUBLAS_STATUS_SUCCESS) throw Error("cublasCreate failed");
+  cublasSetStream(blas, stream);
+  hw::JoinLaunch launch = one_element_join();
+  launch.in[0] = buffer;
+  launch.out = static_cast<float*>(buffer) + 1;
+  auto* m = static_cast<std::byte*>(buffer) + 4096;
+  const float alpha = 1, beta = 0;
+  const auto gemm_call = [&] {
+    if (cublasGemmEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, 256, 256, 256, &alpha, m, CUDA_R_16BF, 256,
+                     m + kMatrix * 2, CUDA_R_16BF, 256, &beta, m + 4 * kMatrix, CUDA_R_16BF, 256,
+                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT) != CUBLAS_STATUS_SUCCESS)
+      throw Error("cublasGemmEx failed");
+  };
+  gemm_call();
+  cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+  ++arrived;
+  while (arrived < gpus) std::this_thread::yield();
+  // us per call of `body(k)` over `calls` calls, median over repetitions (the streams drained first).
+  const auto per_call = [&](auto body) {
+    std::vector<double> us;
+    for (int r = 0; r < repetitions; ++r) {
+      cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+      const auto start = std::chrono::steady_clock::now();
+      for (int k = 0; k < calls; ++k) body(static_cast<std::size_t>(k));
+      us.push_back(
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() /
+          calls);
+    }
+    return median(us);
+  };
+  CallCosts c;
+  c.event_record =
+      per_call([&](std::size_t k) { cuda(cudaEventRecord(events[k], other), "cudaEventRecord"); });
+  c.stream_wait = per_call(
+      [&](std::size_t k) { cuda(cudaStreamWaitEvent(stream, events[k], 0), "cudaStreamWaitEvent"); });
+  c.join = per_call([&](std::size_t) { cuda(hw::launch_join(launch, stream), "launch_join"); });
+  c.gemm = per_call([&](std::size_t) { gemm_call(); });
+  c.peer_copy = per_call([&](std::size_t) {
+    cuda(cudaMemcpyPeerAsync(remote, peer, buffer, device, 4096, other), "cudaMemcpyPeerAsync");
+  });
+  cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  c.event_query = per_call([&](std::size_t k) { cuda(cudaEventQuery(events[k]), "cudaEventQuery"); });
+  cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  cublasDestroy(blas);
+  for (cudaEvent_t e : events) cudaEventDestroy(e);
+  cudaStreamDestroy(stream);
+  cudaStreamDestroy(other);
+  cudaFree(buffer);
+  cudaFree(remote);
+  return c;
+}
+
+void calls(const Flags& f) {
+  int visible = 0;
+  cuda(cudaGetDeviceCount(&visible), "cudaGetDeviceCount");
+  std::string out = "{\"benchmark\": \"calls\", \"calls\": " + std::to_string(f.tasks);
+  for (const int gpus : {1, visible}) {
+    std::vector<CallCosts> costs(static_cast<std::size_t>(gpus));
+    std::atomic<int> arrived{0};
+    std::vector<std::thread> threads;
+    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(gpus));
+    for (int d = 0; d < gpus; ++d) {
+      threads.emplace_back([&, d] {
+        try {
+          costs[static_cast<std::size_t>(d)] =
+              measure_calls(d, (d + 1) % visible, f.tasks, f.repetitions, arrived, gpus);
+        } catch (...) {
+          errors[static_cast<std::size_t>(d)] = std::current_exception();
+          arrived += gpus;
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    for (const std::exception_ptr& e : errors)
+      if (e) std::rethrow_exception(e);
+    const auto field = [&](const char* name, double CallCosts::*member) {
+      std::vector<double> v;
+      for (const CallCosts& c : costs) v.push_back(c.*member);
+      out += std::string(", \"") + name + "_us_" + std::to_string(gpus) + "gpu\": " + json_list(v);
+    };
+    field("event_record", &CallCosts::event_record);
+    field("stream_wait", &CallCosts::stream_wait);
+    field("join_launch", &CallCosts::join);
+    field("gemm_launch", &CallCosts::gemm);
+    field("peer_copy", &CallCosts::peer_copy);
+    field("event_query", &CallCosts::event_query);
+    if (visible == 1) break;
+  }
+  std::printf("%s}\n", out.c_str());
+}
+
 void gemm(const Flags& f) {
   const DType dtype = parse_dtype(f.dtype);
   const EinsumGraph g = chain_mm({.n = f.n, .length = f.length, .dtype = dtype});
@@ -344,8 +477,12 @@ int main(int argc, char** argv) {
       overhead(f);
     else if (f.mode == "gemm")
       gemm(f);
+    else if (f.mode == "calls")
+      calls(f);
     else
-      throw Error("usage: doppler_hw_bench overhead [--tasks N] | gemm [--n N] [--length L] [--dtype D]");
+      throw Error(
+          "usage: doppler_hw_bench overhead [--tasks N] | gemm [--n N] [--length L] [--dtype D] | calls "
+          "[--tasks N]");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "doppler_hw_bench: %s\n", e.what());
     return 2;

@@ -35,6 +35,7 @@ struct ExecuteFlags {
   std::size_t random = 0;
   std::size_t devices = 0;
   std::size_t repetitions = 3;
+  std::size_t rounds = 1;
   std::size_t warmup = 1;
   int streams = 1;
   int queue_depth = 4;
@@ -71,6 +72,24 @@ Trace to_trace(const hw::ExecuteResult& r) {
                              t.end_ms * 1e-3, t.bytes});
   }
   return trace;
+}
+
+// launches.csv of a traced run (docs/FORMATS.md): when the host launched each op and transfer,
+// seconds after the base events.
+std::string launches_csv(const hw::ExecuteResult& r) {
+  std::string csv = "kind,op,device,src,launched\n";
+  for (OpId op = 0; op < r.tasks.size(); ++op) {
+    const hw::TaskTiming& t = r.tasks[op];
+    if (t.launched_ms >= 0)
+      csv += "compute," + std::to_string(op) + "," + std::to_string(t.device) + ",," +
+             format_number(t.launched_ms * 1e-3) + "\n";
+  }
+  for (const hw::TransferTiming& t : r.transfers) {
+    if (t.launched_ms >= 0)
+      csv += "transfer," + std::to_string(t.producer) + "," + std::to_string(t.dst) + "," +
+             std::to_string(t.src) + "," + format_number(t.launched_ms * 1e-3) + "\n";
+  }
+  return csv;
 }
 
 void run_execute(const ExecuteFlags& flags) {
@@ -114,59 +133,82 @@ void run_execute(const ExecuteFlags& flags) {
                    {"measured ms", TextTable::Align::right},
                    {"simulated ms", TextTable::Align::right},
                    {"max rel. error", TextTable::Align::right}});
-  const auto run_one = [&](const PlacementSpec& spec, std::uint64_t seed) {
+  // Every placement's plan first, then `rounds` interleaved rounds over them (the GPUs drift between
+  // placements run one after another; interleaving spreads the drift over all of them).
+  struct Measured {
+    std::string label;
+    Plan plan;
+    std::vector<double> makespans, host_ms;
+    std::vector<Trace> traces;
+    std::vector<std::string> launches;  // launches.csv of each run
+    hw::ExecuteResult first;
+  };
+  std::vector<Measured> measured;
+  const auto add_plan = [&](const PlacementSpec& spec, std::uint64_t seed) {
     Plan plan = make_plan(spec, simulator, seed);
     validate_plan(plan, w->graph, devices);
-    // The run whose makespan is the median is the one reported and traced (its trace matches the
-    // makespan run.yaml records); the first run's outputs are verified (every run computes the same).
-    std::vector<std::pair<double, std::size_t>> makespans;
-    std::vector<Trace> traces;
-    std::vector<double> host_ms;
-    hw::ExecuteResult first;
-    for (std::size_t r = 0; r < flags.warmup; ++r) executor.run(plan);
-    for (std::size_t r = 0; r < std::max<std::size_t>(1, flags.repetitions); ++r) {
-      hw::ExecuteResult result = executor.run(plan);
-      makespans.push_back({result.makespan_ms, r});
-      host_ms.push_back(result.host_ms);
-      if (!flags.trace_dir.empty()) traces.push_back(to_trace(result));
-      if (r == 0) first = std::move(result);
+    Measured& m = measured.emplace_back();
+    m.label = spec.label == "random" ? "random-" + std::to_string(seed) : spec.label;
+    m.plan = std::move(plan);
+  };
+  for (const PlacementSpec& spec : placements) add_plan(spec, e.seed);
+  for (std::size_t k = 0; k < flags.random; ++k) add_plan({"random", ""}, e.seed + k);
+  for (std::size_t round = 0; round < flags.rounds; ++round) {
+    for (Measured& m : measured) {
+      for (std::size_t r = 0; r < flags.warmup; ++r) executor.run(m.plan);
+      for (std::size_t r = 0; r < std::max<std::size_t>(1, flags.repetitions); ++r) {
+        hw::ExecuteResult result = executor.run(m.plan);
+        m.makespans.push_back(result.makespan_ms);
+        m.host_ms.push_back(result.host_ms);
+        if (!flags.trace_dir.empty()) {
+          m.traces.push_back(to_trace(result));
+          m.launches.push_back(launches_csv(result));
+        }
+        if (m.makespans.size() == 1) m.first = std::move(result);
+      }
     }
-    gpu = first.gpu;
-    std::sort(makespans.begin(), makespans.end());
-    const auto [median_ms, median_run] = makespans[makespans.size() / 2];
-    const double simulated = simulator.run(plan).makespan;
-    const std::string label = spec.label == "random" ? "random-" + std::to_string(seed) : spec.label;
+  }
+  if (!reporter) return;
+  for (const Measured& m : measured) {
+    // The run whose makespan is the median over every round is the one reported and traced (its
+    // trace matches the makespan run.yaml records); the first run's outputs are verified (every run
+    // computes the same).
+    std::vector<std::size_t> order(m.makespans.size());
+    for (std::size_t r = 0; r < order.size(); ++r) order[r] = r;
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return m.makespans[a] < m.makespans[b]; });
+    const std::size_t median_run = order[order.size() / 2];
+    const double median_ms = m.makespans[median_run];
+    gpu = m.first.gpu;
+    const double simulated = simulator.run(m.plan).makespan;
     double error = -1;
-    if (!reporter) return;
     if (flags.verify) {
-      error = max_output_error(origin.graph, first.values, reference);
+      error = max_output_error(origin.graph, m.first.values, reference);
       if (error > output_tolerance(origin.graph)) {
-        throw Error("execute: placement '" + label + "': outputs differ from the CPU reference by " +
+        throw Error("execute: placement '" + m.label + "': outputs differ from the CPU reference by " +
                     format_short(error, 3) + " (tolerance " +
                     format_short(output_tolerance(origin.graph), 3) + ")");
       }
     }
     if (!flags.trace_dir.empty()) {
-      write_traced_run(flags.trace_dir, e, origin, w->graph, plan, traces[median_run],
-                       {e.name, label, median_ms * 1e-3, devices, first.gpu, flags.queue_depth});
+      const std::string run_dir =
+          write_traced_run(flags.trace_dir, e, origin, w->graph, m.plan, m.traces[median_run],
+                           {e.name, m.label, median_ms * 1e-3, devices, m.first.gpu, flags.queue_depth});
+      write_file_atomically((std::filesystem::path(run_dir) / "launches.csv").string(),
+                            m.launches[median_run]);
     }
-    std::vector<double> runs_ms(makespans.size());
-    for (const auto& [ms, r] : makespans) runs_ms[r] = ms;
-    results.push_back({{"placement", label},
+    results.push_back({{"placement", m.label},
                        {"makespan_ms", median_ms},
-                       {"runs_ms", runs_ms},
+                       {"runs_ms", m.makespans},
                        {"simulated_ms", simulated * 1e3},
-                       {"repetitions", makespans.size()},
-                       {"host_ms", host_ms[median_run]},
-                       {"gemm_joins", first.gemm_joins},
-                       {"generic_joins", first.generic_joins},
+                       {"repetitions", m.makespans.size()},
+                       {"host_ms", m.host_ms[median_run]},
+                       {"gemm_joins", m.first.gemm_joins},
+                       {"generic_joins", m.first.generic_joins},
                        {"max_relative_error", error}});
-    table.add_row({label, format_short(median_ms, 4), format_short(simulated * 1e3, 4),
+    table.add_row({m.label, format_short(median_ms, 4), format_short(simulated * 1e3, 4),
                    flags.verify ? format_short(error, 3) : "-"});
-  };
-  for (const PlacementSpec& spec : placements) run_one(spec, e.seed);
-  for (std::size_t k = 0; k < flags.random; ++k) run_one({"random", ""}, e.seed + k);
-  if (!reporter) return;
+  }
   if (flags.json) {
     nlohmann::ordered_json j;
     j["name"] = e.name;
@@ -179,6 +221,7 @@ void run_execute(const ExecuteFlags& flags) {
                 {"clocks", gpu.clocks}};
     j["streams"] = flags.streams;
     j["queue_depth"] = flags.queue_depth;
+    j["rounds"] = flags.rounds;
     j["eager_load_copies"] = flags.eager_load_copies;
     j["processes"] = launch ? launch->size : 1;
     j["tasks"] = w->graph.num_ops();
@@ -217,10 +260,19 @@ void add_execute_command(CLI::App& app) {
   command->add_option("--devices", flags->devices, "Use the machine's first N devices (GPUs)")
       ->type_name("N")
       ->check(positive_integer());
-  command->add_option("--repetitions", flags->repetitions, "Runs per placement; the median is reported")
+  command
+      ->add_option("--repetitions", flags->repetitions,
+                   "Timed runs per placement and round; the median is reported")
       ->type_name("R")
       ->check(positive_integer());
-  command->add_option("--warmup", flags->warmup, "Untimed runs per placement before the timed ones")
+  command
+      ->add_option("--rounds", flags->rounds,
+                   "Interleaved rounds over the placements, each with its warm-up and repetitions; the "
+                   "median is over every round's runs (default 1)")
+      ->type_name("K")
+      ->check(positive_integer());
+  command
+      ->add_option("--warmup", flags->warmup, "Untimed runs per placement before the timed ones (per round)")
       ->type_name("W");
   command->add_option("--streams", flags->streams, "Compute streams per GPU")
       ->type_name("S")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU session (issue 4) on a 4-GPU machine: the hw GPU tests, the hw benchmarks, the Llama layer
 # against PyTorch eager (three interleaved rounds), then traced runs of the four einsum workloads on
-# 1, 2 and 4 GPUs (heuristic placements + random ones, 5 repetitions each, median recorded).
+# 1, 2 and 4 GPUs (heuristic placements + random ones; 5 interleaved rounds of 3 timed runs each,
+# the median of the 15 recorded, with the host's launch times in launches.csv).
 # Binaries come from .hwrun/ (doppler, hw_*_test, doppler_hw_bench, libyaml-cpp, libmetis), built
 # on the dev machine with the CUDA toolkit (build-hw). Everything lands in $OUT/w.tar.gz.
 # Usage: cp tools/scripts/gpu_collect_traces.sh .hwrun/collect.sh; run `bash .hwrun/collect.sh`
@@ -40,12 +41,12 @@ mkdir -p "$t"
 P=critical_path,heft,etf,eindecomp,round_robin,metis
 for c in chain_mm ffnn llama_block llama_layer; do
   timeout 50 $D execute configs/einsum/gpu/${c}_1gpu.yaml --placements critical_path,heft,eindecomp --random 2 \
-    --repetitions 5 --trace "$t/h100-1gpu" --json >"$t/${c}_1gpu.json" 2>"$t/${c}_1gpu.err"
+    --rounds 5 --repetitions 3 --trace "$t/h100-1gpu" --json >"$t/${c}_1gpu.json" 2>"$t/${c}_1gpu.err"
   echo "$c 1gpu rc=$?" >>"$w/collect.txt"
-  timeout 70 $D execute configs/einsum/gpu/$c.yaml --placements $P --random 16 --repetitions 5 \
+  timeout 70 $D execute configs/einsum/gpu/$c.yaml --placements $P --random 16 --rounds 5 --repetitions 3 \
     --trace "$t/h100-2gpu" --json >"$t/${c}_2gpu.json" 2>"$t/${c}_2gpu.err"
   echo "$c 2gpu rc=$?" >>"$w/collect.txt"
-  timeout 70 $D execute configs/einsum/gpu/${c}_4gpu.yaml --placements $P --random 16 --repetitions 5 \
+  timeout 70 $D execute configs/einsum/gpu/${c}_4gpu.yaml --placements $P --random 16 --rounds 5 --repetitions 3 \
     --trace "$t/h100-4gpu" --json >"$t/${c}_4gpu.json" 2>"$t/${c}_4gpu.err"
   echo "$c 4gpu rc=$?" >>"$w/collect.txt"
   tar czf "$out/w.tar.gz" -C "$out" w

@@ -71,6 +71,9 @@ struct TaskTiming {
   int stream = 0;  // compute stream index; -1: the host->device stream (a load)
   double start_ms = 0;
   double end_ms = 0;
+  // Host time of its launch call, ms after the base events were recorded (the same instant within
+  // a few us while the GPUs are idle then); -1 when it was not launched here.
+  double launched_ms = -1;
 };
 
 struct TransferTiming {
@@ -80,6 +83,7 @@ struct TransferTiming {
   double bytes = 0;
   double start_ms = 0;  // on the source device's clock
   double end_ms = 0;
+  double launched_ms = -1;  // host time of its enqueue, as TaskTiming::launched_ms
 };
 
 struct ExecuteResult {
