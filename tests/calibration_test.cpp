@@ -92,7 +92,7 @@ void expect_relative(double actual, double expected, double tolerance, const std
 }
 
 TEST(CalibrationFit, RooflineOfMixedComputeAndMemoryBoundShapes) {
-  const KindCalibration k{250e12, 2e12, 5e-6, 0, {}};
+  const KindCalibration k{250e12, 2e12, 5e-6, 0, {}, {}, 0};
   std::vector<ShapeTime> shapes;
   for (double flops : {1e9, 4e9, 3e10, 2e11})
     for (double bytes : {1e6, 3e7, 2e8}) shapes.push_back({flops, bytes, k.roofline(flops, bytes), 1});
@@ -216,6 +216,52 @@ TEST(CalibrationFit, HostSideLatenciesAreFittedAndReplayed) {
 // destinations). Copies one after another: one copy engine per device; the first copy of each
 // producer starts at its end (dispatch 0), the second 2 us after the first (the copy gap). Each
 // pair overlapping: every link on its own.
+TEST(CalibrationFit, HostLaunchCostsFromLaunchTimes) {
+  // Device 0's thread: load l (launched at 0), kernels k0, k1, k2 (3, 18, 33; each starts 2 us after
+  // its launch and takes 5), then the copies of k1 and k2 to c on device 1 (48, 58); device 1's
+  // thread launches c at 71, after both copies landed (60, 70). All times in us.
+  TaskGraph graph;
+  const OpId l = graph.add_op({"l", "load", {}, {}, 0, 0, 0, 1e6});
+  std::vector<OpId> k;
+  for (int i = 0; i < 3; ++i)
+    k.push_back(graph.add_op({"k" + std::to_string(i), "join", {}, {}, 1e9, 1e6, 1e6, 1e6}));
+  const OpId c = graph.add_op({"c", "join", {}, {}, 1e9, 1e6, 1e6, 1e6});
+  graph.add_edge(l, k[0]);
+  graph.add_edge(k[1], c);
+  graph.add_edge(k[2], c);
+  Trace trace;
+  std::vector<HostLaunch> launches;
+  const auto at = [](double us) { return us * 1e-6; };
+  trace.records.push_back({TraceRecord::Kind::compute, l, 0, 0, 0, at(1), at(1), 0});
+  launches.push_back({TraceRecord::Kind::compute, l, 0, 0, at(0), 0});
+  for (int i = 0; i < 3; ++i) {
+    const double launched = 3 + 15 * i;
+    trace.records.push_back({TraceRecord::Kind::compute, k[static_cast<std::size_t>(i)], 0, 0, 0,
+                             at(launched + 2), at(launched + 7), 0});
+    launches.push_back({TraceRecord::Kind::compute, k[static_cast<std::size_t>(i)], 0, 0, at(launched), 0});
+  }
+  trace.records.push_back({TraceRecord::Kind::transfer, k[1], 1, 0, 0, at(49), at(60), 1e6});
+  trace.records.push_back({TraceRecord::Kind::transfer, k[2], 1, 0, 0, at(60), at(70), 1e6});
+  launches.push_back({TraceRecord::Kind::transfer, k[1], 1, 0, at(48), 0});
+  launches.push_back({TraceRecord::Kind::transfer, k[2], 1, 0, at(58), 0});
+  trace.records.push_back({TraceRecord::Kind::compute, c, 1, 1, 0, at(73), at(78), 0});
+  launches.push_back({TraceRecord::Kind::compute, c, 1, 1, at(71), 0});
+  const sim::MeasuredRun run{&graph, &trace, &launches};
+  const Calibration fitted = *sim::fit_calibration({&run, 1}, std::nullopt, "hand-made").calibration;
+  expect_relative(fitted.host_load, 3e-6, 1e-9, "host_load");
+  expect_relative(fitted.kinds.at("join").host_launch, 15e-6, 1e-9, "host_launch");
+  ASSERT_EQ(fitted.kinds.at("join").host_table.size(), 1u);  // k0..k2 share one shape: 3 launches
+  EXPECT_EQ(fitted.kinds.at("join").host_table[0].samples, 3u);
+  expect_relative(fitted.host_copy, 10e-6, 1e-9, "host_copy");
+  expect_relative(fitted.launch_latency, 2e-6, 1e-9, "launch_latency");
+  EXPECT_EQ(fitted.start_latency, 0);  // the first launch
+  // Without launch times nothing of the host is fitted (the issue engine then models none).
+  const sim::MeasuredRun bare{&graph, &trace};
+  const Calibration plain = *sim::fit_calibration({&bare, 1}, std::nullopt, "hand-made").calibration;
+  EXPECT_EQ(plain.host_copy, 0);
+  EXPECT_EQ(plain.kinds.at("join").host_launch, 0);
+}
+
 TEST(CalibrationFit, CopyEnginesFromWhetherASourcesCopiesOverlap) {
   TaskGraph graph;
   for (int i = 0; i < 6; ++i) graph.add_op({"p" + std::to_string(i), "join", {}, {}, 1e9, 1e6, 1e6, 1e6});
@@ -357,6 +403,11 @@ TEST(Calibration, MachineYamlRoundTripsTheCalibration) {
   fitted.calibration->copy_dispatch = 7e-6;
   fitted.calibration->copy_gap = 3e-6;
   fitted.calibration->start_latency = 2e-5;
+  fitted.calibration->host_load = 3e-6;
+  fitted.calibration->host_copy = 1.1e-5;
+  fitted.calibration->launch_latency = 1.5e-6;
+  fitted.calibration->kinds.begin()->second.host_launch = 1.7e-5;
+  fitted.calibration->kinds.begin()->second.host_table = {{1e9, 2e6, 2.5e-5, 4}};
   fitted.devices[1].shared_ingress = true;
   const Machine back = parse_machine_yaml(machine_to_yaml(fitted), "back.yaml");
   ASSERT_TRUE(back.calibration);
@@ -369,9 +420,16 @@ TEST(Calibration, MachineYamlRoundTripsTheCalibration) {
   EXPECT_TRUE(back.devices[1].shared_ingress);
   EXPECT_FALSE(back.devices[0].shared_ingress);
   EXPECT_EQ(back.calibration->start_latency, 2e-5);
+  EXPECT_EQ(back.calibration->host_load, 3e-6);
+  EXPECT_EQ(back.calibration->host_copy, 1.1e-5);
+  EXPECT_EQ(back.calibration->launch_latency, 1.5e-6);
   for (const auto& [kind, k] : fitted.calibration->kinds) {
     const KindCalibration& b = back.calibration->kinds.at(kind);
     EXPECT_EQ(b.flop_rate, k.flop_rate) << kind;
+    EXPECT_EQ(b.host_launch, k.host_launch) << kind;
+    ASSERT_EQ(b.host_table.size(), k.host_table.size()) << kind;
+    for (std::size_t i = 0; i < k.host_table.size(); ++i)
+      EXPECT_EQ(b.host_table[i].time, k.host_table[i].time) << kind;
     ASSERT_EQ(b.table.size(), k.table.size()) << kind;
     for (std::size_t i = 0; i < k.table.size(); ++i) EXPECT_EQ(b.table[i].time, k.table[i].time) << kind;
   }
@@ -490,6 +548,27 @@ TEST_F(TracedRunFiles, MalformedCsvNamesFileAndLine) {
   EXPECT_EQ(error_of([&] { load_trace_csv(csv); }), csv + ":2: end 1 is before start 2");
   write("trace.csv", "kind,op,name,device,src,stream,start,end,bytes\ntransfer,0,x,1,1,,0,1,8\n");
   EXPECT_EQ(error_of([&] { load_trace_csv(csv); }), csv + ":2: a transfer's src and device must differ");
+}
+
+TEST_F(TracedRunFiles, LaunchTimesBesideTheTraceAreReadAndChecked) {
+  const std::string csv = run_dir() + "/launches.csv";
+  EXPECT_TRUE(load_traced_run(run_dir()).launches.empty());
+  write("launches.csv", "kind,op,device,src,launched\ncompute,0,1,,0.000002\ntransfer,0,0,1,0.000004\n");
+  const TracedRun run = load_traced_run(run_dir());
+  ASSERT_EQ(run.launches.size(), 2u);
+  EXPECT_EQ(run.launches[1].kind, TraceRecord::Kind::transfer);
+  EXPECT_EQ(run.launches[1].device, 0u);
+  EXPECT_EQ(run.launches[1].src, 1u);
+  EXPECT_DOUBLE_EQ(run.launches[1].launched, 4e-6);
+  write("launches.csv", "kind,op,device,src,launched\ncompute,0,7,,0.000002\n");
+  EXPECT_EQ(error_of([&] { check_traced_run(load_traced_run(run_dir()), graph_); }),
+            csv + ":2: device 7 is not one of the run's 2 devices");
+  write("launches.csv", "kind,op,device,src,launched\ncompute,0,0,,soon\n");
+  EXPECT_EQ(error_of([&] { load_traced_run(run_dir()); }),
+            csv + ":2: column 'launched' = 'soon' is not a finite number");
+  write("launches.csv", "kind,op,device\n");
+  EXPECT_EQ(error_of([&] { load_traced_run(run_dir()); }),
+            csv + ":1: expected the header 'kind,op,device,src,launched'");
 }
 
 TEST_F(TracedRunFiles, TraceOpsMustMatchTheGraph) {

@@ -219,6 +219,72 @@ TEST(IssueEngine, FormatTwoChargesTheDispatchGapBetweenKernelsAndSlowsKernelsUnd
   EXPECT_THROW(machine("format: 3"), Error);
 }
 
+TEST(IssueEngine, TheHostThreadLaunchesOneOpAfterAnotherThenItsCopies) {
+  // a (device 0, 40 bytes out: 12 on the link) feeds c (device 1); b (device 0) is independent.
+  // Every task takes 10; launching one holds its device's thread for 20 (the calibrated kind 'x' is
+  // not theirs: they take the median over kinds), sending a copy for 3; a kernel starts 1 after
+  // its launch. Device 0: a launched at 0 runs 1..11, b at 20 runs 21..31; then a's copy is sent
+  // at 40 and runs 41..53; c (device 1, launched at 0) waits for it: 53..63.
+  TaskGraph g("g");
+  g.add_op(op(90, 40));  // a
+  g.add_op(op(90, 0));   // b
+  g.add_op(op(90, 0));   // c
+  g.add_edge(0, 2);
+  Plan plan;
+  plan.device = {0, 0, 1};
+  plan.priority = {0, 1, 2};
+  const std::string host =
+      "format: 2, issue_depth: 4, host_copy: 3, launch_latency: 1, kinds: {x: {host_launch: 20}}";
+  sim::Simulator s(g, machine(host), sim::CostModelKind::roofline);
+  const sim::SimResult r = s.run(plan, true);
+  std::vector<std::pair<double, double>> spans(3);
+  for (const TraceRecord& rec : r.trace.records) {
+    if (rec.kind == TraceRecord::Kind::compute) spans[rec.op] = {rec.start, rec.end};
+    if (rec.kind == TraceRecord::Kind::transfer) {
+      EXPECT_DOUBLE_EQ(rec.start, 41);
+      EXPECT_DOUBLE_EQ(rec.end, 53);
+    }
+  }
+  EXPECT_EQ(spans, (std::vector<std::pair<double, double>>{{1, 11}, {21, 31}, {53, 63}}));
+  EXPECT_DOUBLE_EQ(r.makespan, 63);
+  // Without the host fields the same machine replays as before: a 0..10 and its copy 10..22,
+  // b 10..20, c 22..32.
+  sim::Simulator plain(g, machine("format: 2, issue_depth: 4"), sim::CostModelKind::roofline);
+  EXPECT_DOUBLE_EQ(plain.run(plan).makespan, 32);
+  EXPECT_THROW(machine("issue_depth: 4, host_copy: -1"), Error);
+  // A measured shape's own host time wins over its kind's: the ops' kind ("", calibrated with the
+  // device's roofline) has host_launch 20 but their shape (90 flops, 0 bytes moved) is in its
+  // host_table at 5, so b is launched at 5: a 1..11, b 11..21; a's copy is sent at 10 and runs
+  // 11..23; c 23..33.
+  sim::Simulator shaped(g,
+                        machine("format: 2, issue_depth: 4, host_copy: 3, launch_latency: 1, kinds: {\"\": "
+                                "{flop_rate: 10, bandwidth: 100, overhead: 1, host_launch: 20, "
+                                "host_table: [[90, 0, 5]]}}"),
+                        sim::CostModelKind::roofline);
+  EXPECT_DOUBLE_EQ(shaped.run(plan).makespan, 33);
+}
+
+TEST(IssueEngine, WithTheHostModelledAResidentLoadHoldsItsStreamForTheDispatchGap) {
+  // l (kind L: takes no time, like a resident input) then a (10, + the dispatch gap 2) on one
+  // stream. The load's event is reached 2 after the stream starts, a follows it 2 later: 4..14.
+  // Without the host model the load costs the stream nothing: a 2..12.
+  TaskGraph g("g");
+  Op load = op(0, 40);
+  load.kind = "L";
+  g.add_op(load);
+  g.add_op(op(90, 0));
+  g.add_edge(0, 1);
+  Plan plan;
+  plan.device = {0, 0};
+  const std::string kinds = "kinds: {L: {overhead: 0}, \"\": {flop_rate: 10, bandwidth: 100, overhead: 1}}";
+  sim::Simulator host(g, machine("format: 2, issue_depth: 4, dispatch_gap: 2, launch_latency: 0.5, " + kinds),
+                      sim::CostModelKind::roofline);
+  EXPECT_DOUBLE_EQ(host.run(plan).makespan, 14);
+  sim::Simulator plain(g, machine("format: 2, issue_depth: 4, dispatch_gap: 2, " + kinds),
+                       sim::CostModelKind::roofline);
+  EXPECT_DOUBLE_EQ(plain.run(plan).makespan, 12);
+}
+
 TEST(IssueEngine, BadIssueDepthIsAnError) {
   EXPECT_THROW(machine("issue_depth: -1"), Error);
   EXPECT_THROW(machine("issue_depth: 2.5"), Error);

@@ -54,28 +54,37 @@ double table_number(const YAML::Node& row, std::size_t i, const std::string& sou
   return value;
 }
 
+// Rows [flops, bytes, seconds] or [flops, bytes, seconds, samples], sorted by shape; none when absent.
+std::vector<ShapeTime> read_shape_table(const YAML::Node& table, const char* key, const std::string& source,
+                                        const std::string& where) {
+  std::vector<ShapeTime> rows;
+  if (!table) return rows;
+  if (!table.IsSequence()) throw_at(source, yaml_line(table), where + ": '" + key + "' must be a list");
+  for (const YAML::Node& row : table) {
+    if (!row.IsSequence() || row.size() < 3 || row.size() > 4)
+      throw_at(source, yaml_line(row),
+               where + ": a " + key + " row is [flops, bytes, time] or [flops, bytes, time, samples]");
+    ShapeTime entry{table_number(row, 0, source, where), table_number(row, 1, source, where),
+                    table_number(row, 2, source, where), 1};
+    if (row.size() == 4) entry.samples = static_cast<std::size_t>(table_number(row, 3, source, where));
+    rows.push_back(entry);
+  }
+  std::sort(rows.begin(), rows.end(), [](const ShapeTime& a, const ShapeTime& b) {
+    return a.flops != b.flops ? a.flops < b.flops : a.bytes < b.bytes;
+  });
+  return rows;
+}
+
 KindCalibration read_kind(const YAML::Node& node, const std::string& source, const std::string& where) {
   if (!node.IsMap()) throw_at(source, yaml_line(node), where + " must be a mapping");
   KindCalibration k;
   if (node["flop_rate"]) k.flop_rate = yaml_non_negative(node, "flop_rate", source, where);
   if (node["bandwidth"]) k.bandwidth = yaml_non_negative(node, "bandwidth", source, where);
   if (node["overhead"]) k.overhead = yaml_non_negative(node, "overhead", source, where);
+  if (node["host_launch"]) k.host_launch = yaml_non_negative(node, "host_launch", source, where);
   if (node["samples"]) k.samples = static_cast<std::size_t>(yaml_integer(node, "samples", source, where));
-  if (const YAML::Node table = node["table"]) {
-    if (!table.IsSequence()) throw_at(source, yaml_line(table), where + ": 'table' must be a list");
-    for (const YAML::Node& row : table) {
-      if (!row.IsSequence() || row.size() < 3 || row.size() > 4)
-        throw_at(source, yaml_line(row),
-                 where + ": a table row is [flops, bytes, time] or [flops, bytes, time, samples]");
-      ShapeTime entry{table_number(row, 0, source, where), table_number(row, 1, source, where),
-                      table_number(row, 2, source, where), 1};
-      if (row.size() == 4) entry.samples = static_cast<std::size_t>(table_number(row, 3, source, where));
-      k.table.push_back(entry);
-    }
-    std::sort(k.table.begin(), k.table.end(), [](const ShapeTime& a, const ShapeTime& b) {
-      return a.flops != b.flops ? a.flops < b.flops : a.bytes < b.bytes;
-    });
-  }
+  k.table = read_shape_table(node["table"], "table", source, where);
+  k.host_table = read_shape_table(node["host_table"], "host_table", source, where);
   return k;
 }
 
@@ -112,6 +121,10 @@ Calibration read_calibration(const YAML::Node& node, const std::string& source) 
   }
   if (node["arrival_latency"])
     c.arrival_latency = yaml_non_negative(node, "arrival_latency", source, "calibration");
+  if (node["host_load"]) c.host_load = yaml_non_negative(node, "host_load", source, "calibration");
+  if (node["host_copy"]) c.host_copy = yaml_non_negative(node, "host_copy", source, "calibration");
+  if (node["launch_latency"])
+    c.launch_latency = yaml_non_negative(node, "launch_latency", source, "calibration");
   if (const YAML::Node held = node["held_out"]) {
     if (!held.IsSequence()) throw_at(source, yaml_line(held), "calibration: 'held_out' must be a list");
     for (const YAML::Node& run : held) {
@@ -134,12 +147,24 @@ Calibration read_calibration(const YAML::Node& node, const std::string& source) 
 
 }  // namespace
 
-const ShapeTime* KindCalibration::find(double flops, double bytes) const {
+namespace {
+
+const ShapeTime* find_shape(const std::vector<ShapeTime>& table, double flops, double bytes) {
   const auto it = std::lower_bound(table.begin(), table.end(), std::pair{flops, bytes},
                                    [](const ShapeTime& a, const std::pair<double, double>& key) {
                                      return a.flops != key.first ? a.flops < key.first : a.bytes < key.second;
                                    });
   return it != table.end() && it->flops == flops && it->bytes == bytes ? &*it : nullptr;
+}
+
+}  // namespace
+
+const ShapeTime* KindCalibration::find(double flops, double bytes) const {
+  return find_shape(table, flops, bytes);
+}
+
+const ShapeTime* KindCalibration::find_host(double flops, double bytes) const {
+  return find_shape(host_table, flops, bytes);
 }
 
 double KindCalibration::roofline(double flops, double bytes) const {

@@ -20,6 +20,14 @@ bool finite_link(const LinkSpec& link) {
   return link.bandwidth < 1e300;
 }
 
+void write_shape_table(std::ostream& out, const char* key, const std::vector<ShapeTime>& rows) {
+  if (rows.empty()) return;
+  out << "      " << key << ":  # [flops, bytes, seconds (median), samples]\n";
+  for (const ShapeTime& row : rows)
+    out << "        - [" << format_number(row.flops) << ", " << format_number(row.bytes) << ", "
+        << format_number(row.time) << ", " << row.samples << "]\n";
+}
+
 void write_calibration(std::ostream& out, const Calibration& c) {
   out << "calibration:\n";
   out << "  format: " << c.format << "\n";
@@ -31,6 +39,11 @@ void write_calibration(std::ostream& out, const Calibration& c) {
   out << "  copy_gap: " << format_number(c.copy_gap) << "\n";
   out << "  start_latency: " << format_number(c.start_latency) << "\n";
   if (c.issue_depth > 0) out << "  issue_depth: " << c.issue_depth << "\n";
+  if (c.host_load > 0 || c.host_copy > 0 || c.launch_latency > 0) {
+    out << "  host_load: " << format_number(c.host_load) << "\n";
+    out << "  host_copy: " << format_number(c.host_copy) << "\n";
+    out << "  launch_latency: " << format_number(c.launch_latency) << "\n";
+  }
   if (!c.held_out.empty()) {
     out << "  held_out:\n";
     for (const HeldOutRun& run : c.held_out)
@@ -42,12 +55,10 @@ void write_calibration(std::ostream& out, const Calibration& c) {
         << "      flop_rate: " << format_number(k.flop_rate) << "\n"
         << "      bandwidth: " << format_number(k.bandwidth) << "\n"
         << "      overhead: " << format_number(k.overhead) << "\n"
+        << (k.host_launch > 0 ? "      host_launch: " + format_number(k.host_launch) + "\n" : std::string())
         << "      samples: " << k.samples << "\n";
-    if (k.table.empty()) continue;
-    out << "      table:  # [flops, bytes, seconds (median), samples]\n";
-    for (const ShapeTime& row : k.table)
-      out << "        - [" << format_number(row.flops) << ", " << format_number(row.bytes) << ", "
-          << format_number(row.time) << ", " << row.samples << "]\n";
+    write_shape_table(out, "table", k.table);
+    write_shape_table(out, "host_table", k.host_table);
   }
 }
 

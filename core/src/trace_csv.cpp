@@ -65,6 +65,11 @@ class Row {
       fail(std::string("column '") + column + "' = '" + text + "' is not a finite number");
     return value;
   }
+  TraceRecord::Kind kind(const std::string& text) const {
+    if (text == "compute") return TraceRecord::Kind::compute;
+    if (text != "transfer") fail("kind '" + text + "' must be compute or transfer");
+    return TraceRecord::Kind::transfer;
+  }
   [[noreturn]] void fail(const std::string& message) const { throw_at(source_, line_, message); }
 
  private:
@@ -72,11 +77,10 @@ class Row {
   std::size_t line_;
 };
 
-}  // namespace
-
-TraceCsv parse_trace_csv(const std::string& text, const std::string& source) {
-  TraceCsv out;
-  out.source = source;
+// Calls each(row, fields, line) for every non-empty line after the header, which must be `header`
+// (an empty text is an error too).
+template <class Each>
+void for_each_row(const std::string& text, const std::string& source, const char* header, Each each) {
   std::istringstream in(text);
   std::string line;
   std::size_t number = 0;
@@ -84,25 +88,28 @@ TraceCsv parse_trace_csv(const std::string& text, const std::string& source) {
     ++number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (number == 1) {
-      if (line != kHeader) throw_at(source, 1, std::string("expected the header '") + kHeader + "'");
+      if (line != header) throw_at(source, 1, std::string("expected the header '") + header + "'");
       continue;
     }
     if (line.empty()) continue;
-    const Row row(source, number);
-    std::vector<std::string> f = split(line);
+    each(Row(source, number), split(line), number);
+  }
+  if (number == 0) throw_at(source, 0, std::string("empty file (expected the header '") + header + "')");
+}
+
+}  // namespace
+
+TraceCsv parse_trace_csv(const std::string& text, const std::string& source) {
+  TraceCsv out;
+  out.source = source;
+  for_each_row(text, source, kHeader, [&](const Row& row, std::vector<std::string> f, std::size_t number) {
     if (f.size() < 9)
       row.fail("expected 9 columns (" + std::string(kHeader) + "), got " + std::to_string(f.size()));
     const std::size_t tail = f.size() - 6;  // device,src,stream,start,end,bytes
     std::string name = f[2];
     for (std::size_t i = 3; i < tail; ++i) name += "," + f[i];
     TraceRecord r;
-    if (f[0] == "compute") {
-      r.kind = TraceRecord::Kind::compute;
-    } else if (f[0] == "transfer") {
-      r.kind = TraceRecord::Kind::transfer;
-    } else {
-      row.fail("kind '" + f[0] + "' must be compute or transfer");
-    }
+    r.kind = row.kind(f[0]);
     const bool compute = r.kind == TraceRecord::Kind::compute;
     const std::uint64_t op = row.integer(f[1], "op");
     if (op >= kNoOp) row.fail("column 'op' = '" + f[1] + "' is out of range");
@@ -125,13 +132,38 @@ TraceCsv parse_trace_csv(const std::string& text, const std::string& source) {
     out.trace.records.push_back(r);
     out.names.push_back(std::move(name));
     out.lines.push_back(number);
-  }
-  if (number == 0) throw_at(source, 0, std::string("empty trace (expected the header '") + kHeader + "')");
+  });
   return out;
 }
 
 TraceCsv load_trace_csv(const std::string& path) {
   return parse_trace_csv(read_text_file(path), path);
+}
+
+std::vector<HostLaunch> parse_launches_csv(const std::string& text, const std::string& source) {
+  constexpr const char* kLaunchHeader = "kind,op,device,src,launched";
+  std::vector<HostLaunch> out;
+  for_each_row(text, source, kLaunchHeader,
+               [&](const Row& row, const std::vector<std::string>& f, std::size_t number) {
+                 if (f.size() != 5)
+                   row.fail("expected 5 columns (" + std::string(kLaunchHeader) + "), got " +
+                            std::to_string(f.size()));
+                 HostLaunch l;
+                 l.line = number;
+                 l.kind = row.kind(f[0]);
+                 const std::uint64_t op = row.integer(f[1], "op");
+                 if (op >= kNoOp) row.fail("column 'op' = '" + f[1] + "' is out of range");
+                 l.op = static_cast<OpId>(op);
+                 l.device = row.device(f[2], "device", false);
+                 l.src = l.kind == TraceRecord::Kind::compute ? l.device : row.device(f[3], "src", false);
+                 l.launched = row.number(f[4], "launched");
+                 out.push_back(l);
+               });
+  return out;
+}
+
+std::vector<HostLaunch> load_launches_csv(const std::string& path) {
+  return parse_launches_csv(read_text_file(path), path);
 }
 
 }  // namespace doppler

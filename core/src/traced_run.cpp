@@ -13,6 +13,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kRunFile = "run.yaml";
+constexpr const char* kLaunchesFile = "launches.csv";
 
 void check_keys(const YAML::Node& map, const std::vector<std::string>& known, const std::string& source,
                 const std::string& where) {
@@ -90,6 +91,8 @@ TracedRun load_traced_run(const std::string& dir) {
   if (run.placement.empty()) run.placement = root.filename().string();
   run.trace = load_trace_csv(
       existing(root, yaml_string(node, "trace", source, "trace.csv"), source, node["trace"], "trace"));
+  if (fs::is_regular_file(root / kLaunchesFile, ec))
+    run.launches = load_launches_csv((root / kLaunchesFile).string());
   return run;
 }
 
@@ -132,6 +135,16 @@ void check_traced_run(const TracedRun& run, const TaskGraph& graph) {
       throw_at(t.source, line,
                "op '" + graph.op(r.op).name + "' ran on device " + std::to_string(r.device) + " but " +
                    run.plan.source + " places it on device " + std::to_string(run.plan.device[r.op]));
+  }
+  const std::string launches = (fs::path(run.dir) / kLaunchesFile).string();
+  for (const HostLaunch& l : run.launches) {
+    if (l.op >= graph.num_ops())
+      throw_at(launches, l.line, "op " + std::to_string(l.op) + " is not in the graph of " + run.config);
+    for (const DeviceId d : {l.device, l.src})
+      if (d >= run.devices)
+        throw_at(launches, l.line,
+                 "device " + std::to_string(d) + " is not one of the run's " + std::to_string(run.devices) +
+                     " devices");
   }
 }
 

@@ -1,5 +1,6 @@
 // fit_calibration: gathers kernel and copy samples from measured runs and assembles the machine.
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <optional>
 
@@ -83,6 +84,11 @@ struct Samples {
   std::vector<double> alone_rates;
   std::vector<double> shared_rates;
   std::vector<double> starts;  // per run: its first kernel's or copy's start
+  // From runs with launch times (gather_host): host seconds per launch by what was launched, the
+  // launch-to-start latency, each run's first launch.
+  std::map<std::string, std::map<ShapeKey, std::vector<double>>> host_launch;  // by task kind, shape
+  std::vector<double> host_load, host_copy, launch_latency, first_launches;
+  std::vector<double> first_kernel_delays;  // per run: its first kernel's start - that kernel's launch
   std::size_t devices = 0;
   int streams = 1;
 };
@@ -116,21 +122,33 @@ void gather_gaps(const StreamKernels& streams, std::vector<double>& gaps) {
   }
 }
 
+// A trace's compute records by op, and when each device-to-device copy landed.
+struct TraceKernel {
+  DeviceId device;
+  int stream;
+  double start, end;
+};
+struct KernelsAndArrivals {
+  std::map<OpId, TraceKernel> kernels;
+  std::map<std::pair<OpId, DeviceId>, double> arrival;  // (producer, destination) -> end
+};
+
+KernelsAndArrivals kernels_and_arrivals(const Trace& trace) {
+  KernelsAndArrivals out;
+  for (const TraceRecord& r : trace.records) {
+    if (r.kind == TraceRecord::Kind::compute) out.kernels[r.op] = {r.device, r.stream, r.start, r.end};
+    if (r.kind == TraceRecord::Kind::transfer && r.src != kHostDevice) out.arrival[{r.op, r.device}] = r.end;
+  }
+  return out;
+}
+
 // Kernels whose last input to come was a transfer from another device (it arrived after the
 // kernel's same-device inputs and after the previous kernel of its stream): how long after the
 // transfer's end they started.
 void gather_arrivals(const MeasuredRun& run, const StreamKernels& streams, std::vector<double>& latencies) {
-  struct Kernel {
-    DeviceId device;
-    int stream;
-    double start, end;
-  };
-  std::map<OpId, Kernel> kernels;
-  std::map<std::pair<OpId, DeviceId>, double> arrival;  // (producer, destination) -> end
-  for (const TraceRecord& r : run.trace->records) {
-    if (r.kind == TraceRecord::Kind::compute) kernels[r.op] = {r.device, r.stream, r.start, r.end};
-    if (r.kind == TraceRecord::Kind::transfer && r.src != kHostDevice) arrival[{r.op, r.device}] = r.end;
-  }
+  const KernelsAndArrivals traced = kernels_and_arrivals(*run.trace);
+  const std::map<OpId, TraceKernel>& kernels = traced.kernels;
+  const std::map<std::pair<OpId, DeviceId>, double>& arrival = traced.arrival;
   for (const auto& [op, k] : kernels) {
     if (k.end <= k.start) continue;
     double local = 0, remote = -1;
@@ -232,6 +250,104 @@ void gather_start(const Trace& trace, std::vector<double>& starts) {
   if (first >= 0) starts.push_back(first);
 }
 
+// The host side of a run with launch times: per device thread (its ops, the copies it sent), the
+// time from one launch to the next when the next was launchable already (its same-device inputs
+// launched, its copies sent; a copy: its producer launched; an op: fewer than queue-depth ops of
+// the device unfinished on the GPU) is what the first launch cost; a
+// kernel launched after its stream was free and its inputs were there starts launch_latency later.
+void gather_host(const MeasuredRun& run, Samples& samples) {
+  if (!run.launches || run.launches->empty()) return;
+  const TaskGraph& graph = *run.graph;
+  const KernelsAndArrivals traced = kernels_and_arrivals(*run.trace);
+  const std::map<OpId, TraceKernel>& kernels = traced.kernels;
+  const std::map<std::pair<OpId, DeviceId>, double>& arrival = traced.arrival;
+  std::map<OpId, double> op_launch;
+  std::map<std::pair<OpId, DeviceId>, double> copy_launch;  // (producer, destination)
+  double first = std::numeric_limits<double>::infinity();
+  std::map<DeviceId, std::vector<const HostLaunch*>> threads;
+  for (const HostLaunch& l : *run.launches) {
+    const bool compute = l.kind == TraceRecord::Kind::compute;
+    if (compute) {
+      op_launch[l.op] = l.launched;
+    } else {
+      copy_launch[{l.op, l.device}] = l.launched;
+    }
+    first = std::min(first, l.launched);
+    threads[compute ? l.device : l.src].push_back(&l);
+  }
+  samples.first_launches.push_back(first);
+  const TraceKernel* first_kernel = nullptr;
+  OpId first_op = kNoOp;
+  for (const auto& [op, k] : kernels)
+    if (k.end > k.start && op_launch.count(op) && (!first_kernel || k.start < first_kernel->start))
+      first_kernel = &k, first_op = op;
+  samples.first_kernel_delays.push_back(first_kernel ? first_kernel->start - op_launch.at(first_op) : 0.0);
+  const auto launched = [](const auto& map, const auto& key) {
+    const auto it = map.find(key);
+    return it == map.end() ? 0.0 : it->second;
+  };
+  const auto launchable = [&](const HostLaunch& l) {
+    if (l.kind == TraceRecord::Kind::transfer) return launched(op_launch, l.op);
+    double t = 0;
+    for (const OpId p : graph.predecessors(l.op)) {
+      const auto k = kernels.find(p);
+      t = std::max(t, k != kernels.end() && k->second.device == l.device
+                          ? launched(op_launch, p)
+                          : launched(copy_launch, std::pair{p, l.device}));
+    }
+    return t;
+  };
+  // Ops of a device whose GPU end is after t, among those launched by t: at least the queue depth
+  // means the next op waited for a free slot (the host sees ends later still), not for the thread.
+  const auto slots_full = [&](DeviceId device, double t) {
+    if (run.queue_depth <= 0) return false;
+    int in_flight = 0;
+    for (const auto& [op, k] : kernels) {
+      const auto l = op_launch.find(op);
+      in_flight += k.device == device && l != op_launch.end() && l->second <= t && k.end > t;
+    }
+    return in_flight >= run.queue_depth;
+  };
+  for (auto& [device, list] : threads) {
+    std::sort(list.begin(), list.end(),
+              [](const HostLaunch* a, const HostLaunch* b) { return a->launched < b->launched; });
+    for (std::size_t i = 1; i < list.size(); ++i) {
+      const HostLaunch& a = *list[i - 1];
+      if (launchable(*list[i]) > a.launched) continue;
+      if (list[i]->kind == TraceRecord::Kind::compute && slots_full(device, a.launched)) continue;
+      const double spacing = list[i]->launched - a.launched;
+      if (a.kind == TraceRecord::Kind::transfer) {
+        samples.host_copy.push_back(spacing);
+        continue;
+      }
+      const auto k = kernels.find(a.op);
+      if (k != kernels.end() && k->second.end > k->second.start) {
+        const Op& op = graph.op(a.op);
+        samples.host_launch[op.kind][{op.flops, op.bytes_read + op.bytes_written}].push_back(spacing);
+      } else {
+        samples.host_load.push_back(spacing);
+      }
+    }
+  }
+  std::map<std::pair<DeviceId, int>, std::vector<Interval>> streams;
+  for (const auto& [op, k] : kernels)
+    if (k.end > k.start) streams[{k.device, k.stream}].push_back({k.start, k.end});
+  for (auto& [stream, spans] : streams) std::sort(spans.begin(), spans.end(), earlier);
+  for (const auto& [op, k] : kernels) {
+    const auto l = op_launch.find(op);
+    if (k.end <= k.start || l == op_launch.end()) continue;
+    const std::vector<Interval>& spans = streams.at({k.device, k.stream});
+    const auto at = std::lower_bound(spans.begin(), spans.end(), Interval{k.start, k.end}, earlier);
+    double free = at == spans.begin() ? 0.0 : std::prev(at)->end;
+    for (const OpId p : graph.predecessors(op)) {
+      const auto pk = kernels.find(p);
+      if (pk != kernels.end() && pk->second.device == k.device) free = std::max(free, pk->second.end);
+      if (const auto a = arrival.find({p, k.device}); a != arrival.end()) free = std::max(free, a->second);
+    }
+    if (l->second >= free) samples.launch_latency.push_back(k.start - l->second);
+  }
+}
+
 void gather(const MeasuredRun& run, Samples& samples) {
   const StreamKernels streams = kernels_by_stream(*run.trace);
   gather_gaps(streams, samples.gaps);
@@ -240,6 +356,7 @@ void gather(const MeasuredRun& run, Samples& samples) {
   gather_copy_overlap(*run.trace, samples.copy_pairs, samples.overlapping_pairs);
   gather_ingress(*run.trace, samples.alone_rates, samples.shared_rates);
   gather_arrivals(run, streams, samples.arrivals);
+  gather_host(run, samples);
   for (const TraceRecord& r : run.trace->records) {
     if (r.kind == TraceRecord::Kind::transfer)
       samples.links[{r.src, r.device}].push_back({r.bytes, r.end - r.start});
@@ -366,6 +483,27 @@ Machine fit_calibration(std::span<const MeasuredRun> runs, const std::optional<M
   calibration.copy_dispatch = median(copy_delays.dispatch);
   calibration.copy_gap = median(copy_delays.gap);
   calibration.start_latency = median(samples.starts);
+  if (!samples.first_launches.empty()) {
+    for (const auto& [kind, shapes] : samples.host_launch) {
+      KindCalibration& k = calibration.kinds[kind];
+      std::vector<double> all;
+      for (const auto& [shape, spacings] : shapes) {
+        k.host_table.push_back({shape.first, shape.second, median(spacings), spacings.size()});
+        all.insert(all.end(), spacings.begin(), spacings.end());
+      }
+      k.host_launch = median(all);
+    }
+    calibration.host_load = median(samples.host_load);
+    calibration.host_copy = median(samples.host_copy);
+    calibration.launch_latency = std::max(0.0, median(samples.launch_latency));
+    // The engine's first launch: when the run's first launch came, later by what its first kernel
+    // waited beyond the launch latency (an idle GPU starts its first kernel late).
+    std::vector<double> starts;
+    for (std::size_t r = 0; r < samples.first_launches.size(); ++r)
+      starts.push_back(samples.first_launches[r] +
+                       std::max(0.0, samples.first_kernel_delays[r] - calibration.launch_latency));
+    calibration.start_latency = median(starts);
+  }
   calibration.source = source;
   Machine m = starting_machine(base, samples, calibration);
   fit_links(samples.links, base.has_value(), m);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "doppler/error.hpp"
+#include "doppler/median.hpp"
 
 namespace doppler::sim {
 
@@ -64,6 +65,7 @@ CostTable::CostTable(const TaskGraph& graph, const Machine& machine, CostModelKi
     calibration_format_ = machine.calibration->format;
     start_latency_ = machine.calibration->start_latency;
     issue_depth_ = machine.calibration->issue_depth;
+    init_host(graph, *machine.calibration);
   }
   for (OpId v = 0; v < n; ++v) {
     const Op& op = graph.op(v);
@@ -81,6 +83,8 @@ CostTable::CostTable(const TaskGraph& graph, const Machine& machine, CostModelKi
     compute_estimate_[v] = *std::min_element(compute_.begin() + v * d, compute_.begin() + (v + 1) * d);
     if (compute_estimate_[v] <= 0) has_zero_compute_ = true;
   }
+  for (OpId v = 0; v < n && models_host_; ++v)
+    if (compute_estimate_[v] <= 0) host_launch_[v] = host_load_;
   for (OpId v = 0; v < n; ++v) {
     const Op& op = graph.op(v);
     comm_[v] = op.comm_cost.value_or(0.0);
@@ -93,6 +97,33 @@ CostTable::CostTable(const TaskGraph& graph, const Machine& machine, CostModelKi
           if (s != t) slowest = std::max(slowest, links_[s * d + t].transfer_time(bytes_[v]));
     }
     comm_estimate_[v] = slowest;
+  }
+}
+
+// Per op, its shape's measured host time, else its kind's host_launch (kinds without one: the median
+// over those with one); ops that take no time get host_load once their compute is known (the
+// constructor).
+void CostTable::init_host(const TaskGraph& graph, const Calibration& c) {
+  std::vector<double> known;
+  for (const auto& [kind, k] : c.kinds)
+    if (k.host_launch > 0) known.push_back(k.host_launch);
+  models_host_ = !known.empty() || c.host_load > 0 || c.host_copy > 0 || c.launch_latency > 0;
+  if (!models_host_) return;
+  host_copy_ = c.host_copy;
+  host_load_ = c.host_load;
+  launch_latency_ = c.launch_latency;
+  const double fallback = median(known);
+  host_launch_.resize(graph.num_ops());
+  for (OpId v = 0; v < graph.num_ops(); ++v) {
+    const Op& op = graph.op(v);
+    const auto kind = c.kinds.find(op.kind);
+    host_launch_[v] = fallback;
+    if (kind == c.kinds.end()) continue;
+    if (const ShapeTime* measured = kind->second.find_host(op.flops, op.bytes_read + op.bytes_written)) {
+      host_launch_[v] = measured->time;
+    } else if (kind->second.host_launch > 0) {
+      host_launch_[v] = kind->second.host_launch;
+    }
   }
 }
 

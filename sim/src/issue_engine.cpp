@@ -57,8 +57,13 @@ void IssueEngine::issue_transfers(Scheduler& s, OpId producer, DeviceId src, dou
     std::vector<double>& free = copy_free_[src];
     const auto engine =
         copy_engines_[src] > 0 ? std::min_element(free.begin(), free.end()) : free.begin() + dst;
+    double sent = now;
+    if (costs_.models_host()) {
+      sent = std::max(now, host_free_[src]) + costs_.launch_latency();
+      host_free_[src] = std::max(now, host_free_[src]) + costs_.host_copy();
+    }
     const double start =
-        std::max({now, end_[producer] + costs_.copy_dispatch(), *engine + costs_.copy_gap()});
+        std::max({sent, end_[producer] + costs_.copy_dispatch(), *engine + costs_.copy_gap()});
     double end = start + costs_.link_time(producer, src, dst);
     if (shared_ingress_[dst]) {
       std::vector<std::pair<double, double>>& busy = incoming_[dst];
@@ -81,6 +86,9 @@ void IssueEngine::issue_transfers(Scheduler& s, OpId producer, DeviceId src, dou
 }
 
 void IssueEngine::issue_ops(Scheduler& s, DeviceId d, double now, SimResult* detail) {
+  const bool host = costs_.models_host();
+  std::vector<OpId>& launched = launched_[d];
+  launched.clear();
   for (OpId op = s.next_op(d); op != kNoOp; op = s.next_op(d)) {
     std::vector<int>& load = stream_load_[d];
     const auto k = static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
@@ -91,13 +99,24 @@ void IssueEngine::issue_ops(Scheduler& s, DeviceId d, double now, SimResult* det
     const double time = costs_.compute(op, d);
     const bool format2 = costs_.calibration_format() >= 2;
     const double gap = time > 0 && format2 ? costs_.dispatch_gap() : 0.0;
-    start_[op] = std::max({now, stream_end_[d][k] + gap, input_ready(s, op, d)});
+    // With the host modelled, the device's thread launches one op after another.
+    double earliest = now;
+    if (host) {
+      const double launch = std::max(now, host_free_[d]);
+      host_free_[d] = launch + costs_.host_launch(op);
+      earliest = launch + (time > 0 ? costs_.launch_latency() : 0.0);
+    }
+    // With the host modelled, a resident load reached by its stream (an event there) holds it for
+    // a dispatch gap too, as measured.
+    const double stream_gap = host && time == 0 && format2 ? costs_.dispatch_gap() : gap;
+    start_[op] = std::max({earliest, stream_end_[d][k] + stream_gap, input_ready(s, op, d)});
     end_[op] = start_[op] + time - gap;
     if (format2 && costs_.concurrency_slowdown() > 1 && time > 0) {
       const double slowdown = costs_.concurrency_slowdown();
       std::vector<std::pair<double, double>>& copies = copies_on_[d];
       std::erase_if(copies, [&](const auto& copy) { return copy.second <= now; });
-      end_[op] = stretched_end(copies, start_[op], time - gap, [&](int k) { return k > 0 ? slowdown : 1.0; });
+      end_[op] = stretched_end(copies, start_[op], time - gap,
+                               [&](int running) { return running > 0 ? slowdown : 1.0; });
     }
     stream_end_[d][k] = end_[op];
     last_end_ = std::max(last_end_, end_[op]);
@@ -110,8 +129,14 @@ void IssueEngine::issue_ops(Scheduler& s, DeviceId d, double now, SimResult* det
     }
     for (const OpId v : s.graph().successors(op))
       if (s.device_of(v) == d && s.input_arrived(v)) s.make_ready(v);
-    issue_transfers(s, op, d, now, detail);
+    if (host) {
+      launched.push_back(op);
+    } else {
+      issue_transfers(s, op, d, now, detail);
+    }
   }
+  // The executor's thread sends a pass's copies after launching its ops.
+  for (const OpId op : launched) issue_transfers(s, op, d, now, detail);
 }
 
 double IssueEngine::run(Scheduler& s, SimResult* detail, bool record_trace) {
@@ -129,6 +154,8 @@ double IssueEngine::run(Scheduler& s, SimResult* detail, bool record_trace) {
   copy_free_.assign(n, {});
   incoming_.assign(n, {});
   copies_on_.assign(n, {});
+  host_free_.assign(n, 0.0);
+  launched_.assign(n, {});
 
   for (DeviceId d = 0; d < n; ++d) {
     stream_end_[d].assign(static_cast<std::size_t>(streams_[d]), 0.0);

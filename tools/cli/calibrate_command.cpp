@@ -42,13 +42,14 @@ void print(const Machine& m, const CalibrateFlags& flags, std::size_t fitted, bo
     j["arrival_latency"] = c.arrival_latency;
     j["start_latency"] = c.start_latency;
     j["issue_depth"] = c.issue_depth;
+    j["host_load"] = c.host_load;
+    j["host_copy"] = c.host_copy;
+    j["launch_latency"] = c.launch_latency;
     j["kinds"] = nlohmann::ordered_json::object();
     for (const auto& [kind, k] : c.kinds)
-      j["kinds"][kind] = {{"samples", k.samples},
-                          {"shapes", k.table.size()},
-                          {"flop_rate", k.flop_rate},
-                          {"bandwidth", k.bandwidth},
-                          {"overhead", k.overhead}};
+      j["kinds"][kind] = {{"samples", k.samples},     {"shapes", k.table.size()},
+                          {"flop_rate", k.flop_rate}, {"bandwidth", k.bandwidth},
+                          {"overhead", k.overhead},   {"host_launch", k.host_launch}};
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -60,16 +61,19 @@ void print(const Machine& m, const CalibrateFlags& flags, std::size_t fitted, bo
                    {"shapes", TextTable::Align::right},
                    {"flop rate", TextTable::Align::right},
                    {"bandwidth", TextTable::Align::right},
-                   {"overhead", TextTable::Align::right}});
+                   {"overhead", TextTable::Align::right},
+                   {"host launch", TextTable::Align::right}});
   for (const auto& [kind, k] : c.kinds)
     table.add_row({kind, std::to_string(k.samples), std::to_string(k.table.size()), g4(k.flop_rate),
-                   g4(k.bandwidth), g4(k.overhead)});
+                   g4(k.bandwidth), g4(k.overhead), g4(k.host_launch)});
   std::cout << table.render() << "\nlaunch overhead       " << g4(m.devices[0].launch_overhead)
             << "\nconcurrency slowdown  " << g4(c.concurrency_slowdown) << "\ndispatch gap          "
             << g4(c.dispatch_gap) << "\ncopy dispatch         " << g4(c.copy_dispatch)
             << "\ncopy gap              " << g4(c.copy_gap) << "\narrival latency       "
             << g4(c.arrival_latency) << "\nstart latency         " << g4(c.start_latency)
-            << "\nissue depth           " << c.issue_depth << "\n";
+            << "\nissue depth           " << c.issue_depth << "\nhost load             " << g4(c.host_load)
+            << "\nhost copy             " << g4(c.host_copy) << "\nlaunch latency        "
+            << g4(c.launch_latency) << "\n";
 }
 
 // The queue depth every run was recorded with (the simulator then replays launch-ahead), 0 when
@@ -98,7 +102,8 @@ void run_calibrate(const CalibrateFlags& flags) {
     if (held[i]) {
       held_out.push_back({runs[i].run.workload, runs[i].run.placement});
     } else {
-      measured.push_back({&runs[i].workload->graph, &runs[i].run.trace.trace});
+      measured.push_back({&runs[i].workload->graph, &runs[i].run.trace.trace, &runs[i].run.launches,
+                          runs[i].run.queue_depth});
     }
   }
   std::string source = flags.traces + ": " + std::to_string(measured.size()) + " runs";

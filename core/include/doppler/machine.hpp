@@ -51,7 +51,12 @@ struct KindCalibration {
   double overhead = 0;
   std::size_t samples = 0;
   std::vector<ShapeTime> table;
-  const ShapeTime* find(double flops, double bytes) const;  // exact shape, or null
+  // Host seconds the executor's thread spends launching one task of the kind: per measured shape
+  // (median) and for the kind (median over its shapes' launches; unmeasured shapes).
+  std::vector<ShapeTime> host_table;
+  double host_launch = 0;
+  const ShapeTime* find(double flops, double bytes) const;       // exact shape in `table`, or null
+  const ShapeTime* find_host(double flops, double bytes) const;  // exact shape in `host_table`, or null
   double roofline(double flops, double bytes) const;
 };
 
@@ -79,6 +84,14 @@ struct Calibration {
   // Ops the measured executor issued ahead per stream (its queue depth); 0 = ops start when their
   // inputs have arrived (the ideal engine). k > 0 replays launch-ahead (sim/issue_engine.hpp).
   int issue_depth = 0;
+  // The executor's host side (issue engine; all 0 = not modelled, as in files fitted before the
+  // traces had launches.csv): each device's host thread launches its ops one after another, a
+  // kernel task for its kind's host_launch, a resident load reached by its stream for host_load,
+  // and sends the device's outgoing copies for host_copy each; a kernel starts launch_latency
+  // after its launch call at the earliest.
+  double host_load = 0;
+  double host_copy = 0;
+  double launch_latency = 0;
   std::vector<HeldOutRun> held_out;  // runs left out of the fit (for validation)
 };
 

@@ -21,4 +21,18 @@ struct TraceCsv {
 TraceCsv parse_trace_csv(const std::string& text, const std::string& source_name);
 TraceCsv load_trace_csv(const std::string& path);
 
+// launches.csv beside a CUDA backend trace (docs/FORMATS.md): `kind,op,device,src,launched`, when
+// the host launched each op (compute: op, its device) and sent each transfer (transfer: its
+// producer, destination and source), in seconds after the base events. Errors name FILE:LINE.
+struct HostLaunch {
+  TraceRecord::Kind kind = TraceRecord::Kind::compute;
+  OpId op = kNoOp;
+  DeviceId device = 0;
+  DeviceId src = 0;  // transfer: its source; compute: the device
+  double launched = 0;
+  std::size_t line = 0;
+};
+std::vector<HostLaunch> parse_launches_csv(const std::string& text, const std::string& source_name);
+std::vector<HostLaunch> load_launches_csv(const std::string& path);
+
 }  // namespace doppler

@@ -8,7 +8,7 @@
 //   placement: heft             # label of this placement (default: the plan's method)
 //   config: config.yaml         # relative to the run directory
 //   plan: plan.yaml             # default plan.yaml
-//   trace: trace.csv            # default trace.csv
+//   trace: trace.csv            # default trace.csv (and launches.csv beside it is read when present)
 //   makespan: 0.01234           # measured, seconds
 //   devices: 2
 //   gpu: {name: NVIDIA H100 80GB HBM3, driver: "550.54", cuda: "12.4", cublas: "12.4.5", clocks: "1980 MHz",
@@ -38,6 +38,7 @@ struct TracedRun {
   int queue_depth = 0;  // ops the executor issued ahead per stream; 0 = not recorded
   GpuInfo gpu;
   TraceCsv trace;
+  std::vector<HostLaunch> launches;  // launches.csv in the run directory, when there is one
 };
 
 TracedRun load_traced_run(const std::string& dir);

@@ -14,6 +14,12 @@
 //           device-to-device fit, else keep the base machine's link.
 //  overlap: concurrency_slowdown s from kernels overlapped by copies: a kernel advances at 1/s of
 //           its speed while overlapped (1 when there is no such evidence).
+//  host:    from runs with launch times (launches.csv): the host thread's time per launch, from one
+//           launch of a device's thread to its next when that next one was already launchable
+//           (its inputs launched): medians per task kind (host_launch), for resident loads
+//           (host_load) and for copies (host_copy); launch_latency = the median time from a kernel's
+//           launch to its start when the launch came after its stream was free and its inputs
+//           were there; start_latency then = the median first launch.
 // The result is the base machine (or, without one, a machine of as many devices as the traces
 // use) with these numbers and its `calibration` section set.
 #include <functional>
@@ -26,6 +32,7 @@
 #include "doppler/machine.hpp"
 #include "doppler/task_graph.hpp"
 #include "doppler/trace.hpp"
+#include "doppler/trace_csv.hpp"
 
 namespace doppler::sim {
 
@@ -33,6 +40,8 @@ namespace doppler::sim {
 struct MeasuredRun {
   const TaskGraph* graph = nullptr;
   const Trace* trace = nullptr;
+  const std::vector<HostLaunch>* launches = nullptr;  // the host's launch times, when recorded
+  int queue_depth = 0;                                // the executor's, when recorded (0: unknown)
 };
 
 Machine fit_calibration(std::span<const MeasuredRun> runs, const std::optional<Machine>& base,

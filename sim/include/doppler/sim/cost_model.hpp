@@ -56,6 +56,13 @@ class CostTable {
   double start_latency() const { return start_latency_; }
   // A calibrated machine's issue depth (roofline model; else 0): see sim/issue_engine.hpp.
   int issue_depth() const { return issue_depth_; }
+  // The executor's host side of a calibrated machine (roofline model; machine.hpp): whether it is
+  // modelled, host seconds to launch op (its kind's host_launch; host_load for an op that takes no
+  // time), to send a copy, and from a kernel's launch until it may start.
+  bool models_host() const { return models_host_; }
+  double host_launch(OpId op) const { return models_host_ ? host_launch_[op] : 0.0; }
+  double host_copy() const { return host_copy_; }
+  double launch_latency() const { return launch_latency_; }
   // True when every transfer of an op takes the same time whatever the devices (paper model).
   bool per_op_comm() const { return per_op_comm_; }
   bool has_zero_compute() const { return has_zero_compute_; }  // some op takes no time somewhere
@@ -66,6 +73,8 @@ class CostTable {
   const std::vector<double>& comm_estimate() const { return comm_estimate_; }
 
  private:
+  void init_host(const TaskGraph& graph, const Calibration& calibration);
+
   CostModelKind kind_;
   std::size_t num_devices_;
   bool per_op_comm_;
@@ -78,6 +87,11 @@ class CostTable {
   int calibration_format_ = 2;
   double start_latency_ = 0;
   int issue_depth_ = 0;
+  bool models_host_ = false;
+  double host_copy_ = 0;
+  double launch_latency_ = 0;
+  double host_load_ = 0;
+  std::vector<double> host_launch_;
   std::vector<double> compute_;
   std::vector<double> comm_;
   std::vector<double> bytes_;

@@ -14,6 +14,11 @@
 // after its stream's previous one (not after an input it waited for), and advances at
 // 1/concurrency_slowdown while copies placed before it run to or from its device (format 1: the
 // gap is part of every kernel's time, no slowdown).
+// With the host modelled (the calibration's host_* fields, cost_model.hpp), each device's host
+// thread launches its ops one after another, each holding it for its host_launch (a kernel may
+// start launch_latency after its launch), then sends the copies of the ops it launched in that pass,
+// each holding it for host_copy (a copy may start launch_latency after it was sent); an op that
+// takes no time (a resident load: an event on its stream) holds its stream for the dispatch gap.
 // Start latency delays the first issue. Same seed, plan and machine = same trace.
 #include <cstdint>
 #include <vector>
@@ -55,6 +60,8 @@ class IssueEngine final : public Engine {
   std::vector<std::vector<std::pair<double, double>>> incoming_;   // by shared-ingress destination
   std::vector<std::vector<std::pair<double, double>>> copies_on_;  // by device: its copies (either end)
   std::vector<DeviceId> woken_;                                    // devices whose ops became issuable
+  std::vector<double> host_free_;                                  // by device: its host thread free
+  std::vector<std::vector<OpId>> launched_;                        // by device: this pass's ops
   std::uint32_t sequence_ = 0;
   std::uint64_t events_ = 0;
   double last_end_ = 0;
