@@ -172,7 +172,7 @@ TEST_F(LearnCli, CommittedEinsumPolicies) {
                         Case{"chain_mm_4gpu", "chain_mm_4gpu", "h100-4-calibrated-eager", 0.935, 0},
                         Case{"llama_block_4gpu", "llama_block_4gpu", "h100-4-calibrated-eager", 0.8, 0.885},
                         Case{"llama_layer_4gpu", "llama_layer_4gpu", "h100-4-calibrated-eager", 0.865, 0.945},
-                        Case{"ffnn_4gpu", "ffnn_4gpu", "h100-4-calibrated", 0.825, 0}}) {
+                        Case{"ffnn_4gpu", "ffnn_4gpu", "h100-4-calibrated-format2", 0.825, 0}}) {
     const std::string graph = std::string("einsum_") + c.name;
     const double best = best_heuristic(graph);
     EXPECT_LT(makespan[graph]["doppler_best_of_1024"], best) << graph;
