@@ -181,6 +181,40 @@ TEST(HwExecute, LoadCopiesInStreamOrderOrAtTheStart) {
   }
 }
 
+// A gated start (the GPUs held until each device thread's first launches are in): the reference's
+// outputs, run after run, with 1 and 2 streams; every task starts after the clock's start and the
+// first launches came before it (negative launch times); a rejected plan leaves the executor
+// usable.
+TEST(HwExecute, GatedStartEqualsTheReference) {
+  if (const std::string missing = missing_gpus(2); !missing.empty()) GTEST_SKIP() << missing;
+  const EinsumGraph g =
+      llama_layer({.batch = 2, .seq = 8, .hidden = 32, .heads = 4, .ffn = 64, .dtype = DType::kF32});
+  const LoweredGraph lowered = lower(g, decompose(g, {.devices = 2}).partitions);
+  const std::vector<Plan> all = plans(lowered.graph.num_ops(), 2);
+  for (const int streams : {1, 2}) {
+    ExecuteOptions options;
+    options.num_devices = 2;
+    options.streams = streams;
+    options.gated_start = true;
+    Executor executor(g, lowered, options);
+    for (const std::size_t k : {1, 1, 0}) {
+      const ExecuteResult got = executor.run(all[k]);
+      const std::string what = all[k].method + ", " + std::to_string(streams) + " stream(s), gated";
+      expect_equal_outputs(g, got, 1e-3, what);
+      bool launched_before_the_clock = false;
+      for (const TaskTiming& t : got.tasks) {
+        EXPECT_GE(t.start_ms, 0.0) << what;
+        launched_before_the_clock = launched_before_the_clock || (t.launched_ms < 0 && t.launched_ms != -1);
+      }
+      EXPECT_TRUE(launched_before_the_clock) << what;
+    }
+    Plan bad = all[1];
+    bad.device[0] = 7;
+    EXPECT_THROW(executor.run(bad), Error);
+    expect_equal_outputs(g, executor.run(all[1]), 1e-3, "after a failed run, gated");
+  }
+}
+
 // Repeated runs of a plan find their inputs where the previous run left them (no copy); a plan
 // with other places copies them again. Outputs equal the reference throughout.
 TEST(HwExecute, RepeatedAndAlternatingPlansKeepTheirInputs) {

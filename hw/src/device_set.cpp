@@ -1,10 +1,12 @@
 #include "device_set.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <random>
 
 #include "cuda_check.hpp"
 #include "elements.hpp"
+#include "kernels.hpp"
 
 namespace doppler::hw {
 namespace {
@@ -79,7 +81,48 @@ DeviceSet::~DeviceSet() {
   release();
 }
 
+void DeviceSet::close_gate() {
+  if (!gate_flag_) {
+    void* flag = nullptr;
+    check(cudaHostAlloc(&flag, sizeof(int), cudaHostAllocMapped | cudaHostAllocPortable), setup(0),
+          "cudaHostAlloc (gate)");
+    gate_flag_ = static_cast<volatile int*>(flag);
+    gate_events_.assign(devices_.size(), nullptr);
+  }
+  *gate_flag_ = 0;
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  for (DeviceId d = 0; d < devices_.size(); ++d) {
+    if (!is_local(d)) continue;
+    use(d);
+    DeviceResources& r = devices_[d];
+    if (!gate_events_[d])
+      check(cudaEventCreateWithFlags(&gate_events_[d], cudaEventDisableTiming), setup(d), "cudaEventCreate");
+    check(launch_wait_for_flag(gate_flag_, r.compute[0]), setup(d), "gate kernel");
+    check(cudaEventRecord(gate_events_[d], r.compute[0]), setup(d), "cudaEventRecord (gate)");
+    for (const cudaStream_t s : other_streams(d))
+      check(cudaStreamWaitEvent(s, gate_events_[d], 0), setup(d), "cudaStreamWaitEvent (gate)");
+  }
+}
+
+std::vector<cudaStream_t> DeviceSet::other_streams(DeviceId d) const {
+  const DeviceResources& r = devices_[d];
+  std::vector<cudaStream_t> others(r.compute.begin() + 1, r.compute.end());
+  for (const cudaStream_t s : {r.host_to_device, r.device_to_host, r.remote})
+    if (s) others.push_back(s);
+  for (const cudaStream_t s : r.to_device)
+    if (s) others.push_back(s);
+  return others;
+}
+
+void DeviceSet::open_gate() {
+  if (!gate_flag_) return;
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  *gate_flag_ = 1;
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
 void DeviceSet::release() {
+  open_gate();
   for (DeviceId d = 0; d < devices_.size(); ++d) {
     DeviceResources& r = devices_[d];
     if (!is_local(d) || cudaSetDevice(r.ordinal) != cudaSuccess) continue;
@@ -95,6 +138,10 @@ void DeviceSet::release() {
     if (r.arena) cudaFree(r.arena);
     if (r.scratch) cudaFree(r.scratch);
   }
+  for (DeviceId d = 0; d < gate_events_.size(); ++d)
+    if (gate_events_[d] && cudaSetDevice(devices_[d].ordinal) == cudaSuccess)
+      cudaEventDestroy(gate_events_[d]);
+  if (gate_flag_) cudaFreeHost(const_cast<int*>(gate_flag_));
   for (void* w : cublas_workspaces_) cudaFree(w);
   for (void* w : warm_up_buffers_)
     if (w) cudaFree(w);

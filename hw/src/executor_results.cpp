@@ -14,6 +14,12 @@ double Run::elapsed(DeviceId d, cudaEvent_t event) const {
   return ms;
 }
 
+// A host time kept from host_epoch_ as ms from the clock's start (-1, not launched, stays).
+double Run::on_clock(double host_ms) const {
+  if (host_ms < 0) return -1;
+  return host_ms - std::chrono::duration<double, std::milli>(clock_started_ - host_epoch_).count();
+}
+
 ExecuteResult Run::collect() {
   ExecuteResult result;
   result.tasks.resize(exec_.num_ops);
@@ -26,7 +32,7 @@ ExecuteResult Run::collect() {
       const double reached = elapsed(d, end_event_[u]);
       result.tasks[u] = TaskTiming{d, stream_of_[u], reached, reached};
     }
-    if (local(d)) result.tasks[u].launched_ms = launched_ms_[u];
+    if (local(d)) result.tasks[u].launched_ms = on_clock(launched_ms_[u]);
     if (kernels_.is_gemm(u)) ++result.gemm_joins;
     if (kernels_.is_generic_join(u)) ++result.generic_joins;
   }
@@ -37,7 +43,7 @@ ExecuteResult Run::collect() {
     if (local(tr.src)) {
       timing.start_ms = elapsed(tr.src, transfer_start_[t]);
       timing.end_ms = elapsed(tr.src, transfer_end_[t]);
-      timing.launched_ms = transfer_launched_ms_[t];
+      timing.launched_ms = on_clock(transfer_launched_ms_[t]);
     }
     result.transfers.push_back(timing);
   }

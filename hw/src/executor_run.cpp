@@ -37,6 +37,9 @@ ExecuteResult Run::run() {
   // The threads spin until the clock starts (a blocking wait would wake them tens of us late).
   std::atomic<std::size_t> waiting{0};
   std::atomic<bool> go{false};
+  const bool gated = options_.gated_start && !nccl_;
+  primed_ = 0;
+  host_epoch_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point host_start;
   std::vector<DeviceId> mine;
   for (DeviceId d = 0; d < devices_.size(); ++d)
@@ -64,6 +67,12 @@ ExecuteResult Run::run() {
   }
   host_start = std::chrono::steady_clock::now();
   go = true;
+  if (gated) {
+    // Every device thread's first launches are enqueued (or a thread failed): release the GPUs.
+    while (primed_ < mine.size() && !abort_) std::this_thread::yield();
+    clock_started_ = std::chrono::steady_clock::now();
+    devices_.open_gate();
+  }
   state_.workers->wait();
   if (error) {
     devices_.synchronize();
@@ -84,8 +93,13 @@ void Run::device_loop(DeviceId d) {
   std::vector<Inflight>& mine = inflight_[d];
   std::vector<int> waiting;  // queues whose oldest entry is unfinished, this pass
   if (nccl_) post_remote(d);
+  bool primed = false;
   while (!abort_) {
     bool progress = launch_ops(d);
+    if (!primed) {
+      primed = true;
+      ++primed_;
+    }
     waiting.clear();
     std::size_t kept = 0;
     for (std::size_t i = 0; i < mine.size(); ++i) {
@@ -273,10 +287,12 @@ void Run::make_events() {
 }
 
 // Base events: recorded at one host instant; across processes right after a barrier (an
-// all-reduce), which every GPU leaves at nearly the same time.
+// all-reduce), which every GPU leaves at nearly the same time. With gated_start they wait behind
+// the closed gate: the clock starts when run() opens it.
 void Run::start_clock() {
   if (options_.warm_up) devices_.warm_up();
   devices_.synchronize();
+  if (options_.gated_start && !nccl_) devices_.close_gate();
   clock_started_ = std::chrono::steady_clock::now();
   for (DeviceId d = 0; d < devices_.size(); ++d) {
     if (!local(d)) continue;
@@ -286,6 +302,10 @@ void Run::start_clock() {
     if (nccl_)
       nccl_->all_reduce_sum(reinterpret_cast<double*>(devices_.scratch(d, sizeof(double))), 1, stream);
     check(cudaEventRecord(base_[d], stream), where, "cudaEventRecord");
+    // Behind a gate, nothing may start before the clock: the other streams wait for it too.
+    if (options_.gated_start && !nccl_)
+      for (const cudaStream_t other : devices_.other_streams(d))
+        check(cudaStreamWaitEvent(other, base_[d], 0), where, "cudaStreamWaitEvent (clock)");
     if (nccl_) check(cudaStreamSynchronize(stream), where, "cudaStreamSynchronize (barrier)");
   }
 }
@@ -339,7 +359,7 @@ bool Run::launch_ops(DeviceId d) {
 }
 
 double Run::host_ms_now() const {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - clock_started_).count();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - host_epoch_).count();
 }
 
 void Run::launch(OpId u, DeviceId d, int index) {

@@ -153,6 +153,11 @@ __device__ inline float group_combine(AggKind agg, float acc) {
   return acc;
 }
 
+// Holds its stream until the host sets *flag (mapped pinned memory; DeviceSet::close_gate).
+__global__ void wait_for_flag_kernel(const volatile int* flag) {
+  while (*flag == 0) __nanosleep(256);
+}
+
 // kGroup threads per output element (kGroup divides kThreads, so a group never straddles blocks
 // and every thread of a group agrees on whether its element exists).
 // Elementwise joins (no aggregation): a block covers kThreads * kVec outputs; each thread loads
@@ -433,6 +438,11 @@ cudaError_t launch_join_as(const JoinLaunch& params, cudaStream_t stream) {
 }
 
 }  // namespace
+
+cudaError_t launch_wait_for_flag(const volatile int* flag, cudaStream_t stream) {
+  wait_for_flag_kernel<<<1, 1, 0, stream>>>(flag);
+  return cudaGetLastError();
+}
 
 cudaError_t launch_join(const JoinLaunch& params, cudaStream_t stream) {
   if (params.out_elements == 0) return cudaSuccess;

@@ -29,6 +29,8 @@ struct AggregateParams {
 };
 
 cudaError_t launch_join(const JoinLaunch& params, cudaStream_t stream);
+// One thread that spins until *flag (mapped pinned host memory) is non-zero: holds its stream.
+cudaError_t launch_wait_for_flag(const volatile int* flag, cudaStream_t stream);
 cudaError_t launch_copy(const StridedCopy& copy, const void* src, ElemType src_type, void* dst,
                         ElemType dst_type, cudaStream_t stream);
 cudaError_t launch_aggregate(const AggregateParams& params, cudaStream_t stream);

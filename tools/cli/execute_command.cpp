@@ -40,6 +40,7 @@ struct ExecuteFlags {
   int streams = 1;
   int queue_depth = 4;
   bool eager_load_copies = false;
+  bool gated_start = false;
   bool multi_process = false;
   std::string rendezvous = "/tmp/doppler-rendezvous";
   bool verify = false;
@@ -120,6 +121,7 @@ void run_execute(const ExecuteFlags& flags) {
   options.streams = flags.streams;
   options.queue_depth = flags.queue_depth;
   options.loads_in_stream_order = !flags.eager_load_copies;
+  options.gated_start = flags.gated_start;
   options.return_outputs = flags.verify;
   if (launch) {
     options.processes = hw::ProcessGroup{launch->rank, launch->size, flags.rendezvous, launch->job_id};
@@ -223,6 +225,7 @@ void run_execute(const ExecuteFlags& flags) {
     j["queue_depth"] = flags.queue_depth;
     j["rounds"] = flags.rounds;
     j["eager_load_copies"] = flags.eager_load_copies;
+    j["gated_start"] = flags.gated_start;
     j["processes"] = launch ? launch->size : 1;
     j["tasks"] = w->graph.num_ops();
     j["results"] = results;
@@ -285,6 +288,9 @@ void add_execute_command(CLI::App& app) {
   command->add_flag("--eager-load-copies", flags->eager_load_copies,
                     "Send every resident input's copies at the start of the run (default: when its "
                     "stream reaches it, in priority order, as the simulator does)");
+  command->add_flag("--gated-start", flags->gated_start,
+                    "Hold the GPUs until each device's first launches are enqueued; the clock starts when "
+                    "they are released (the first kernels do not wait for their launch calls)");
   command->add_flag(
       "--multi-process", flags->multi_process,
       "One process per device (start N with mpirun/srun): transfers through NCCL; rank 0 reports");

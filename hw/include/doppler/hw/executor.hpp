@@ -57,9 +57,12 @@ struct ExecuteOptions {
   // device's ops). false: every preloaded load counts as done when the run starts, so all of their
   // copies queue at once, ahead of the activations' copies.
   bool loads_in_stream_order = true;
-  bool return_outputs = true;             // copy the output tensors back (ExecuteResult::values)
-  bool assemble_intermediates = false;    // also return intermediate tensors, not only outputs
-  bool warm_up = true;                    // a GEMM burst on every GPU just before the clock starts
+  bool return_outputs = true;           // copy the output tensors back (ExecuteResult::values)
+  bool assemble_intermediates = false;  // also return intermediate tensors, not only outputs
+  bool warm_up = true;                  // a GEMM burst on every GPU just before the clock starts
+  // Hold the GPUs until every device thread has made its first launches; the clock starts when
+  // they are released, so the first kernels do not wait for their own launch calls (single process).
+  bool gated_start = false;
   std::optional<ProcessGroup> processes;  // multi-process mode
 };
 
