@@ -76,7 +76,7 @@ Trace to_trace(const hw::ExecuteResult& r) {
 }
 
 // launches.csv of a traced run (docs/FORMATS.md): when the host launched each op and transfer,
-// seconds after the base events.
+// seconds from the clock's start (negative: before it, behind a gated start).
 std::string launches_csv(const hw::ExecuteResult& r) {
   std::string csv = "kind,op,device,src,launched\n";
   for (OpId op = 0; op < r.tasks.size(); ++op) {

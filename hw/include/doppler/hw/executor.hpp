@@ -74,8 +74,8 @@ struct TaskTiming {
   int stream = 0;  // compute stream index; -1: the host->device stream (a load)
   double start_ms = 0;
   double end_ms = 0;
-  // Host time of its launch call, ms after the base events were recorded (the same instant within
-  // a few us while the GPUs are idle then); -1 when it was not launched here.
+  // Host time of its launch call, ms after the base events were recorded or (gated_start) the gate
+  // opened: the GPUs' clock start within a few us; -1 when it was not launched here.
   double launched_ms = -1;
 };
 
