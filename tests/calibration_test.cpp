@@ -212,10 +212,6 @@ TEST(CalibrationFit, HostSideLatenciesAreFittedAndReplayed) {
   expect_relative(simulator.run(plan).makespan, 109e-6, 1e-6, "makespan");
 }
 
-// Six producers on device 0 each send to devices 1 and 2 (36 pairs of copies to different
-// destinations). Copies one after another: one copy engine per device; the first copy of each
-// producer starts at its end (dispatch 0), the second 2 us after the first (the copy gap). Each
-// pair overlapping: every link on its own.
 TEST(CalibrationFit, HostLaunchCostsFromLaunchTimes) {
   // Device 0's thread: load l (launched at 0), kernels k0, k1, k2 (3, 18, 33; each starts 2 us after
   // its launch and takes 5), then the copies of k1 and k2 to c on device 1 (48, 58); device 1's
@@ -254,14 +250,20 @@ TEST(CalibrationFit, HostLaunchCostsFromLaunchTimes) {
   EXPECT_EQ(fitted.kinds.at("join").host_table[0].samples, 3u);
   expect_relative(fitted.host_copy, 10e-6, 1e-9, "host_copy");
   expect_relative(fitted.launch_latency, 2e-6, 1e-9, "launch_latency");
-  EXPECT_EQ(fitted.start_latency, 0);  // the first launch
+  EXPECT_EQ(fitted.start_latency, 0);  // the first launch (k0 started 2 us after its launch: no extra)
   // Without launch times nothing of the host is fitted (the issue engine then models none).
   const sim::MeasuredRun bare{&graph, &trace};
   const Calibration plain = *sim::fit_calibration({&bare, 1}, std::nullopt, "hand-made").calibration;
   EXPECT_EQ(plain.host_copy, 0);
   EXPECT_EQ(plain.kinds.at("join").host_launch, 0);
+  expect_relative(plain.start_latency, 5e-6, 1e-9,
+                  "start_latency without launches: the first kernel's start");
 }
 
+// Six producers on device 0 each send to devices 1 and 2 (36 pairs of copies to different
+// destinations). Copies one after another: one copy engine per device; the first copy of each
+// producer starts at its end (dispatch 0), the second 2 us after the first (the copy gap). Each
+// pair overlapping: every link on its own.
 TEST(CalibrationFit, CopyEnginesFromWhetherASourcesCopiesOverlap) {
   TaskGraph graph;
   for (int i = 0; i < 6; ++i) graph.add_op({"p" + std::to_string(i), "join", {}, {}, 1e9, 1e6, 1e6, 1e6});
@@ -563,6 +565,14 @@ TEST_F(TracedRunFiles, LaunchTimesBesideTheTraceAreReadAndChecked) {
   write("launches.csv", "kind,op,device,src,launched\ncompute,0,7,,0.000002\n");
   EXPECT_EQ(error_of([&] { check_traced_run(load_traced_run(run_dir()), graph_); }),
             csv + ":2: device 7 is not one of the run's 2 devices");
+  const DeviceId other = 1 - plan_.device[0];
+  write("launches.csv", "kind,op,device,src,launched\ncompute,0," + std::to_string(other) + ",,0.000002\n");
+  EXPECT_EQ(error_of([&] { check_traced_run(load_traced_run(run_dir()), graph_); }),
+            csv + ":2: op '" + graph_.op(0).name + "' was launched on device " + std::to_string(other) +
+                " but " + run_dir() + "/plan.yaml places it on device " + std::to_string(plan_.device[0]));
+  write("launches.csv", "kind,op,device,src,launched\ntransfer,0,1,1,0.000002\n");
+  EXPECT_EQ(error_of([&] { check_traced_run(load_traced_run(run_dir()), graph_); }),
+            csv + ":2: a transfer's src and device must differ");
   write("launches.csv", "kind,op,device,src,launched\ncompute,0,0,,soon\n");
   EXPECT_EQ(error_of([&] { load_traced_run(run_dir()); }),
             csv + ":2: column 'launched' = 'soon' is not a finite number");

@@ -145,6 +145,13 @@ void check_traced_run(const TracedRun& run, const TaskGraph& graph) {
         throw_at(launches, l.line,
                  "device " + std::to_string(d) + " is not one of the run's " + std::to_string(run.devices) +
                      " devices");
+    if (l.kind == TraceRecord::Kind::compute && l.device != run.plan.device[l.op])
+      throw_at(launches, l.line,
+               "op '" + graph.op(l.op).name + "' was launched on device " + std::to_string(l.device) +
+                   " but " + run.plan.source + " places it on device " +
+                   std::to_string(run.plan.device[l.op]));
+    if (l.kind == TraceRecord::Kind::transfer && l.src == l.device)
+      throw_at(launches, l.line, "a transfer's src and device must differ");
   }
 }
 

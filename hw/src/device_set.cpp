@@ -142,6 +142,8 @@ void DeviceSet::release() {
     if (gate_events_[d] && cudaSetDevice(devices_[d].ordinal) == cudaSuccess)
       cudaEventDestroy(gate_events_[d]);
   if (gate_flag_) cudaFreeHost(const_cast<int*>(gate_flag_));
+  gate_flag_ = nullptr;
+  gate_events_.clear();
   for (void* w : cublas_workspaces_) cudaFree(w);
   for (void* w : warm_up_buffers_)
     if (w) cudaFree(w);

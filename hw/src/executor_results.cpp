@@ -1,6 +1,8 @@
 // Run's results: task and transfer timings from CUDA events, and the output tensors assembled
 // from their blocks (executor_run.hpp).
 #include <algorithm>
+#include <chrono>
+#include <limits>
 
 #include "executor_run.hpp"
 #include "input_blocks.hpp"
@@ -14,9 +16,10 @@ double Run::elapsed(DeviceId d, cudaEvent_t event) const {
   return ms;
 }
 
-// A host time kept from host_epoch_ as ms from the clock's start (-1, not launched, stays).
+// A host time kept from host_epoch_ as ms from the clock's start (may be negative behind a gated
+// start); NaN when not launched (kept as -1).
 double Run::on_clock(double host_ms) const {
-  if (host_ms < 0) return -1;
+  if (host_ms < 0) return std::numeric_limits<double>::quiet_NaN();
   return host_ms - std::chrono::duration<double, std::milli>(clock_started_ - host_epoch_).count();
 }
 

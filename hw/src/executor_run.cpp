@@ -69,7 +69,11 @@ ExecuteResult Run::run() {
   go = true;
   if (gated) {
     // Every device thread's first launches are enqueued (or a thread failed): release the GPUs.
-    while (primed_ < mine.size() && !abort_) std::this_thread::yield();
+    // At most kGateWait later in any case: a launch call may block while the GPU is held (the
+    // first launch of a lazily loaded kernel, a full launch queue) until the gate opens.
+    const auto deadline = std::chrono::steady_clock::now() + kGateWait;
+    while (primed_ < mine.size() && !abort_ && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
     clock_started_ = std::chrono::steady_clock::now();
     devices_.open_gate();
   }
@@ -293,7 +297,6 @@ void Run::start_clock() {
   if (options_.warm_up) devices_.warm_up();
   devices_.synchronize();
   if (options_.gated_start && !nccl_) devices_.close_gate();
-  clock_started_ = std::chrono::steady_clock::now();
   for (DeviceId d = 0; d < devices_.size(); ++d) {
     if (!local(d)) continue;
     const Where where{"set-up", "", static_cast<int>(d)};
@@ -308,6 +311,7 @@ void Run::start_clock() {
         check(cudaStreamWaitEvent(other, base_[d], 0), where, "cudaStreamWaitEvent (clock)");
     if (nccl_) check(cudaStreamSynchronize(stream), where, "cudaStreamSynchronize (barrier)");
   }
+  clock_started_ = std::chrono::steady_clock::now();  // after the barrier, with other processes
 }
 
 // Enqueues every op the scheduler releases on device d, on its least loaded compute stream (a
@@ -372,7 +376,7 @@ void Run::launch(OpId u, DeviceId d, int index) {
   const cudaStream_t stream = copy_in ? dev.host_to_device : dev.compute[slot];
   stream_of_[u] = copy_in ? -1 : index;
   for (const OpId p : exec_.predecessors(u)) {
-    if (finished_[p] || scheduler_.device_of(p) != d || stream_of_[p] == stream_of_[u]) continue;
+    if (scheduler_.device_of(p) != d || finished_[p] || stream_of_[p] == stream_of_[u]) continue;
     check(cudaStreamWaitEvent(stream, end_event_[p], 0), where, "cudaStreamWaitEvent");
   }
   for (std::size_t i = input_begin_[u]; i < input_begin_[u + 1]; ++i) {

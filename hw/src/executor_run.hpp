@@ -69,6 +69,7 @@ class Run {
     int queue;  // a compute stream's index (-1: the host->device stream), kCopyQueues + destination
   };
   static constexpr int kCopyQueues = 1000;
+  static constexpr std::chrono::milliseconds kGateWait{100};  // gated_start: the longest hold
 
   Where where_of(const Inflight& f) const;
   void allocate();

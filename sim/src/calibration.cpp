@@ -297,8 +297,11 @@ void gather_host(const MeasuredRun& run, Samples& samples) {
     }
     return t;
   };
-  // Ops of a device whose GPU end is after t, among those launched by t: at least the queue depth
-  // means the next op waited for a free slot (the host sees ends later still), not for the thread.
+  // Ops of a device whose GPU end is after t, among those launched by t: at least its slots (queue
+  // depth x streams) means the next op waited for a free slot (the host sees ends later still), not
+  // for the thread.
+  int stream_count = 1;
+  for (const auto& [op, k] : kernels) stream_count = std::max(stream_count, k.stream + 1);
   const auto slots_full = [&](DeviceId device, double t) {
     if (run.queue_depth <= 0) return false;
     int in_flight = 0;
@@ -306,7 +309,7 @@ void gather_host(const MeasuredRun& run, Samples& samples) {
       const auto l = op_launch.find(op);
       in_flight += k.device == device && l != op_launch.end() && l->second <= t && k.end > t;
     }
-    return in_flight >= run.queue_depth;
+    return in_flight >= run.queue_depth * stream_count;
   };
   for (auto& [device, list] : threads) {
     std::sort(list.begin(), list.end(),
@@ -502,7 +505,7 @@ Machine fit_calibration(std::span<const MeasuredRun> runs, const std::optional<M
     for (std::size_t r = 0; r < samples.first_launches.size(); ++r)
       starts.push_back(samples.first_launches[r] +
                        std::max(0.0, samples.first_kernel_delays[r] - calibration.launch_latency));
-    calibration.start_latency = median(starts);
+    calibration.start_latency = std::max(0.0, median(starts));  // launches behind a gated start: < 0
   }
   calibration.source = source;
   Machine m = starting_machine(base, samples, calibration);

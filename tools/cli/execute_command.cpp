@@ -81,12 +81,12 @@ std::string launches_csv(const hw::ExecuteResult& r) {
   std::string csv = "kind,op,device,src,launched\n";
   for (OpId op = 0; op < r.tasks.size(); ++op) {
     const hw::TaskTiming& t = r.tasks[op];
-    if (t.launched_ms >= 0)
+    if (!std::isnan(t.launched_ms))
       csv += "compute," + std::to_string(op) + "," + std::to_string(t.device) + ",," +
              format_number(t.launched_ms * 1e-3) + "\n";
   }
   for (const hw::TransferTiming& t : r.transfers) {
-    if (t.launched_ms >= 0)
+    if (!std::isnan(t.launched_ms))
       csv += "transfer," + std::to_string(t.producer) + "," + std::to_string(t.dst) + "," +
              std::to_string(t.src) + "," + format_number(t.launched_ms * 1e-3) + "\n";
   }
@@ -102,6 +102,8 @@ void run_execute(const ExecuteFlags& flags) {
   std::unique_ptr<Workload> w = load(e);
   if (flags.devices > 0) w->machine = machine_with_devices(w->machine, flags.devices);
   const std::size_t devices = w->machine.num_devices();
+  if (launch && flags.gated_start)
+    throw Error("execute: --gated-start is for one process (not with --multi-process)");
   if (launch && launch->size != static_cast<int>(devices)) {
     throw Error("execute --multi-process: " + std::to_string(launch->size) + " processes for " +
                 std::to_string(devices) + " devices (one process per device)");

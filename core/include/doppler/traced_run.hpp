@@ -8,7 +8,7 @@
 //   placement: heft             # label of this placement (default: the plan's method)
 //   config: config.yaml         # relative to the run directory
 //   plan: plan.yaml             # default plan.yaml
-//   trace: trace.csv            # default trace.csv (and launches.csv beside it is read when present)
+//   trace: trace.csv            # default trace.csv (and launches.csv in the run directory, when present)
 //   makespan: 0.01234           # measured, seconds
 //   devices: 2
 //   gpu: {name: NVIDIA H100 80GB HBM3, driver: "550.54", cuda: "12.4", cublas: "12.4.5", clocks: "1980 MHz",

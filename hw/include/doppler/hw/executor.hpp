@@ -18,6 +18,7 @@
 // Errors (a plan device beyond the visible GPUs, any failed CUDA or cuBLAS call) throw one-line
 // doppler::Errors naming the task or transfer and the device.
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,8 +76,9 @@ struct TaskTiming {
   double start_ms = 0;
   double end_ms = 0;
   // Host time of its launch call, ms after the base events were recorded or (gated_start) the gate
-  // opened: the GPUs' clock start within a few us; -1 when it was not launched here.
-  double launched_ms = -1;
+  // opened (negative: launched before that): the GPUs' clock start within a few us; NaN when it was
+  // not launched here.
+  double launched_ms = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct TransferTiming {
@@ -86,7 +88,7 @@ struct TransferTiming {
   double bytes = 0;
   double start_ms = 0;  // on the source device's clock
   double end_ms = 0;
-  double launched_ms = -1;  // host time of its enqueue, as TaskTiming::launched_ms
+  double launched_ms = std::numeric_limits<double>::quiet_NaN();  // host time of its enqueue, as TaskTiming's
 };
 
 struct ExecuteResult {
