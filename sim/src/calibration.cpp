@@ -142,29 +142,42 @@ KernelsAndArrivals kernels_and_arrivals(const Trace& trace) {
   return out;
 }
 
+// What a kernel (op, k: one that took time) waited for: its same-device inputs' ends (local), its
+// latest copy's arrival from another device (remote; -1 when none), its stream's previous kernel's
+// end.
+struct Waited {
+  double local = 0, remote = -1, previous_end = 0;
+  double all() const { return std::max({local, remote, previous_end}); }
+};
+
+Waited waited(const TaskGraph& graph, const KernelsAndArrivals& traced, const StreamKernels& streams, OpId op,
+              const TraceKernel& k) {
+  Waited w;
+  for (const OpId p : graph.predecessors(op)) {
+    const auto pk = traced.kernels.find(p);
+    if (pk == traced.kernels.end()) continue;
+    if (pk->second.device == k.device) {
+      w.local = std::max(w.local, pk->second.end);
+    } else if (const auto a = traced.arrival.find({p, k.device}); a != traced.arrival.end()) {
+      w.remote = std::max(w.remote, a->second);
+    }
+  }
+  const std::vector<Interval>& spans = streams.at({k.device, k.stream});
+  const auto at = std::lower_bound(spans.begin(), spans.end(), Interval{k.start, k.end}, earlier);
+  w.previous_end = at == spans.begin() ? 0.0 : std::prev(at)->end;
+  return w;
+}
+
 // Kernels whose last input to come was a transfer from another device (it arrived after the
 // kernel's same-device inputs and after the previous kernel of its stream): how long after the
 // transfer's end they started.
-void gather_arrivals(const MeasuredRun& run, const StreamKernels& streams, std::vector<double>& latencies) {
-  const KernelsAndArrivals traced = kernels_and_arrivals(*run.trace);
-  const std::map<OpId, TraceKernel>& kernels = traced.kernels;
-  const std::map<std::pair<OpId, DeviceId>, double>& arrival = traced.arrival;
-  for (const auto& [op, k] : kernels) {
+void gather_arrivals(const MeasuredRun& run, const KernelsAndArrivals& traced, const StreamKernels& streams,
+                     std::vector<double>& latencies) {
+  for (const auto& [op, k] : traced.kernels) {
     if (k.end <= k.start) continue;
-    double local = 0, remote = -1;
-    for (const OpId p : run.graph->predecessors(op)) {
-      const auto pk = kernels.find(p);
-      if (pk == kernels.end()) continue;
-      if (pk->second.device == k.device) {
-        local = std::max(local, pk->second.end);
-      } else if (const auto a = arrival.find({p, k.device}); a != arrival.end()) {
-        remote = std::max(remote, a->second);
-      }
-    }
-    const std::vector<Interval>& spans = streams.at({k.device, k.stream});
-    const auto at = std::lower_bound(spans.begin(), spans.end(), Interval{k.start, k.end}, earlier);
-    const double previous_end = at == spans.begin() ? 0.0 : std::prev(at)->end;
-    if (remote > std::max(local, previous_end) && k.start >= remote) latencies.push_back(k.start - remote);
+    const Waited w = waited(*run.graph, traced, streams, op, k);
+    if (w.remote > std::max(w.local, w.previous_end) && k.start >= w.remote)
+      latencies.push_back(k.start - w.remote);
   }
 }
 
@@ -255,12 +268,11 @@ void gather_start(const Trace& trace, std::vector<double>& starts) {
 // launched, its copies sent; a copy: its producer launched; an op: fewer than queue-depth ops of
 // the device unfinished on the GPU) is what the first launch cost; a
 // kernel launched after its stream was free and its inputs were there starts launch_latency later.
-void gather_host(const MeasuredRun& run, Samples& samples) {
+void gather_host(const MeasuredRun& run, const KernelsAndArrivals& traced, const StreamKernels& streams,
+                 Samples& samples) {
   if (!run.launches || run.launches->empty()) return;
   const TaskGraph& graph = *run.graph;
-  const KernelsAndArrivals traced = kernels_and_arrivals(*run.trace);
   const std::map<OpId, TraceKernel>& kernels = traced.kernels;
-  const std::map<std::pair<OpId, DeviceId>, double>& arrival = traced.arrival;
   std::map<OpId, double> op_launch;
   std::map<std::pair<OpId, DeviceId>, double> copy_launch;  // (producer, destination)
   double first = std::numeric_limits<double>::infinity();
@@ -332,22 +344,11 @@ void gather_host(const MeasuredRun& run, Samples& samples) {
       }
     }
   }
-  std::map<std::pair<DeviceId, int>, std::vector<Interval>> streams;
-  for (const auto& [op, k] : kernels)
-    if (k.end > k.start) streams[{k.device, k.stream}].push_back({k.start, k.end});
-  for (auto& [stream, spans] : streams) std::sort(spans.begin(), spans.end(), earlier);
   for (const auto& [op, k] : kernels) {
     const auto l = op_launch.find(op);
     if (k.end <= k.start || l == op_launch.end()) continue;
-    const std::vector<Interval>& spans = streams.at({k.device, k.stream});
-    const auto at = std::lower_bound(spans.begin(), spans.end(), Interval{k.start, k.end}, earlier);
-    double free = at == spans.begin() ? 0.0 : std::prev(at)->end;
-    for (const OpId p : graph.predecessors(op)) {
-      const auto pk = kernels.find(p);
-      if (pk != kernels.end() && pk->second.device == k.device) free = std::max(free, pk->second.end);
-      if (const auto a = arrival.find({p, k.device}); a != arrival.end()) free = std::max(free, a->second);
-    }
-    if (l->second >= free) samples.launch_latency.push_back(k.start - l->second);
+    if (l->second >= waited(graph, traced, streams, op, k).all())
+      samples.launch_latency.push_back(k.start - l->second);
   }
 }
 
@@ -358,8 +359,9 @@ void gather(const MeasuredRun& run, Samples& samples) {
   gather_copy_delays(*run.trace, samples.link_delays, samples.engine_delays);
   gather_copy_overlap(*run.trace, samples.copy_pairs, samples.overlapping_pairs);
   gather_ingress(*run.trace, samples.alone_rates, samples.shared_rates);
-  gather_arrivals(run, streams, samples.arrivals);
-  gather_host(run, samples);
+  const KernelsAndArrivals traced = kernels_and_arrivals(*run.trace);
+  gather_arrivals(run, traced, streams, samples.arrivals);
+  gather_host(run, traced, streams, samples);
   for (const TraceRecord& r : run.trace->records) {
     if (r.kind == TraceRecord::Kind::transfer)
       samples.links[{r.src, r.device}].push_back({r.bytes, r.end - r.start});

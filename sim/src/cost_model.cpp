@@ -65,7 +65,6 @@ CostTable::CostTable(const TaskGraph& graph, const Machine& machine, CostModelKi
     calibration_format_ = machine.calibration->format;
     start_latency_ = machine.calibration->start_latency;
     issue_depth_ = machine.calibration->issue_depth;
-    init_host(graph, *machine.calibration);
   }
   for (OpId v = 0; v < n; ++v) {
     const Op& op = graph.op(v);
@@ -83,8 +82,7 @@ CostTable::CostTable(const TaskGraph& graph, const Machine& machine, CostModelKi
     compute_estimate_[v] = *std::min_element(compute_.begin() + v * d, compute_.begin() + (v + 1) * d);
     if (compute_estimate_[v] <= 0) has_zero_compute_ = true;
   }
-  for (OpId v = 0; v < n && models_host_; ++v)
-    if (compute_estimate_[v] <= 0) host_launch_[v] = host_load_;
+  if (kind == CostModelKind::roofline && machine.calibration) init_host(graph, *machine.calibration);
   for (OpId v = 0; v < n; ++v) {
     const Op& op = graph.op(v);
     comm_[v] = op.comm_cost.value_or(0.0);
@@ -100,9 +98,8 @@ CostTable::CostTable(const TaskGraph& graph, const Machine& machine, CostModelKi
   }
 }
 
-// Per op, its shape's measured host time, else its kind's host_launch (kinds without one: the median
-// over those with one); ops that take no time get host_load once their compute is known (the
-// constructor).
+// Per op (its compute known): host_load when it takes no time, else its shape's measured host time,
+// else its kind's host_launch (kinds without one: the median over those with one).
 void CostTable::init_host(const TaskGraph& graph, const Calibration& c) {
   std::vector<double> known;
   for (const auto& [kind, k] : c.kinds)
@@ -110,15 +107,14 @@ void CostTable::init_host(const TaskGraph& graph, const Calibration& c) {
   models_host_ = !known.empty() || c.host_load > 0 || c.host_copy > 0 || c.launch_latency > 0;
   if (!models_host_) return;
   host_copy_ = c.host_copy;
-  host_load_ = c.host_load;
   launch_latency_ = c.launch_latency;
   const double fallback = median(known);
   host_launch_.resize(graph.num_ops());
   for (OpId v = 0; v < graph.num_ops(); ++v) {
     const Op& op = graph.op(v);
     const auto kind = c.kinds.find(op.kind);
-    host_launch_[v] = fallback;
-    if (kind == c.kinds.end()) continue;
+    host_launch_[v] = compute_estimate_[v] <= 0 ? c.host_load : fallback;
+    if (compute_estimate_[v] <= 0 || kind == c.kinds.end()) continue;
     if (const ShapeTime* measured = kind->second.find_host(op.flops, op.bytes_read + op.bytes_written)) {
       host_launch_[v] = measured->time;
     } else if (kind->second.host_launch > 0) {

@@ -59,8 +59,9 @@ void IssueEngine::issue_transfers(Scheduler& s, OpId producer, DeviceId src, dou
         copy_engines_[src] > 0 ? std::min_element(free.begin(), free.end()) : free.begin() + dst;
     double sent = now;
     if (costs_.models_host()) {
-      sent = std::max(now, host_free_[src]) + costs_.launch_latency();
-      host_free_[src] = std::max(now, host_free_[src]) + costs_.host_copy();
+      const double thread_free = std::max(now, host_free_[src]);
+      sent = thread_free + costs_.launch_latency();
+      host_free_[src] = thread_free + costs_.host_copy();
     }
     const double start =
         std::max({sent, end_[producer] + costs_.copy_dispatch(), *engine + costs_.copy_gap()});

@@ -90,7 +90,6 @@ class CostTable {
   bool models_host_ = false;
   double host_copy_ = 0;
   double launch_latency_ = 0;
-  double host_load_ = 0;
   std::vector<double> host_launch_;
   std::vector<double> compute_;
   std::vector<double> comm_;
