@@ -2,7 +2,6 @@
 // from their blocks (executor_run.hpp).
 #include <algorithm>
 #include <chrono>
-#include <limits>
 
 #include "executor_run.hpp"
 #include "input_blocks.hpp"
@@ -17,9 +16,8 @@ double Run::elapsed(DeviceId d, cudaEvent_t event) const {
 }
 
 // A host time kept from host_epoch_ as ms from the clock's start (may be negative behind a gated
-// start); NaN when not launched (kept as -1).
+// start); NaN (not launched) stays NaN.
 double Run::on_clock(double host_ms) const {
-  if (host_ms < 0) return std::numeric_limits<double>::quiet_NaN();
   return host_ms - std::chrono::duration<double, std::milli>(clock_started_ - host_epoch_).count();
 }
 

@@ -1,6 +1,7 @@
 // Run: the host threads' launch loop of one plan (executor_run.hpp).
 #include <algorithm>
 #include <exception>
+#include <limits>
 #include <thread>
 
 #include "executor_run.hpp"
@@ -37,7 +38,7 @@ ExecuteResult Run::run() {
   // The threads spin until the clock starts (a blocking wait would wake them tens of us late).
   std::atomic<std::size_t> waiting{0};
   std::atomic<bool> go{false};
-  const bool gated = options_.gated_start && !nccl_;
+  const bool gated = this->gated();
   primed_ = 0;
   host_epoch_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point host_start;
@@ -286,8 +287,8 @@ void Run::make_events() {
   if (options_.preload_inputs)
     for (OpId u = 0; u < exec_.num_ops; ++u) resident_[u] = lowered_.tasks[u].role == TaskRole::kLoad;
   inflight_.assign(devices_.size(), {});
-  launched_ms_.assign(exec_.num_ops, -1);
-  transfer_launched_ms_.assign(scheduler_.num_transfers(), -1);
+  launched_ms_.assign(exec_.num_ops, std::numeric_limits<double>::quiet_NaN());
+  transfer_launched_ms_.assign(scheduler_.num_transfers(), std::numeric_limits<double>::quiet_NaN());
 }
 
 // Base events: recorded at one host instant; across processes right after a barrier (an
@@ -296,7 +297,7 @@ void Run::make_events() {
 void Run::start_clock() {
   if (options_.warm_up) devices_.warm_up();
   devices_.synchronize();
-  if (options_.gated_start && !nccl_) devices_.close_gate();
+  if (gated()) devices_.close_gate();
   for (DeviceId d = 0; d < devices_.size(); ++d) {
     if (!local(d)) continue;
     const Where where{"set-up", "", static_cast<int>(d)};
@@ -306,7 +307,7 @@ void Run::start_clock() {
       nccl_->all_reduce_sum(reinterpret_cast<double*>(devices_.scratch(d, sizeof(double))), 1, stream);
     check(cudaEventRecord(base_[d], stream), where, "cudaEventRecord");
     // Behind a gate, nothing may start before the clock: the other streams wait for it too.
-    if (options_.gated_start && !nccl_)
+    if (gated())
       for (const cudaStream_t other : devices_.other_streams(d))
         check(cudaStreamWaitEvent(other, base_[d], 0), where, "cudaStreamWaitEvent (clock)");
     if (nccl_) check(cudaStreamSynchronize(stream), where, "cudaStreamSynchronize (barrier)");

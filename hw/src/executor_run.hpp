@@ -79,8 +79,9 @@ class Run {
   void start_clock();
   void device_loop(DeviceId d);
   bool launch_ops(DeviceId d);
-  double host_ms_now() const;             // ms since host_epoch_
-  double on_clock(double host_ms) const;  // such a time as ms from the clock's start
+  double host_ms_now() const;                                    // ms since host_epoch_
+  bool gated() const { return options_.gated_start && !nccl_; }  // gated_start applies (one process)
+  double on_clock(double host_ms) const;                         // such a time as ms from the clock's start
   void launch(OpId u, DeviceId d, int index);
   void launch_transfers(DeviceId src);
   void order_remote_transfers();
@@ -120,7 +121,7 @@ class Run {
   // a device's entries below are touched by its thread only, the scheduler under mutex_.
   std::vector<std::uint8_t> finished_;
   std::vector<std::uint8_t> resident_;  // preloaded loads: nothing to run (an end event only)
-  std::vector<double> launched_ms_;     // host time of each op's launch, ms after host_epoch_
+  std::vector<double> launched_ms_;     // host time of each op's launch, ms after host_epoch_ (NaN: none)
   std::vector<double> transfer_launched_ms_;
   std::chrono::steady_clock::time_point host_epoch_;     // the run's start; launch times count from it
   std::chrono::steady_clock::time_point clock_started_;  // when the GPUs' clock started (collect() converts)
