@@ -5,6 +5,7 @@
 // GPUs are visible.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -181,10 +182,10 @@ TEST(HwExecute, LoadCopiesInStreamOrderOrAtTheStart) {
   }
 }
 
-// A gated start (the GPUs held until each device thread's first launches are in): the reference's
-// outputs, run after run, with 1 and 2 streams; every task starts after the clock's start and the
-// first launches came before it (negative launch times); a rejected plan leaves the executor
-// usable.
+// A gated start (the default: the GPUs held until each device thread's first launches are in):
+// the reference's outputs, run after run, with 1 and 2 streams; every task starts after the
+// clock's start and the first launches came before it (negative launch times); a rejected plan
+// leaves the executor usable. Without the gate no launch comes before the clock.
 TEST(HwExecute, GatedStartEqualsTheReference) {
   if (const std::string missing = missing_gpus(2); !missing.empty()) GTEST_SKIP() << missing;
   const EinsumGraph g =
@@ -213,6 +214,13 @@ TEST(HwExecute, GatedStartEqualsTheReference) {
     EXPECT_THROW(executor.run(bad), Error);
     expect_equal_outputs(g, executor.run(all[1]), 1e-3, "after a failed run, gated");
   }
+  ExecuteOptions ungated;
+  ungated.num_devices = 2;
+  ungated.gated_start = false;
+  const ExecuteResult got = execute(g, lowered, all[1], ungated);
+  expect_equal_outputs(g, got, 1e-3, "not gated");
+  for (const TaskTiming& t : got.tasks)
+    if (!std::isnan(t.launched_ms)) EXPECT_GE(t.launched_ms, 0.0) << "not gated: launched before the clock";
 }
 
 // Repeated runs of a plan find their inputs where the previous run left them (no copy); a plan

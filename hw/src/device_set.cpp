@@ -87,20 +87,13 @@ void DeviceSet::close_gate() {
     check(cudaHostAlloc(&flag, sizeof(int), cudaHostAllocMapped | cudaHostAllocPortable), setup(0),
           "cudaHostAlloc (gate)");
     gate_flag_ = static_cast<volatile int*>(flag);
-    gate_events_.assign(devices_.size(), nullptr);
   }
   *gate_flag_ = 0;
   std::atomic_thread_fence(std::memory_order_seq_cst);
   for (DeviceId d = 0; d < devices_.size(); ++d) {
     if (!is_local(d)) continue;
     use(d);
-    DeviceResources& r = devices_[d];
-    if (!gate_events_[d])
-      check(cudaEventCreateWithFlags(&gate_events_[d], cudaEventDisableTiming), setup(d), "cudaEventCreate");
-    check(launch_wait_for_flag(gate_flag_, r.compute[0]), setup(d), "gate kernel");
-    check(cudaEventRecord(gate_events_[d], r.compute[0]), setup(d), "cudaEventRecord (gate)");
-    for (const cudaStream_t s : other_streams(d))
-      check(cudaStreamWaitEvent(s, gate_events_[d], 0), setup(d), "cudaStreamWaitEvent (gate)");
+    check(launch_wait_for_flag(gate_flag_, devices_[d].compute[0]), setup(d), "gate kernel");
   }
 }
 
@@ -138,12 +131,8 @@ void DeviceSet::release() {
     if (r.arena) cudaFree(r.arena);
     if (r.scratch) cudaFree(r.scratch);
   }
-  for (DeviceId d = 0; d < gate_events_.size(); ++d)
-    if (gate_events_[d] && cudaSetDevice(devices_[d].ordinal) == cudaSuccess)
-      cudaEventDestroy(gate_events_[d]);
   if (gate_flag_) cudaFreeHost(const_cast<int*>(gate_flag_));
   gate_flag_ = nullptr;
-  gate_events_.clear();
   for (void* w : cublas_workspaces_) cudaFree(w);
   for (void* w : warm_up_buffers_)
     if (w) cudaFree(w);

@@ -70,9 +70,9 @@ class DeviceSet {
   // Brings every device out of idle before a timed run: a burst of bf16 GEMMs on compute stream 0
   // (an idle GPU runs its first kernels several times slower), then waits for it.
   void warm_up();
-  // Holds every stream of every local device: compute stream 0 runs a one-thread kernel that waits
-  // for a flag in mapped pinned memory, and the device's other streams wait for its end. Work
-  // enqueued afterwards starts when open_gate() sets the flag (release() opens it too).
+  // Holds compute stream 0 of every local device: it runs a one-thread kernel that waits for a flag
+  // in mapped pinned memory, so work enqueued there afterwards starts when open_gate() sets the
+  // flag (release() opens it too). The caller makes the other streams wait for an event after it.
   void close_gate();
   void open_gate();
   // Every stream of device d but compute stream 0.
@@ -86,8 +86,7 @@ class DeviceSet {
   std::vector<void*> cublas_workspaces_;
   std::vector<void*> warm_up_buffers_;  // by device
   std::vector<void*> pinned_;
-  volatile int* gate_flag_ = nullptr;     // mapped pinned memory: 0 = closed
-  std::vector<cudaEvent_t> gate_events_;  // by device: after its wait kernel
+  volatile int* gate_flag_ = nullptr;  // mapped pinned memory: 0 = closed
   std::vector<std::vector<cudaEvent_t>> events_;
   std::vector<std::size_t> events_used_;
 };

@@ -40,7 +40,7 @@ struct ExecuteFlags {
   int streams = 1;
   int queue_depth = 4;
   bool eager_load_copies = false;
-  bool gated_start = false;
+  bool gated_start = true;
   bool multi_process = false;
   std::string rendezvous = "/tmp/doppler-rendezvous";
   bool verify = false;
@@ -102,8 +102,6 @@ void run_execute(const ExecuteFlags& flags) {
   std::unique_ptr<Workload> w = load(e);
   if (flags.devices > 0) w->machine = machine_with_devices(w->machine, flags.devices);
   const std::size_t devices = w->machine.num_devices();
-  if (launch && flags.gated_start)
-    throw Error("execute: --gated-start is for one process (not with --multi-process)");
   if (launch && launch->size != static_cast<int>(devices)) {
     throw Error("execute --multi-process: " + std::to_string(launch->size) + " processes for " +
                 std::to_string(devices) + " devices (one process per device)");
@@ -227,7 +225,7 @@ void run_execute(const ExecuteFlags& flags) {
     j["queue_depth"] = flags.queue_depth;
     j["rounds"] = flags.rounds;
     j["eager_load_copies"] = flags.eager_load_copies;
-    j["gated_start"] = flags.gated_start;
+    j["gated_start"] = flags.gated_start && !launch;
     j["processes"] = launch ? launch->size : 1;
     j["tasks"] = w->graph.num_ops();
     j["results"] = results;
@@ -290,9 +288,10 @@ void add_execute_command(CLI::App& app) {
   command->add_flag("--eager-load-copies", flags->eager_load_copies,
                     "Send every resident input's copies at the start of the run (default: when its "
                     "stream reaches it, in priority order, as the simulator does)");
-  command->add_flag("--gated-start", flags->gated_start,
+  command->add_flag("--gated-start,!--no-gated-start", flags->gated_start,
                     "Hold the GPUs until each device's first launches are enqueued; the clock starts when "
-                    "they are released (the first kernels do not wait for their launch calls)");
+                    "they are released, so the first kernels do not wait for their launch calls (the "
+                    "default; one process only, ignored with --multi-process)");
   command->add_flag(
       "--multi-process", flags->multi_process,
       "One process per device (start N with mpirun/srun): transfers through NCCL; rank 0 reports");

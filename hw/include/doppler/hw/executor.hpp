@@ -62,8 +62,9 @@ struct ExecuteOptions {
   bool assemble_intermediates = false;  // also return intermediate tensors, not only outputs
   bool warm_up = true;                  // a GEMM burst on every GPU just before the clock starts
   // Hold the GPUs until every device thread has made its first launches; the clock starts when
-  // they are released, so the first kernels do not wait for their own launch calls (single process).
-  bool gated_start = false;
+  // they are released, so the first kernels do not wait for their own launch calls. One process
+  // only: ignored in multi-process mode, whose clock starts at a barrier.
+  bool gated_start = true;
   std::optional<ProcessGroup> processes;  // multi-process mode
 };
 
