@@ -391,8 +391,8 @@ void gemm(const Flags& f) {
     for (const hw::TaskTiming& t : ran) each.push_back((t.end_ms - t.start_ms) * 1e3);
     return each;
   };
-  // Each repetition runs the three executors in turn, the ungated one first (a GEMM run first after
-  // another executor's run is slower, so an order that put one mode first would favour the other).
+  // Each repetition runs the three executors in turn, the ungated one first; the order moves the
+  // figures by a few percent (docs/PERFORMANCE.md, ninth session).
   for (int r = 0; r < f.repetitions; ++r) {
     const hw::ExecuteResult early = ungated.run(plan);
     ungated_ms.push_back(early.makespan_ms);
