@@ -4,6 +4,7 @@
 // traced-run directories and trace CSVs with bad input fail with one line naming the file.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -562,6 +563,21 @@ TEST_F(TracedRunFiles, LaunchTimesBesideTheTraceAreReadAndChecked) {
   EXPECT_EQ(run.launches[1].device, 0u);
   EXPECT_EQ(run.launches[1].src, 1u);
   EXPECT_DOUBLE_EQ(run.launches[1].launched, 4e-6);
+  EXPECT_TRUE(std::isnan(run.launches[1].submitted));  // a file from before the column
+  // Since 2026-11-28: when the launch call returned; empty where nothing was launched.
+  write("launches.csv",
+        "kind,op,device,src,launched,submitted\ncompute,0,1,,0.000002,\ntransfer,0,0,1,0.000004,"
+        "0.000006\n");
+  const TracedRun submitted = load_traced_run(run_dir());
+  ASSERT_EQ(submitted.launches.size(), 2u);
+  EXPECT_TRUE(std::isnan(submitted.launches[0].submitted));
+  EXPECT_DOUBLE_EQ(submitted.launches[1].submitted, 6e-6);
+  write("launches.csv", "kind,op,device,src,launched,submitted\ncompute,0,1,,0.000002,0.000001\n");
+  EXPECT_EQ(error_of([&] { load_traced_run(run_dir()); }),
+            csv + ":2: submitted 0.000001 is before launched 0.000002");
+  write("launches.csv", "kind,op,device,src,launched,submitted\ncompute,0,1,,0.000002\n");
+  EXPECT_EQ(error_of([&] { load_traced_run(run_dir()); }),
+            csv + ":2: expected 6 columns (kind,op,device,src,launched,submitted), got 5");
   write("launches.csv", "kind,op,device,src,launched\ncompute,0,7,,0.000002\n");
   EXPECT_EQ(error_of([&] { check_traced_run(load_traced_run(run_dir()), graph_); }),
             csv + ":2: device 7 is not one of the run's 2 devices");

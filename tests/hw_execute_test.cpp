@@ -203,11 +203,21 @@ TEST(HwExecute, GatedStartEqualsTheReference) {
       const std::string what = all[k].method + ", " + std::to_string(streams) + " stream(s), gated";
       expect_equal_outputs(g, got, 1e-3, what);
       bool launched_before_the_clock = false;
+      int submitted = 0;
       for (const TaskTiming& t : got.tasks) {
         EXPECT_GE(t.start_ms, 0.0) << what;
         launched_before_the_clock = launched_before_the_clock || t.launched_ms < 0;  // NaN: not launched
+        if (std::isnan(t.submitted_ms)) continue;
+        EXPECT_GE(t.submitted_ms, t.launched_ms) << what;
+        ++submitted;
       }
       EXPECT_TRUE(launched_before_the_clock) << what;
+      EXPECT_GT(submitted, 0) << what;
+      for (const TransferTiming& t : got.transfers) {
+        if (!std::isnan(t.launched_ms)) {
+          EXPECT_GE(t.submitted_ms, t.launched_ms) << what;
+        }
+      }
     }
     Plan bad = all[1];
     bad.device[0] = 7;
@@ -219,8 +229,11 @@ TEST(HwExecute, GatedStartEqualsTheReference) {
   ungated.gated_start = false;
   const ExecuteResult got = execute(g, lowered, all[1], ungated);
   expect_equal_outputs(g, got, 1e-3, "not gated");
-  for (const TaskTiming& t : got.tasks)
-    if (!std::isnan(t.launched_ms)) EXPECT_GE(t.launched_ms, 0.0) << "not gated: launched before the clock";
+  for (const TaskTiming& t : got.tasks) {
+    if (!std::isnan(t.launched_ms)) {
+      EXPECT_GE(t.launched_ms, 0.0) << "not gated: launched before the clock";
+    }
+  }
 }
 
 // Repeated runs of a plan find their inputs where the previous run left them (no copy); a plan

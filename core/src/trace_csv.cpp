@@ -142,11 +142,16 @@ TraceCsv load_trace_csv(const std::string& path) {
 
 std::vector<HostLaunch> parse_launches_csv(const std::string& text, const std::string& source) {
   constexpr const char* kLaunchHeader = "kind,op,device,src,launched";
+  constexpr const char* kSubmittedHeader = "kind,op,device,src,launched,submitted";
+  const std::string first = text.substr(0, text.find('\n'));
+  const bool submitted = first == kSubmittedHeader || first == std::string(kSubmittedHeader) + "\r";
+  const char* header = submitted ? kSubmittedHeader : kLaunchHeader;
+  const std::size_t columns = submitted ? 6 : 5;
   std::vector<HostLaunch> out;
-  for_each_row(text, source, kLaunchHeader,
+  for_each_row(text, source, header,
                [&](const Row& row, const std::vector<std::string>& f, std::size_t number) {
-                 if (f.size() != 5)
-                   row.fail("expected 5 columns (" + std::string(kLaunchHeader) + "), got " +
+                 if (f.size() != columns)
+                   row.fail("expected " + std::to_string(columns) + " columns (" + header + "), got " +
                             std::to_string(f.size()));
                  HostLaunch l;
                  l.line = number;
@@ -157,6 +162,11 @@ std::vector<HostLaunch> parse_launches_csv(const std::string& text, const std::s
                  l.device = row.device(f[2], "device", false);
                  l.src = l.kind == TraceRecord::Kind::compute ? l.device : row.device(f[3], "src", false);
                  l.launched = row.number(f[4], "launched");
+                 if (submitted && !f[5].empty()) {
+                   l.submitted = row.number(f[5], "submitted");
+                   if (l.submitted < l.launched)
+                     row.fail("submitted " + f[5] + " is before launched " + f[4]);
+                 }
                  out.push_back(l);
                });
   return out;

@@ -33,7 +33,10 @@ ExecuteResult Run::collect() {
       const double reached = elapsed(d, end_event_[u]);
       result.tasks[u] = TaskTiming{d, stream_of_[u], reached, reached};
     }
-    if (local(d)) result.tasks[u].launched_ms = on_clock(launched_ms_[u]);
+    if (local(d)) {
+      result.tasks[u].launched_ms = on_clock(launched_ms_[u]);
+      result.tasks[u].submitted_ms = on_clock(submitted_ms_[u]);
+    }
     if (kernels_.is_gemm(u)) ++result.gemm_joins;
     if (kernels_.is_generic_join(u)) ++result.generic_joins;
   }
@@ -45,6 +48,7 @@ ExecuteResult Run::collect() {
       timing.start_ms = elapsed(tr.src, transfer_start_[t]);
       timing.end_ms = elapsed(tr.src, transfer_end_[t]);
       timing.launched_ms = on_clock(transfer_launched_ms_[t]);
+      timing.submitted_ms = on_clock(transfer_submitted_ms_[t]);
     }
     result.transfers.push_back(timing);
   }

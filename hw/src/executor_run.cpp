@@ -289,6 +289,8 @@ void Run::make_events() {
   inflight_.assign(devices_.size(), {});
   launched_ms_.assign(exec_.num_ops, std::numeric_limits<double>::quiet_NaN());
   transfer_launched_ms_.assign(scheduler_.num_transfers(), std::numeric_limits<double>::quiet_NaN());
+  submitted_ms_.assign(exec_.num_ops, std::numeric_limits<double>::quiet_NaN());
+  transfer_submitted_ms_.assign(scheduler_.num_transfers(), std::numeric_limits<double>::quiet_NaN());
 }
 
 // Base events: recorded at one host instant; across processes right after a barrier (an
@@ -390,11 +392,13 @@ void Run::launch(OpId u, DeviceId d, int index) {
     check(cudaMemcpyAsync(out_[u], state_.host_block[u], kernels_.output_bytes(u), cudaMemcpyHostToDevice,
                           stream),
           where, "cudaMemcpyAsync");
+    submitted_ms_[u] = host_ms_now();
   } else if (lowered_.tasks[u].role != TaskRole::kLoad) {
     const std::span<const void* const> inputs(inputs_.data() + input_begin_[u],
                                               inputs_.data() + input_begin_[u + 1]);
     kernels_.launch(u, inputs, out_[u],
                     LaunchContext{stream, dev.blas[slot], workspace_[d][slot], static_cast<int>(d)});
+    submitted_ms_[u] = host_ms_now();
   }
   check(cudaEventRecord(end_event_[u], stream), where, "cudaEventRecord");
 }
@@ -426,6 +430,7 @@ void Run::launch_transfers(DeviceId src) {
     check(cudaMemcpyPeerAsync(transfer_buffer_[t], devices_[dst].ordinal, out_[producer], from.ordinal,
                               kernels_.output_bytes(producer), stream),
           where, "cudaMemcpyPeerAsync");
+    transfer_submitted_ms_[t] = host_ms_now();
     check(cudaEventRecord(transfer_end_[t], stream), where, "cudaEventRecord");
     inflight_[src].push_back({true, t, transfer_end_[t], kCopyQueues + static_cast<int>(dst)});
     const std::lock_guard lock(mutex_);

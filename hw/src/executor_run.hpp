@@ -123,6 +123,8 @@ class Run {
   std::vector<std::uint8_t> resident_;  // preloaded loads: nothing to run (an end event only)
   std::vector<double> launched_ms_;     // host time of each op's launch, ms after host_epoch_ (NaN: none)
   std::vector<double> transfer_launched_ms_;
+  std::vector<double> submitted_ms_;  // when the op's kernel or copy call returned (NaN: none)
+  std::vector<double> transfer_submitted_ms_;
   std::chrono::steady_clock::time_point host_epoch_;     // the run's start; launch times count from it
   std::chrono::steady_clock::time_point clock_started_;  // when the GPUs' clock started (collect() converts)
   std::atomic<std::size_t> primed_{0};                   // device threads done with their first launch pass

@@ -75,20 +75,22 @@ Trace to_trace(const hw::ExecuteResult& r) {
   return trace;
 }
 
-// launches.csv of a traced run (docs/FORMATS.md): when the host launched each op and transfer,
-// seconds from the clock's start (negative: before it, behind a gated start).
+// launches.csv of a traced run (docs/FORMATS.md): when the host began and ended each op's and
+// transfer's launch, seconds from the clock's start (negative: before it, behind a gated start;
+// `submitted` empty where nothing was launched, as for a preloaded load).
 std::string launches_csv(const hw::ExecuteResult& r) {
-  std::string csv = "kind,op,device,src,launched\n";
+  const auto seconds = [](double ms) { return std::isnan(ms) ? std::string() : format_number(ms * 1e-3); };
+  std::string csv = "kind,op,device,src,launched,submitted\n";
   for (OpId op = 0; op < r.tasks.size(); ++op) {
     const hw::TaskTiming& t = r.tasks[op];
     if (!std::isnan(t.launched_ms))
       csv += "compute," + std::to_string(op) + "," + std::to_string(t.device) + ",," +
-             format_number(t.launched_ms * 1e-3) + "\n";
+             seconds(t.launched_ms) + "," + seconds(t.submitted_ms) + "\n";
   }
   for (const hw::TransferTiming& t : r.transfers) {
     if (!std::isnan(t.launched_ms))
       csv += "transfer," + std::to_string(t.producer) + "," + std::to_string(t.dst) + "," +
-             std::to_string(t.src) + "," + format_number(t.launched_ms * 1e-3) + "\n";
+             std::to_string(t.src) + "," + seconds(t.launched_ms) + "," + seconds(t.submitted_ms) + "\n";
   }
   return csv;
 }

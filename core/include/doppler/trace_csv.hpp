@@ -4,6 +4,7 @@
 // unquoted name may contain commas too (older files: the name is everything between the op id and
 // the last six columns). A transfer's `src` or `device` may be `host` (kHostDevice): copies
 // between host memory and a device. Every malformed row is an Error naming FILE:LINE.
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -21,9 +22,10 @@ struct TraceCsv {
 TraceCsv parse_trace_csv(const std::string& text, const std::string& source_name);
 TraceCsv load_trace_csv(const std::string& path);
 
-// launches.csv beside a CUDA backend trace (docs/FORMATS.md): `kind,op,device,src,launched`, when
-// the host launched each op (compute: op, its device) and sent each transfer (transfer: its
-// producer, destination and source), in seconds after the base events. Errors name FILE:LINE.
+// launches.csv beside a CUDA backend trace (docs/FORMATS.md): `kind,op,device,src,launched` and,
+// in files written since 2026-11-28, `submitted`: when the host began and ended the launch call of
+// each op (compute: op, its device) and transfer (transfer: its producer, destination and source),
+// in seconds after the base events. Errors name FILE:LINE.
 struct HostLaunch {
   TraceRecord::Kind kind = TraceRecord::Kind::compute;
   OpId op = kNoOp;
@@ -31,6 +33,7 @@ struct HostLaunch {
   DeviceId src = 0;  // transfer: its source; compute: the device
   double launched = 0;
   std::size_t line = 0;
+  double submitted = std::numeric_limits<double>::quiet_NaN();  // NaN: not recorded, or nothing launched
 };
 std::vector<HostLaunch> parse_launches_csv(const std::string& text, const std::string& source_name);
 std::vector<HostLaunch> load_launches_csv(const std::string& path);

@@ -80,6 +80,10 @@ struct TaskTiming {
   // opened (negative: launched before that): the GPUs' clock start within a few us; NaN when it was
   // not launched here.
   double launched_ms = std::numeric_limits<double>::quiet_NaN();
+  // Host time when its kernel launch (cuBLAS call, own kernel, copy) returned, on the same clock;
+  // NaN when nothing was launched (a preloaded load). A kernel on an idle stream cannot start
+  // before about this time, though its start event (recorded before the call) fires earlier.
+  double submitted_ms = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct TransferTiming {
@@ -90,6 +94,7 @@ struct TransferTiming {
   double start_ms = 0;  // on the source device's clock
   double end_ms = 0;
   double launched_ms = std::numeric_limits<double>::quiet_NaN();  // host time of its enqueue, as TaskTiming's
+  double submitted_ms = std::numeric_limits<double>::quiet_NaN();  // when its copy call returned
 };
 
 struct ExecuteResult {
