@@ -112,6 +112,7 @@ TEST_F(Cli, ExecuteSaysWhyItCannotRun) {
   expect_error("execute " + config + " --devices 5", {"execute:"});
   expect_error("execute configs/quickstart.yaml", {"execute"});
   expect_error("execute " + config + " --multi-process", {"execute"});  // no launcher (or no hw backend)
+  expect_error("execute " + config + " --devices 5 --no-gated-start", {"execute:"});  // a known flag
 }
 
 TEST_F(Cli, EinsumBadInput) {
