@@ -3,6 +3,8 @@
 // stream in issue order. Every expected number here is worked out by hand.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -105,6 +107,27 @@ TEST(IssueEngine, LowerBoundAndUtilisationCountStreamsNotIssueSlots) {
   const sim::SimResult r = s.run(plan);
   EXPECT_DOUBLE_EQ(r.makespan, 20);
   EXPECT_DOUBLE_EQ(r.utilisation[0], 1.0);
+}
+
+TEST(IssueEngine, LowerBoundCountsTheHostThreads) {
+  // Eight independent ops of 10 on 2 devices, each launch holding its device's thread for 20 (a
+  // kind's host_launch), start latency 5: some thread launches four ops, its last at 5 + 3 x 20 =
+  // 65 at the earliest, so the bound is 5 + 160 / 2 - 20 = 65 (the work bound is 40); random and
+  // balanced placements end no earlier.
+  TaskGraph g("g");
+  for (int i = 0; i < 8; ++i) g.add_op(op(90, 0));
+  sim::Simulator s(g, machine("format: 2, issue_depth: 4, start_latency: 5, kinds: {x: {host_launch: 20}}"),
+                   sim::CostModelKind::roofline);
+  EXPECT_DOUBLE_EQ(s.lower_bound(), 65);
+  std::mt19937_64 rng(3);
+  for (int trial = 0; trial < 20; ++trial) {
+    Plan plan;
+    for (int i = 0; i < 8; ++i) plan.device.push_back(trial == 0 ? i % 2 : static_cast<DeviceId>(rng() % 2));
+    EXPECT_GE(s.run(plan).makespan, s.lower_bound()) << trial;
+  }
+  sim::Simulator plain(g, machine("format: 2, issue_depth: 4, start_latency: 5"),
+                       sim::CostModelKind::roofline);
+  EXPECT_DOUBLE_EQ(plain.lower_bound(), 40);
 }
 
 TEST(IssueEngine, SameSeedSameTrace) {

@@ -96,7 +96,18 @@ double Simulator::makespan(std::span<const DeviceId> device, std::span<const dou
 double Simulator::lower_bound() const {
   std::size_t slots = 0;
   for (const int s : streams_) slots += static_cast<std::size_t>(s);
-  return makespan_lower_bound(exec_, costs_.compute_estimate(), slots);
+  const double bound = makespan_lower_bound(exec_, costs_.compute_estimate(), slots);
+  if (!costs_.models_host() || issue_depth_of(machine_, costs_.kind()) == 0) return bound;
+  // With the host modelled, each device's thread launches its ops one after another from the start
+  // latency on: the thread with the most launch time (at least the total over the devices) makes
+  // its last launch after all its others, and that op ends no earlier.
+  double total = 0, longest = 0;
+  for (OpId op = 0; op < exec_.num_ops; ++op) {
+    total += costs_.host_launch(op);
+    longest = std::max(longest, costs_.host_launch(op));
+  }
+  const double host = costs_.start_latency() + total / static_cast<double>(streams_.size()) - longest;
+  return std::max(bound, host);
 }
 
 }  // namespace doppler::sim

@@ -123,9 +123,11 @@ void compare(const RunFlags& flags) {
                    percent_text(r.mean_utilisation)});
   }
   table.add_row({"lower bound", format_number(lower_bound), ratio_text(1.0), "", "", ""});
-  std::cout << inputs_line(e, *workload) << "\n\n"
-            << table.render() << "\n"
-            << "* best. lower bound = max(critical path without communication, total work / devices)\n";
+  std::cout
+      << inputs_line(e, *workload) << "\n\n"
+      << table.render() << "\n"
+      << "* best. lower bound = max(critical path without communication, total work / devices; with the "
+         "host modelled, also the launches of the busiest host thread)\n";
   for (const std::string& method : unavailable_methods()) {
     std::cout << "not built: " << method << " (install its library and re-run CMake)\n";
   }

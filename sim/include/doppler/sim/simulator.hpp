@@ -61,6 +61,8 @@ class Simulator {
   const Machine& machine() const { return machine_; }
   const CostTable& costs() const { return costs_; }
   CostModelKind model() const { return costs_.kind(); }
+  // max(critical path without communication, total work / compute streams); with the host modelled
+  // (issue engine), at least the start latency + total host launch time / devices - the longest launch.
   double lower_bound() const;
 
  private:
