@@ -52,8 +52,9 @@ std::vector<Partition> uniform_partitions(const EinsumGraph& g, int k) {
 using doppler::test_support::max_relative_error;
 
 // Returns the number of repartition tasks of the lowered graph.
-std::size_t expect_matches_reference(const EinsumGraph& g, const std::vector<Partition>& parts) {
-  const LoweredGraph lowered = lower(g, parts);
+std::size_t expect_matches_reference(const EinsumGraph& g, const std::vector<Partition>& parts,
+                                     int aggregate_fan_in = 0) {
+  const LoweredGraph lowered = lower(g, parts, aggregate_fan_in);
   EXPECT_NO_THROW(lowered.graph.validate());
   const auto want = run_reference<double>(g);
   const auto got = run_lowered<double>(g, lowered);
@@ -148,9 +149,46 @@ TEST(Lowering, RandomPartitionsMatchReference) {
     const EinsumGraph g = build();
     EXPECT_EQ(expect_matches_reference(g, uniform_partitions(g, 1)), 0u);
     for (int trial = 0; trial < 8; ++trial)
-      repartitions += expect_matches_reference(g, random_partitions(g, rng));
+      repartitions +=
+          expect_matches_reference(g, random_partitions(g, rng), trial % 3 == 0 ? 0 : 1 + trial % 3);
   }
   EXPECT_GT(repartitions, 0u);  // the random partitions do disagree somewhere
+}
+
+// Eight partials of one output block: fan-in 2 gives a tree of 4 + 2 + 1 aggregates, fan-in 3 one
+// of 3 + 1; every aggregate combines at most the fan-in, the root keeps the usual name, and the
+// sum, max, min and prod aggregations stay exact.
+TEST(Lowering, AggregateFanInBuildsATree) {
+  EinsumGraph g;
+  const TensorId a = g.add_input("a", {4, 16});
+  const TensorId b = g.add_input("b", {16, 6});
+  g.mark_output(g.add_einsum("mm", "ij,jk->ik", {a, b}));
+  const std::vector<Partition> split{make_partition("j", {8})};
+  const std::vector<std::pair<int, std::size_t>> cases{{0, 1}, {2, 7}, {3, 4}, {8, 1}, {16, 1}};
+  for (const auto& [fan_in, aggregates] : cases) {
+    SCOPED_TRACE(fan_in);
+    const LoweredGraph lowered = lower(g, split, fan_in);
+    EXPECT_EQ(count_role(lowered, TaskRole::kAggregate), aggregates);
+    for (OpId t = 0; t < lowered.graph.num_ops(); ++t) {
+      if (lowered.tasks[t].role != TaskRole::kAggregate) continue;
+      EXPECT_LE(lowered.graph.predecessors(t).size(), fan_in == 0 ? 8u : static_cast<std::size_t>(fan_in));
+    }
+    const OpId root = lowered.tensors[g.find_tensor("mm")].tasks.front();
+    EXPECT_EQ(lowered.graph.op(root).name, "mm.agg[i0,k0]");
+    EXPECT_EQ(lowered.graph.successors(root).size(), 0u);
+    expect_matches_reference(g, split, fan_in);
+  }
+  const LoweredGraph tree = lower(g, split, 2);
+  EXPECT_EQ(tree.graph.op(tree.graph.predecessors(tree.tensors[g.find_tensor("mm")].tasks.front())[0]).name,
+            "mm.agg2_0[i0,k0]");
+  const EinsumGraph extremes = max_and_prod();
+  for (const int fan_in : {2, 3}) {
+    std::vector<Partition> parts(extremes.num_ops());
+    for (EinsumOpId o = 0; o < extremes.num_ops(); ++o)
+      for (const char c : extremes.op(o).spec.all_indices()) parts[o].set(c, c == 'i' ? 4 : 2);
+    expect_matches_reference(extremes, parts, fan_in);
+  }
+  EXPECT_EQ(error_of([&] { lower(g, split, 1); }), "lower: aggregate fan-in 1 (0 = unlimited, else >= 2)");
 }
 
 TEST(Lowering, Float32MatchesReference) {

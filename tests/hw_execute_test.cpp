@@ -124,6 +124,24 @@ TEST(HwExecute, WorkloadsOnTwoGpus) {
   run_workloads(2);
 }
 
+// Partial sums added two at a time (lower's aggregate fan-in): a tree of aggregate tasks on the GPU
+// gives the reference's outputs.
+TEST(HwExecute, AggregateTreeOnOneGpu) {
+  if (const std::string missing = missing_gpus(1); !missing.empty()) GTEST_SKIP() << missing;
+  const EinsumGraph g =
+      llama_layer({.batch = 2, .seq = 8, .hidden = 32, .heads = 4, .ffn = 64, .dtype = DType::kF32});
+  const LoweredGraph lowered = lower(g, decompose(g, {.devices = 16}).partitions, 2);
+  std::size_t inner = 0;
+  for (OpId t = 0; t < lowered.graph.num_ops(); ++t)
+    inner += lowered.graph.op(t).name.find(".agg1_") != std::string::npos ? 1 : 0;
+  ASSERT_GT(inner, 0u) << "the decomposition splits no contraction four ways or more";
+  ExecuteOptions options;
+  options.num_devices = 1;
+  Executor executor(g, lowered, options);
+  for (const Plan& plan : plans(lowered.graph.num_ops(), 1))
+    expect_equal_outputs(g, executor.run(plan), 1e-4, "aggregate tree / " + plan.method);
+}
+
 TEST(HwExecute, TwoStreamsAndRunTimeLoads) {
   if (const std::string missing = missing_gpus(1); !missing.empty()) GTEST_SKIP() << missing;
   const EinsumGraph g =

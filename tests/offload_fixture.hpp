@@ -1,5 +1,6 @@
 #pragma once
-// Test helper: a lowered einsum workload ready for a memory plan: decomposed for `devices`, every
+// Test helper: a lowered einsum workload ready for a memory plan: decomposed for `devices` (and
+// lowered with an aggregate fan-in when given), every
 // task on a seeded random device, graph inputs in host memory, output blocks kept; and its plan
 // options under a budget given as a share of the working set.
 #include <algorithm>
@@ -18,11 +19,13 @@ struct Offload {
   memory::MemoryPlanOptions options;
 };
 
-inline Offload prepare_offload(einsum::EinsumGraph graph, int devices, std::uint64_t seed) {
+inline Offload prepare_offload(einsum::EinsumGraph graph, int devices, std::uint64_t seed,
+                               int aggregate_fan_in = 0) {
   Offload o;
   o.graph = std::move(graph);
   o.lowered = einsum::lower(
-      o.graph, einsum::decompose(o.graph, einsum::DecomposeOptions{.devices = devices}).partitions);
+      o.graph, einsum::decompose(o.graph, einsum::DecomposeOptions{.devices = devices}).partitions,
+      aggregate_fan_in);
   std::mt19937_64 rng(seed);
   for (OpId v = 0; v < o.lowered.graph.num_ops(); ++v)
     o.plan.device.push_back(static_cast<DeviceId>(rng() % static_cast<std::uint64_t>(devices)));

@@ -19,8 +19,8 @@ namespace {
 
 using test_support::Offload;
 
-Offload prepare(EinsumGraph graph, int devices, std::uint64_t seed) {
-  Offload o = test_support::prepare_offload(std::move(graph), devices, seed);
+Offload prepare(EinsumGraph graph, int devices, std::uint64_t seed, int aggregate_fan_in = 0) {
+  Offload o = test_support::prepare_offload(std::move(graph), devices, seed, aggregate_fan_in);
   o.options.alignment = 64;
   return o;
 }
@@ -73,6 +73,24 @@ TEST(OffloadReference, FfnnAndChainOnTwoDevicesUnderTightBudgets) {
                                           memory::CompileOrder::kMinGrowth);
   }
   EXPECT_GT(evictions, 0u);
+}
+
+// Partial sums added two at a time (a tree of aggregates): the largest op needs less memory, and
+// the outputs under budgets down to that need still equal the reference.
+TEST(OffloadReference, AggregateTreeNeedsLessAndMatches) {
+  const auto one_device = [](Offload o) {
+    o.plan.device.assign(o.plan.device.size(), 0);
+    return o;
+  };
+  const EinsumGraph layer = llama_layer({.batch = 1, .seq = 8, .hidden = 16, .heads = 2, .layers = 2});
+  const Offload all = one_device(prepare(layer, 8, 1));
+  const Offload tree = one_device(prepare(layer, 8, 1, 2));
+  EXPECT_LT(memory::largest_op_need(tree.lowered.graph, tree.options).bytes,
+            memory::largest_op_need(all.lowered.graph, all.options).bytes);
+  for (const double fraction : {1.0, 0.5, 0.0}) {
+    expect_reference_outputs(tree, fraction, memory::CompileOrder::kLookahead);
+    expect_reference_outputs(tree, fraction, memory::CompileOrder::kPlan);
+  }
 }
 
 TEST(OffloadReference, MinGrowthOrderNeedsLessMemoryThanThePlanOrder) {

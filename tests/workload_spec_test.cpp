@@ -47,7 +47,8 @@ TEST(WorkloadSpec, TrainingStepWithAdam) {
 
 TEST(WorkloadSpec, GraphFileAndDecomposeSection) {
   const Experiment e = parse(
-      "einsum: {file: mlp.yaml}\ndecompose: {method: model, devices: 8, wide: true, max_candidates: 7}\n"
+      "einsum: {file: mlp.yaml}\ndecompose: {method: model, devices: 8, wide: true, max_candidates: 7, "
+      "aggregate_fan_in: 2}\n"
       "devices: 2\n");
   EXPECT_EQ(e.einsum->label(), std::string(DOPPLER_SOURCE_DIR) + "/configs/einsum/mlp.yaml");
   const einsum::EinsumGraph g = einsum::build_einsum_workload(*e.einsum);
@@ -57,6 +58,9 @@ TEST(WorkloadSpec, GraphFileAndDecomposeSection) {
   EXPECT_EQ(e.decompose.options.method, einsum::DecomposeMethod::kModelParallel);
   EXPECT_TRUE(e.decompose.options.wide_search);
   EXPECT_EQ(e.decompose.options.max_candidates, 7);
+  EXPECT_EQ(e.decompose.options.aggregate_fan_in, 2);
+  EXPECT_EQ(einsum::decompose_yaml(e.decompose.options),
+            "{method: model, devices: 8, wide: true, max_candidates: 7, aggregate_fan_in: 2}");
 }
 
 TEST(WorkloadSpec, WrittenBackAsYamlItReadsTheSame) {
@@ -122,7 +126,10 @@ TEST(WorkloadSpec, BadInputNamesFileLineAndField) {
   EXPECT_EQ(error("einsum: {workload: ffnn}\ndecompose: {wide: maybe}\ndevices: 2\n"),
             at + "2: 'decompose.wide': 'maybe' is not true or false");
   EXPECT_EQ(error("einsum: {workload: ffnn}\ndecompose: {split: 2}\ndevices: 2\n"),
-            at + "2: 'decompose.split': unknown key (known: method, devices, wide, max_candidates)");
+            at + "2: 'decompose.split': unknown key (known: method, devices, wide, max_candidates, "
+                 "aggregate_fan_in)");
+  EXPECT_EQ(error("einsum: {workload: ffnn}\ndecompose: {aggregate_fan_in: 1}\ndevices: 2\n"),
+            at + "2: 'decompose.aggregate_fan_in': must be 0 (unlimited) or between 2 and 1000000");
   EXPECT_EQ(error("devices: 2\n"),
             at + "1: missing 'graph' (a graph file or random:N) or 'einsum' (an einsum workload)");
 }

@@ -196,7 +196,8 @@ EinsumOrigin lower_einsum_workload(const einsum::EinsumWorkloadSpec& spec, einsu
                                    TaskGraph& graph) {
   einsum::EinsumGraph einsum_graph = einsum::build_einsum_workload(spec);
   einsum::Decomposition decomposition = einsum::decompose(einsum_graph, options);
-  einsum::LoweredGraph lowered = einsum::lower(einsum_graph, decomposition.partitions);
+  einsum::LoweredGraph lowered =
+      einsum::lower(einsum_graph, decomposition.partitions, options.aggregate_fan_in);
   graph = lowered.graph;
   return EinsumOrigin{std::move(einsum_graph), options, std::move(decomposition), std::move(lowered)};
 }

@@ -47,8 +47,8 @@ Op task_op(std::string name, std::string kind, double flops, double read, double
 
 class Lowerer {
  public:
-  Lowerer(const EinsumGraph& graph, const std::vector<Partition>& partitions)
-      : graph_(graph), partitions_(partitions) {
+  Lowerer(const EinsumGraph& graph, const std::vector<Partition>& partitions, int fan_in)
+      : graph_(graph), partitions_(partitions), fan_in_(fan_in) {
     out_.tensors.resize(graph.num_tensors());
   }
 
@@ -136,7 +136,7 @@ class Lowerer {
     for (std::int64_t j = 0; j < block_count(grid); ++j) {
       joins.push_back(add_join(o, all, grid, block_tuple(grid, j), operands));
       if (static_cast<std::int64_t>(joins.size()) == partials) {
-        result.tasks.push_back(partials == 1 ? joins[0] : add_aggregate(o, joins));
+        result.tasks.push_back(partials == 1 ? joins[0] : aggregate_tree(o, joins));
         joins.clear();
       }
     }
@@ -176,7 +176,29 @@ class Lowerer {
     return add_task(task_op(name, "join", flops, read, written, written), std::move(info));
   }
 
-  OpId add_aggregate(EinsumOpId o, const std::vector<OpId>& partials) {
+  // The partials combined by one aggregate, or by a tree of aggregates of at most fan_in_ inputs.
+  OpId aggregate_tree(EinsumOpId o, std::vector<OpId> partials) {
+    const std::size_t fan_in = fan_in_ >= 2 ? static_cast<std::size_t>(fan_in_) : partials.size();
+    for (int level = 1; partials.size() > fan_in; ++level) {
+      std::vector<OpId> next;
+      for (std::size_t i = 0; i < partials.size(); i += fan_in) {
+        const std::size_t end = std::min(partials.size(), i + fan_in);
+        if (end - i == 1) {
+          next.push_back(partials[i]);
+          continue;
+        }
+        const std::string label = std::to_string(level) + "_" + std::to_string(next.size());
+        next.push_back(add_aggregate(o,
+                                     {partials.begin() + static_cast<std::ptrdiff_t>(i),
+                                      partials.begin() + static_cast<std::ptrdiff_t>(end)},
+                                     label));
+      }
+      partials = std::move(next);
+    }
+    return add_aggregate(o, partials, "");
+  }
+
+  OpId add_aggregate(EinsumOpId o, const std::vector<OpId>& partials, const std::string& level) {
     const EinsumOp& op = graph_.op(o);
     const TaskInfo& first = out_.tasks[partials.front()];
     const std::size_t rank = op.spec.output.size();
@@ -189,13 +211,14 @@ class Lowerer {
     const std::int64_t elements = elements_of(info.ranges);
     const double bytes = bytes_of(op.output, elements);
     const double k = static_cast<double>(partials.size());
-    const std::string name = op.name + ".agg" + block_label(op.spec.output, info.block);
+    const std::string name = op.name + ".agg" + level + block_label(op.spec.output, info.block);
     const double flops = static_cast<double>(elements) * (k - 1);
     return add_task(task_op(name, "aggregate", flops, k * bytes, bytes, bytes), std::move(info));
   }
 
   const EinsumGraph& graph_;
   const std::vector<Partition>& partitions_;
+  int fan_in_ = 0;
   LoweredGraph out_;
   std::map<std::pair<TensorId, std::vector<int>>, std::vector<OpId>> available_;
 };
@@ -216,12 +239,15 @@ std::string_view task_role_name(TaskRole role) {
   return "?";
 }
 
-LoweredGraph lower(const EinsumGraph& graph, const std::vector<Partition>& partitions) {
+LoweredGraph lower(const EinsumGraph& graph, const std::vector<Partition>& partitions, int aggregate_fan_in) {
   if (partitions.size() != graph.num_ops()) {
     throw Error("lower: " + std::to_string(partitions.size()) + " partitions for " +
                 std::to_string(graph.num_ops()) + " einsum ops");
   }
-  return Lowerer(graph, partitions).run();
+  if (aggregate_fan_in < 0 || aggregate_fan_in == 1)
+    throw Error("lower: aggregate fan-in " + std::to_string(aggregate_fan_in) +
+                " (0 = unlimited, else >= 2)");
+  return Lowerer(graph, partitions, aggregate_fan_in).run();
 }
 
 }  // namespace doppler::einsum

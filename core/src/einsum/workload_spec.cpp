@@ -148,7 +148,8 @@ EinsumWorkloadSpec read_einsum_workload(const YAML::Node& node, const ConfigFiel
 
 DecomposeSpec read_decompose(const YAML::Node& node, const ConfigFields& in) {
   if (!node.IsMap())
-    in.fail(node, "decompose", "expected a mapping: {method, devices, wide, max_candidates}");
+    in.fail(node, "decompose",
+            "expected a mapping: {method, devices, wide, max_candidates, aggregate_fan_in}");
   DecomposeSpec spec;
   for (auto it = node.begin(); it != node.end(); ++it) {
     const std::string key = it->first.Scalar();
@@ -171,8 +172,13 @@ DecomposeSpec read_decompose(const YAML::Node& node, const ConfigFields& in) {
       const std::uint64_t n = in.unsigned_integer(value, field);
       if (n < 1 || n > 1'000'000) in.fail(value, field, "must be between 1 and 1000000");
       spec.options.max_candidates = static_cast<int>(n);
+    } else if (key == "aggregate_fan_in") {
+      const std::uint64_t n = in.unsigned_integer(value, field);
+      if (n == 1 || n > 1'000'000) in.fail(value, field, "must be 0 (unlimited) or between 2 and 1000000");
+      spec.options.aggregate_fan_in = static_cast<int>(n);
     } else {
-      in.fail(it->first, field, "unknown key (known: method, devices, wide, max_candidates)");
+      in.fail(it->first, field,
+              "unknown key (known: method, devices, wide, max_candidates, aggregate_fan_in)");
     }
   }
   return spec;
@@ -212,7 +218,10 @@ std::string decompose_yaml(const DecomposeOptions& options) {
   return "{method: " + std::string(decompose_method_name(options.method)) +
          ", devices: " + std::to_string(options.devices) +
          ", wide: " + (options.wide_search ? "true" : "false") +
-         ", max_candidates: " + std::to_string(options.max_candidates) + "}";
+         ", max_candidates: " + std::to_string(options.max_candidates) +
+         (options.aggregate_fan_in > 0 ? ", aggregate_fan_in: " + std::to_string(options.aggregate_fan_in)
+                                       : "") +
+         "}";
 }
 
 EinsumGraph build_einsum_workload(const EinsumWorkloadSpec& spec) {

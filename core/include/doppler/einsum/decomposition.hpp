@@ -39,6 +39,9 @@ struct DecomposeOptions {
   DecomposeMethod method = DecomposeMethod::kEinDecomp;
   bool wide_search = false;   // eindecomp: candidate products N/2 .. 4N
   int max_candidates = 1024;  // eindecomp: branching bound per op (>= 1)
+  // Lowering: an aggregate task combines at most this many partials; more become a tree of
+  // aggregates (0 = one task over all of them). Less memory per task, for CPU-RAM offload.
+  int aggregate_fan_in = 0;
 };
 
 struct DecompositionCost {

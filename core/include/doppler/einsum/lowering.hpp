@@ -12,6 +12,9 @@
 //  aggregate   one k-input task combining the k partial outputs of joins that differ only in
 //              aggregated-index blocks, with the op's aggregation: flops = elements x (k - 1).
 //              Only when some aggregated index has more than one block. Named "mm.agg[i0,j1]".
+//              With a fan-in f >= 2 below k, a tree instead: groups of at most f consecutive
+//              partials combined level by level ("mm.agg1_0[i0,j1]": level 1, group 0), the
+//              root named as above; every task of it combines its own inputs.
 //  repartition one per block a consumer needs when the producer's grid differs: copies the
 //              overlapping producer blocks, zero flops. Named "x.repart.1x4[i0,j3]".
 // Consumers needing the same grid of a tensor share its load/repartition tasks. Every task's
@@ -54,8 +57,10 @@ struct LoweredGraph {
   std::vector<TensorBlocks> tensors;  // indexed by TensorId; empty for inputs and parameters
 };
 
-// `partitions[o]` is the partition of op o; there must be one per op.
-LoweredGraph lower(const EinsumGraph& graph, const std::vector<Partition>& partitions);
+// `partitions[o]` is the partition of op o; there must be one per op. `aggregate_fan_in`: the
+// most partials one aggregate task combines (0 = all of them; else >= 2).
+LoweredGraph lower(const EinsumGraph& graph, const std::vector<Partition>& partitions,
+                   int aggregate_fan_in = 0);
 
 // Runs every task of `lowered` on block buffers and assembles every tensor (inputs with the same
 // seeded/given values as run_reference). Values indexed by TensorId.

@@ -42,7 +42,7 @@ EinsumGraph build_einsum_workload(const EinsumWorkloadSpec& spec);
 // "{workload: ffnn, batch: 64, in: 256, hidden: 512, out: 128, layers: 3, dtype: bf16}"; a file
 // spec gives "{file: FILE}" with `file_as_written` in place of the resolved path.
 std::string einsum_workload_yaml(const EinsumWorkloadSpec& spec, const std::string& file_as_written = "");
-// `{method: M, devices: N, wide: B, max_candidates: K}`.
+// `{method: M, devices: N, wide: B, max_candidates: K}`, and `aggregate_fan_in: F` when set.
 std::string decompose_yaml(const DecomposeOptions& options);
 
 }  // namespace doppler::einsum
