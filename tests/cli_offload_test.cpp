@@ -1,5 +1,6 @@
 // `doppler offload`: JSON results of a small sweep (every combination, bounds respected, budgets
 // as asked), CSV and plots written, the table, the shipped config, and bad input as one line.
+#include <map>
 #include <set>
 
 #include "cli_fixture.hpp"
@@ -165,6 +166,61 @@ TEST_F(CliOffload, LookaheadConfigBeatsThePlanOrderAndMatchesTheDocumentedFigure
   ASSERT_EQ(quarter["order"], "event");
   ASSERT_EQ(quarter["bandwidth"].get<double>(), 53e9);
   EXPECT_NEAR(quarter["makespan"].get<double>(), 0.0965, 0.0005);
+}
+
+// `decompositions` sweeps the split too: every run once per decomposition, each with its own
+// working set (budget fractions are of it), labelled in JSON, CSV, table, charts and trace names.
+TEST_F(CliOffload, DecompositionsAreSweptAndLabelled) {
+  std::string text = small_config(kRoot + "/configs/machines/h100-2.yaml");
+  text.replace(text.find("  alignment"), 2,
+               "  decompositions:\n    - {method: eindecomp, devices: 4, aggregate_fan_in: 2}\n"
+               "    - {method: data}\n  ");
+  text.replace(text.find("budget_fractions: [1.0, 0.8]"), 28, "budget_fractions: [1.0]");
+  text.replace(text.find("budget_bytes: [55000, 300000]"), 29, "budget_bytes: [150000, 300000]");
+  const std::string swept = write("splits.yaml", text);
+  const nlohmann::json j = run_json("offload " + swept + " --json");
+  ASSERT_EQ(j["results"].size(), 2u * 2 * 3 * 2 * 2);
+  std::map<std::string, std::set<double>> working_sets;
+  for (const auto& r : j["results"]) {
+    EXPECT_LE(r["peak_bytes"].get<double>(), r["budget_bytes"].get<double>());
+    working_sets[r["decomposition"].get<std::string>()].insert(r["working_set_bytes"].get<double>());
+  }
+  // data splits for the GPU count when `devices` is not given: one working set per GPU count.
+  EXPECT_EQ(working_sets.size(), 3u);
+  EXPECT_EQ(working_sets["eindecomp 4, fan-in 2"].size(), 2u);
+  EXPECT_EQ(working_sets["data 1"].size(), 1u);
+  EXPECT_EQ(working_sets["data 2"].size(), 1u);
+  const Result r = run("offload " + swept + " --csv " + path("splits.csv") + " --out " + path("splits"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("decomposition"), std::string::npos);
+  EXPECT_NE(r.out.find("fastest decomposition (simulated):"), std::string::npos);
+  const std::vector<std::string> csv = lines_of(slurp(path("splits.csv")));
+  ASSERT_EQ(csv.size(), 1u + 48);
+  EXPECT_NE(csv[1].find(",\"eindecomp 4, fan-in 2\""), std::string::npos) << csv[1];
+  EXPECT_TRUE(
+      std::filesystem::exists(dir_ / "splits" / "traces" / "eindecomp4fanin2_1gpu_150000B_53G_event.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "splits" / "traces" / "data2_2gpu_150000B_53G_fixed.json"));
+  EXPECT_NE(slurp(dir_ / "splits" / "makespan_vs_budget_1gpu_event.svg").find("data 1, host link 53 GB/s"),
+            std::string::npos);
+  text.replace(text.find("{method: data}"), 14, "{method: data, split: 2}");
+  expect_error("offload " + write("badsplit.yaml", text),
+               {"badsplit.yaml:13", "'decompose.split'", "unknown key"});
+}
+
+// The shipped sweep over splits: the coarse 4-way splits are fastest at PyTorch's peak memory, the
+// 8-way split at 185 MB and below (docs/OFFLOAD.md).
+TEST_F(CliOffload, SplitsConfigPicksCoarseSplitsAtLargeBudgets) {
+  const nlohmann::json j = run_json("offload configs/offload-llama-splits.yaml --json");
+  std::map<std::pair<double, std::string>, double> event;
+  for (const auto& r : j["results"])
+    if (r["order"] == "event")
+      event[{r["budget_bytes"].get<double>(), r["decomposition"].get<std::string>()}] =
+          r["makespan"].get<double>();
+  const std::string eight = "eindecomp 8, fan-in 2", four = "eindecomp 4, fan-in 2";
+  EXPECT_LT(event.at({1953005568, four}), event.at({1953005568, eight}));
+  EXPECT_LT(event.at({1953005568, "data 4"}), event.at({1953005568, eight}));
+  EXPECT_LT(event.at({184942592, eight}), event.at({184942592, four}));
+  EXPECT_LT(event.at({140000000, eight}), event.at({140000000, "data 4"}));
 }
 
 TEST_F(CliOffload, BadInputIsOneLineAndWritesNothing) {

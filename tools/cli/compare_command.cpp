@@ -25,13 +25,6 @@ struct Row {
   double mean_utilisation = 0;
 };
 
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
 void compare(const RunFlags& flags) {
   const Experiment e = resolve(flags);
   const auto workload = load(e);

@@ -6,12 +6,14 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <tuple>
 
 #include "commands.hpp"
 #include "doppler/einsum/memory_graph_executor.hpp"
@@ -64,6 +66,7 @@ struct Measured {
 // same runs against the cost table (sim::fit_trace_slowdown). The other budgets are held out.
 struct MeasuredLinks {
   std::size_t gpus = 0;
+  std::string decomposition;
   std::uint64_t fitted_on_budget = 0;
   LinkSpec to_device, from_device;
   double kernel_slowdown = 1;
@@ -71,6 +74,7 @@ struct MeasuredLinks {
 
 struct Row {
   std::size_t gpus = 0;
+  std::string decomposition;  // decomposition_label of the split it ran
   std::uint64_t working_set = 0;
   std::uint64_t budget = 0;
   std::optional<double> fraction;  // of the working set, when the budget was given so
@@ -101,6 +105,13 @@ void check_output_dir(const std::string& path, const std::string& flag) {
     throw Error(flag + ": cannot create '" + path + "': directory '" + parent.string() + "' does not exist");
 }
 
+// "eindecomp 8", "data 4, fan-in 2": how the workload was split, for tables, charts and file names.
+std::string decomposition_label(const einsum::DecomposeOptions& options) {
+  return std::string(einsum::decompose_method_name(options.method)) + " " + std::to_string(options.devices) +
+         (options.wide_search ? " wide" : "") +
+         (options.aggregate_fan_in > 0 ? ", fan-in " + std::to_string(options.aggregate_fan_in) : "");
+}
+
 Plan offload_plan(const TaskGraph& graph, const Machine& machine, sim::CostModelKind model,
                   const std::string& placement, std::uint64_t seed) {
   if (machine.num_devices() == 1) {
@@ -119,7 +130,7 @@ std::string csv_text(const std::vector<Row>& rows) {
       "bound,"
       "host_link_bound,ratio_to_lower_bound,bytes_moved,bytes_loaded,bytes_evicted,bytes_copied,peak_bytes,"
       "measured,"
-      "max_relative_error,simulated_measured_links,simulated_measured_machine\n";
+      "max_relative_error,simulated_measured_links,simulated_measured_machine,decomposition\n";
   for (const Row& r : rows) {
     csv += std::to_string(r.gpus) + "," + std::to_string(r.budget) + "," +
            (r.fraction ? format_number(*r.fraction) : std::string()) + "," + std::to_string(r.working_set) +
@@ -135,7 +146,7 @@ std::string csv_text(const std::vector<Row>& rows) {
            "," + (r.simulated_measured_links ? format_number(*r.simulated_measured_links) : std::string()) +
            "," +
            (r.simulated_measured_machine ? format_number(*r.simulated_measured_machine) : std::string()) +
-           "\n";
+           "," + csv_field(r.decomposition) + "\n";
   }
   return csv;
 }
@@ -154,6 +165,7 @@ nlohmann::ordered_json results_json(const Experiment& e, const std::string& mach
   for (const Row& r : rows) {
     nlohmann::ordered_json o;
     o["gpus"] = r.gpus;
+    o["decomposition"] = r.decomposition;
     o["budget_bytes"] = r.budget;
     o["budget_fraction"] = r.fraction ? nlohmann::ordered_json(*r.fraction) : nlohmann::ordered_json(nullptr);
     o["working_set_bytes"] = r.working_set;
@@ -181,6 +193,7 @@ nlohmann::ordered_json results_json(const Experiment& e, const std::string& mach
     for (const MeasuredLinks& l : links) {
       j["measured_host_links"].push_back(
           {{"gpus", l.gpus},
+           {"decomposition", l.decomposition},
            {"fitted_on_budget_bytes", l.fitted_on_budget},
            {"to_device", {{"bandwidth", l.to_device.bandwidth}, {"latency", l.to_device.latency}}},
            {"from_device", {{"bandwidth", l.from_device.bandwidth}, {"latency", l.from_device.latency}}},
@@ -191,23 +204,27 @@ nlohmann::ordered_json results_json(const Experiment& e, const std::string& mach
 }
 
 // One chart per (GPU count, order): makespan against the budget as a share of the working set,
-// one line per bandwidth. File name -> SVG text.
+// one line per bandwidth (and decomposition, when several: then against the budget in bytes, as
+// their working sets differ). File name -> SVG text.
 std::map<std::string, std::string> plots(const Experiment& e, const std::vector<Row>& rows,
-                                         const Machine& machine) {
+                                         const Machine& machine, bool several_splits) {
   const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"};
-  std::map<std::pair<std::size_t, RunOrder>, std::map<double, LineSeries>> charts;
+  std::map<std::pair<std::size_t, RunOrder>, std::map<std::pair<std::string, double>, LineSeries>> charts;
   for (const Row& r : rows) {
-    auto& by_bandwidth = charts[{r.gpus, r.order}];
-    LineSeries& line = by_bandwidth[r.bandwidth];
-    line.label = "host link " + g4(r.bandwidth / 1e9) + " G" + (machine.time_unit == "s" ? "B/s" : "B/unit");
-    line.x.push_back(100.0 * static_cast<double>(r.budget) / static_cast<double>(r.working_set));
+    auto& by_line = charts[{r.gpus, r.order}];
+    LineSeries& line = by_line[{r.decomposition, r.bandwidth}];
+    line.label = (several_splits ? r.decomposition + ", " : std::string()) + "host link " +
+                 g4(r.bandwidth / 1e9) + " G" + (machine.time_unit == "s" ? "B/s" : "B/unit");
+    line.x.push_back(several_splits
+                         ? static_cast<double>(r.budget) / 1e6
+                         : 100.0 * static_cast<double>(r.budget) / static_cast<double>(r.working_set));
     line.y.push_back(r.result.makespan);
   }
   std::map<std::string, std::string> files;
-  for (auto& [key, by_bandwidth] : charts) {
+  for (auto& [key, by_line] : charts) {
     std::vector<LineSeries> series;
     std::size_t k = 0;
-    for (auto& [bandwidth, line] : by_bandwidth) {
+    for (auto& [split_and_bandwidth, line] : by_line) {
       line.colour = colours[k++ % std::size(colours)];
       std::vector<std::size_t> index(line.x.size());
       for (std::size_t i = 0; i < index.size(); ++i) index[i] = i;
@@ -224,22 +241,46 @@ std::map<std::string, std::string> plots(const Experiment& e, const std::vector<
         "makespan_vs_budget_" + std::to_string(key.first) + "gpu_" + run_order_name(key.second) + ".svg";
     const std::string title = e.name + ": makespan vs memory budget (" + std::to_string(key.first) + " GPU" +
                               (key.first > 1 ? "s, " : ", ") + run_order_name(key.second) + " order)";
-    files[name] =
-        line_chart_svg(title, "budget (% of working set)", "makespan (" + machine.time_unit + ")", series);
+    files[name] = line_chart_svg(title, several_splits ? "budget (MB)" : "budget (% of working set)",
+                                 "makespan (" + machine.time_unit + ")", series);
   }
   return files;
 }
 
+// The decomposition as a file-name part ("data4_" for "data 4"), when several were swept.
+std::string split_part(const Row& r, bool several_splits) {
+  if (!several_splits) return "";
+  std::string part;
+  for (const char c : r.decomposition)
+    if (std::isalnum(static_cast<unsigned char>(c))) part += c;
+  return part + "_";
+}
+
 // "1gpu_92471296B_53G_event.json": one Chrome trace per run under --out DIR/traces.
-std::string trace_name(const Row& r) {
-  return std::to_string(r.gpus) + "gpu_" + std::to_string(r.budget) + "B_" + g4(r.bandwidth / 1e9) + "G_" +
-         run_order_name(r.order) + ".json";
+std::string trace_name(const Row& r, bool several_splits) {
+  return split_part(r, several_splits) + std::to_string(r.gpus) + "gpu_" + std::to_string(r.budget) + "B_" +
+         g4(r.bandwidth / 1e9) + "G_" + run_order_name(r.order) + ".json";
 }
 
 // "1gpu_92471296B_measured_event.json": the GPU run of that memory graph, under --out DIR/traces.
-std::string measured_trace_name(const Row& r) {
-  return std::to_string(r.gpus) + "gpu_" + std::to_string(r.budget) + "B_measured_" +
-         run_order_name(r.order) + ".json";
+std::string measured_trace_name(const Row& r, bool several_splits) {
+  return split_part(r, several_splits) + std::to_string(r.gpus) + "gpu_" + std::to_string(r.budget) +
+         "B_measured_" + run_order_name(r.order) + ".json";
+}
+
+// Under the table of a sweep over decompositions: per GPU count, budget, host link and order, the
+// decomposition with the shortest simulated makespan.
+void print_fastest_splits(const std::vector<Row>& rows) {
+  std::map<std::tuple<std::size_t, std::uint64_t, double, RunOrder>, const Row*> fastest;
+  for (const Row& r : rows) {
+    const Row*& best = fastest[{r.gpus, r.budget, r.bandwidth, r.order}];
+    if (!best || r.result.makespan < best->result.makespan) best = &r;
+  }
+  std::cout << "\nfastest decomposition (simulated):\n";
+  for (const auto& [key, r] : fastest)
+    std::cout << "  " << r->gpus << " GPU(s), budget " << g4(static_cast<double>(r->budget)) << ", host link "
+              << g4(r->bandwidth) << ", " << run_order_name(r->order) << ": " << r->decomposition << " ("
+              << g4(r->result.makespan) << ")\n";
 }
 
 void write_plots(const std::string& dir, const std::map<std::string, std::string>& files) {
@@ -248,7 +289,7 @@ void write_plots(const std::string& dir, const std::map<std::string, std::string
 }
 
 // Fits the host links from the loads and evictions measured for one budget (every order).
-MeasuredLinks fit_measured_links(std::size_t gpus, std::uint64_t budget,
+MeasuredLinks fit_measured_links(std::size_t gpus, const std::string& decomposition, std::uint64_t budget,
                                  const std::map<RunOrder, Measured>& measured, const Machine& machine,
                                  const sim::CostTable& costs) {
   std::vector<std::pair<double, double>> loads, evicts;
@@ -263,7 +304,11 @@ MeasuredLinks fit_measured_links(std::size_t gpus, std::uint64_t budget,
   };
   const double slowdown = sim::fit_trace_slowdown(
       traces, [&costs](const TraceRecord& r) { return costs.compute(r.op, r.device); });
-  return {gpus, budget, fit(loads, machine.host_to_device.at(0)), fit(evicts, machine.device_to_host.at(0)),
+  return {gpus,
+          decomposition,
+          budget,
+          fit(loads, machine.host_to_device.at(0)),
+          fit(evicts, machine.device_to_host.at(0)),
           slowdown};
 }
 
@@ -332,102 +377,115 @@ void run_offload(const OffloadFlags& flags) {
   std::vector<double> bandwidths = study.bandwidths;
   if (bandwidths.empty()) bandwidths.push_back(base.host_to_device.at(0).bandwidth);
 
+  std::vector<einsum::DecomposeSpec> splits = study.decompositions;
+  if (splits.empty()) splits.push_back(e.decompose);
+  const bool several_splits = splits.size() > 1;
+
   std::vector<Row> rows;
   std::vector<MeasuredLinks> links;
   for (const std::size_t n : gpus) {
-    const Machine machine = first_devices(base, n);
-    einsum::DecomposeOptions decompose = e.decompose.options;
-    if (!e.decompose.devices_given) decompose.devices = static_cast<int>(n);
-    TaskGraph graph;
-    const EinsumOrigin origin = lower_einsum_workload(*e.einsum, decompose, graph);
-    const Plan plan = offload_plan(graph, machine, model, study.placement, e.seed);
-    memory::MemoryPlanOptions options;
-    options.alignment = study.alignment;
-    options.order = study.compile_order;
-    options.host_input = einsum::load_tasks(origin.lowered);
-    options.keep = einsum::output_blocks(origin.graph, origin.lowered);
-    const std::uint64_t working_set = memory::working_set_bytes(graph, plan, options);
-    std::vector<std::pair<std::uint64_t, std::optional<double>>> budgets;
-    for (const double f : study.budget_fractions)
-      budgets.push_back({static_cast<std::uint64_t>(f * static_cast<double>(working_set)), f});
-    for (const double b : study.budget_bytes)
-      budgets.push_back({static_cast<std::uint64_t>(b), std::nullopt});
-    const sim::CostTable costs(graph, machine, model);
+    for (const einsum::DecomposeSpec& split : splits) {
+      const Machine machine = first_devices(base, n);
+      einsum::DecomposeOptions decompose = split.options;
+      if (!split.devices_given) decompose.devices = static_cast<int>(n);
+      const std::string split_label = decomposition_label(decompose);
+      TaskGraph graph;
+      const EinsumOrigin origin = lower_einsum_workload(*e.einsum, decompose, graph);
+      const Plan plan = offload_plan(graph, machine, model, study.placement, e.seed);
+      memory::MemoryPlanOptions options;
+      options.alignment = study.alignment;
+      options.order = study.compile_order;
+      options.host_input = einsum::load_tasks(origin.lowered);
+      options.keep = einsum::output_blocks(origin.graph, origin.lowered);
+      const std::uint64_t working_set = memory::working_set_bytes(graph, plan, options);
+      std::vector<std::pair<std::uint64_t, std::optional<double>>> budgets;
+      for (const double f : study.budget_fractions)
+        budgets.push_back({static_cast<std::uint64_t>(f * static_cast<double>(working_set)), f});
+      for (const double b : study.budget_bytes)
+        budgets.push_back({static_cast<std::uint64_t>(b), std::nullopt});
+      const sim::CostTable costs(graph, machine, model);
 #ifdef DOPPLER_HAVE_HW
-    std::vector<std::vector<double>> reference;
-    if (flags.verify) reference = einsum::run_reference<double>(origin.graph);
-    hw::MemoryRunOptions gpu_options;
-    gpu_options.return_outputs = flags.verify;
-    gpu_options.repetitions = static_cast<int>(flags.repetitions);
-    gpu_options.issue_ahead = !flags.wait_on_host;
-    gpu_options.host_copies_ahead = flags.copies_ahead;
-    std::unique_ptr<hw::MemoryGraphRunner> runner;
-    if (flags.gpu)
-      runner = std::make_unique<hw::MemoryGraphRunner>(origin.graph, origin.lowered, gpu_options);
-#endif
-    for (const auto& [budget, fraction] : budgets) {
-      options.budget = budget;
-      memory::MemoryGraph event_driven;
-      try {
-        event_driven = memory::compile_memory_graph(graph, plan, options);
-      } catch (const Error& error) {
-        throw Error(flags.config + ": " + std::to_string(n) + " GPU(s), working set " +
-                    std::to_string(working_set) + " bytes: " + error.what());
-      }
-      const memory::MemoryGraph fixed = memory::with_fixed_order(event_driven);
-      std::map<RunOrder, Measured> measured;
-#ifdef DOPPLER_HAVE_HW
+      std::vector<std::vector<double>> reference;
+      if (flags.verify) reference = einsum::run_reference<double>(origin.graph);
+      hw::MemoryRunOptions gpu_options;
+      gpu_options.return_outputs = flags.verify;
+      gpu_options.repetitions = static_cast<int>(flags.repetitions);
+      gpu_options.issue_ahead = !flags.wait_on_host;
+      gpu_options.host_copies_ahead = flags.copies_ahead;
+      std::unique_ptr<hw::MemoryGraphRunner> runner;
       if (flags.gpu)
-        for (const RunOrder order : study.orders)
-          measured[order] = measure_on_gpu(*runner, origin, order == RunOrder::kFixed ? fixed : event_driven,
-                                           flags.verify ? &reference : nullptr);
-      for (const auto& [order, m] : measured)
-        if (m.max_relative_error && *m.max_relative_error > output_tolerance(origin.graph))
-          throw Error(flags.config + ": " + std::to_string(budget) + " bytes, " + run_order_name(order) +
-                      " order: the GPU's outputs differ from the reference by " + g4(*m.max_relative_error) +
-                      " (tolerance " + g4(output_tolerance(origin.graph)) + ")");
+        runner = std::make_unique<hw::MemoryGraphRunner>(origin.graph, origin.lowered, gpu_options);
 #endif
-      for (auto& [order, m] : measured) {
-        m.trace.time_unit = "s";
-        for (const DeviceSpec& d : machine.devices) m.trace.device_names.push_back(d.name);
-      }
-      if (!measured.empty() && (links.empty() || links.back().gpus != n))
-        links.push_back(fit_measured_links(n, budget, measured, machine, costs));
-      std::map<RunOrder, double> with_measured_links, with_measured_machine;
-      for (const auto& [order, m] : measured) {
-        const memory::MemoryGraph& ran = order == RunOrder::kFixed ? fixed : event_driven;
-        with_measured_links[order] =
-            sim::run_memory_graph(ran, graph, measured_machine(machine, links.back(), false), costs).makespan;
-        with_measured_machine[order] =
-            sim::run_memory_graph(ran, graph, measured_machine(machine, links.back(), true), costs).makespan;
-      }
-      for (const double bandwidth : bandwidths) {
-        Machine linked = machine;
-        for (LinkSpec& link : linked.host_to_device) link.bandwidth = bandwidth;
-        for (LinkSpec& link : linked.device_to_host) link.bandwidth = bandwidth;
-        for (const RunOrder order : study.orders) {
-          Row row;
-          row.gpus = n;
-          row.working_set = working_set;
-          row.budget = budget;
-          row.fraction = fraction;
-          row.bandwidth = bandwidth;
-          row.order = order;
-          if (const auto m = measured.find(order); m != measured.end()) {
-            row.measured = m->second;
-            row.simulated_measured_links = with_measured_links.at(order);
-            row.simulated_measured_machine = with_measured_machine.at(order);
+      for (const auto& [budget, fraction] : budgets) {
+        options.budget = budget;
+        memory::MemoryGraph event_driven;
+        try {
+          event_driven = memory::compile_memory_graph(graph, plan, options);
+        } catch (const Error& error) {
+          throw Error(flags.config + ": " + std::to_string(n) + " GPU(s), " + split_label + ", working set " +
+                      std::to_string(working_set) + " bytes: " + error.what());
+        }
+        const memory::MemoryGraph fixed = memory::with_fixed_order(event_driven);
+        std::map<RunOrder, Measured> measured;
+#ifdef DOPPLER_HAVE_HW
+        if (flags.gpu)
+          for (const RunOrder order : study.orders)
+            measured[order] =
+                measure_on_gpu(*runner, origin, order == RunOrder::kFixed ? fixed : event_driven,
+                               flags.verify ? &reference : nullptr);
+        for (const auto& [order, m] : measured)
+          if (m.max_relative_error && *m.max_relative_error > output_tolerance(origin.graph))
+            throw Error(flags.config + ": " + std::to_string(budget) + " bytes, " + run_order_name(order) +
+                        " order: the GPU's outputs differ from the reference by " +
+                        g4(*m.max_relative_error) + " (tolerance " + g4(output_tolerance(origin.graph)) +
+                        ")");
+#endif
+        for (auto& [order, m] : measured) {
+          m.trace.time_unit = "s";
+          for (const DeviceSpec& d : machine.devices) m.trace.device_names.push_back(d.name);
+        }
+        if (!measured.empty() &&
+            (links.empty() || links.back().gpus != n || links.back().decomposition != split_label))
+          links.push_back(fit_measured_links(n, split_label, budget, measured, machine, costs));
+        std::map<RunOrder, double> with_measured_links, with_measured_machine;
+        for (const auto& [order, m] : measured) {
+          const memory::MemoryGraph& ran = order == RunOrder::kFixed ? fixed : event_driven;
+          with_measured_links[order] =
+              sim::run_memory_graph(ran, graph, measured_machine(machine, links.back(), false), costs)
+                  .makespan;
+          with_measured_machine[order] =
+              sim::run_memory_graph(ran, graph, measured_machine(machine, links.back(), true), costs)
+                  .makespan;
+        }
+        for (const double bandwidth : bandwidths) {
+          Machine linked = machine;
+          for (LinkSpec& link : linked.host_to_device) link.bandwidth = bandwidth;
+          for (LinkSpec& link : linked.device_to_host) link.bandwidth = bandwidth;
+          for (const RunOrder order : study.orders) {
+            Row row;
+            row.gpus = n;
+            row.decomposition = split_label;
+            row.working_set = working_set;
+            row.budget = budget;
+            row.fraction = fraction;
+            row.bandwidth = bandwidth;
+            row.order = order;
+            if (const auto m = measured.find(order); m != measured.end()) {
+              row.measured = m->second;
+              row.simulated_measured_links = with_measured_links.at(order);
+              row.simulated_measured_machine = with_measured_machine.at(order);
+            }
+            row.result = sim::run_memory_graph(
+                order == RunOrder::kFixed ? fixed : event_driven, graph, linked, costs,
+                {.record_trace = !flags.out_dir.empty(), .jitter = study.jitter, .seed = e.seed});
+            if (!flags.out_dir.empty()) {
+              row.trace_json = trace_to_chrome_json(row.result.trace, graph);
+              if (row.measured && bandwidth == bandwidths.front())
+                row.measured_trace_json = trace_to_chrome_json(row.measured->trace, graph);
+              row.result.trace = {};
+            }
+            rows.push_back(std::move(row));
           }
-          row.result = sim::run_memory_graph(
-              order == RunOrder::kFixed ? fixed : event_driven, graph, linked, costs,
-              {.record_trace = !flags.out_dir.empty(), .jitter = study.jitter, .seed = e.seed});
-          if (!flags.out_dir.empty()) {
-            row.trace_json = trace_to_chrome_json(row.result.trace, graph);
-            if (row.measured && bandwidth == bandwidths.front())
-              row.measured_trace_json = trace_to_chrome_json(row.measured->trace, graph);
-            row.result.trace = {};
-          }
-          rows.push_back(std::move(row));
         }
       }
     }
@@ -435,7 +493,7 @@ void run_offload(const OffloadFlags& flags) {
 
   const nlohmann::ordered_json j = results_json(e, machine_label, rows, study, links);
   const std::string csv = csv_text(rows);
-  const std::map<std::string, std::string> svgs = plots(e, rows, base);
+  const std::map<std::string, std::string> svgs = plots(e, rows, base, several_splits);
   if (!flags.csv.empty()) write_file_atomically(flags.csv, csv);
   if (!flags.plot_dir.empty()) write_plots(flags.plot_dir, svgs);
   if (!flags.out_dir.empty()) {
@@ -444,10 +502,12 @@ void run_offload(const OffloadFlags& flags) {
     write_file_atomically((fs::path(flags.out_dir) / "results.json").string(), j.dump(2) + "\n");
     fs::create_directories(fs::path(flags.out_dir) / "traces");
     for (const Row& r : rows) {
-      write_file_atomically((fs::path(flags.out_dir) / "traces" / trace_name(r)).string(), r.trace_json);
+      write_file_atomically((fs::path(flags.out_dir) / "traces" / trace_name(r, several_splits)).string(),
+                            r.trace_json);
       if (!r.measured_trace_json.empty())
-        write_file_atomically((fs::path(flags.out_dir) / "traces" / measured_trace_name(r)).string(),
-                              r.measured_trace_json);
+        write_file_atomically(
+            (fs::path(flags.out_dir) / "traces" / measured_trace_name(r, several_splits)).string(),
+            r.measured_trace_json);
     }
   }
   if (flags.json) {
@@ -460,11 +520,20 @@ void run_offload(const OffloadFlags& flags) {
                                  : "")
             << "\n\n";
   using Align = TextTable::Align;
-  std::vector<TextTable::Column> columns{
-      {"gpus", Align::right},        {"budget", Align::right},  {"% working set", Align::right},
-      {"host link", Align::right},   {"order", Align::left},    {"makespan", Align::right},
-      {"lower bound", Align::right}, {"/ bound", Align::right}, {"loaded", Align::right},
-      {"evicted", Align::right},     {"peak", Align::right}};
+  std::vector<TextTable::Column> columns;
+  if (several_splits) columns.push_back({"decomposition", Align::left});
+  for (TextTable::Column c : std::vector<TextTable::Column>{{"gpus", Align::right},
+                                                            {"budget", Align::right},
+                                                            {"% working set", Align::right},
+                                                            {"host link", Align::right},
+                                                            {"order", Align::left},
+                                                            {"makespan", Align::right},
+                                                            {"lower bound", Align::right},
+                                                            {"/ bound", Align::right},
+                                                            {"loaded", Align::right},
+                                                            {"evicted", Align::right},
+                                                            {"peak", Align::right}})
+    columns.push_back(std::move(c));
   if (flags.gpu) {
     columns.push_back({"measured", Align::right});
     columns.push_back({"sim, measured links", Align::right});
@@ -473,18 +542,15 @@ void run_offload(const OffloadFlags& flags) {
   if (flags.verify) columns.push_back({"max rel. error", Align::right});
   TextTable table(std::move(columns));
   for (const Row& r : rows) {
-    std::vector<std::string> cells{
-        std::to_string(r.gpus),
-        g4(static_cast<double>(r.budget)),
-        percent_text(static_cast<double>(r.budget) / static_cast<double>(r.working_set)),
-        g4(r.bandwidth),
-        run_order_name(r.order),
-        g4(r.result.makespan),
-        g4(r.result.lower_bound),
-        ratio_text(r.result.makespan / r.result.lower_bound),
-        g4(r.result.bytes_loaded),
-        g4(r.result.bytes_evicted),
-        g4(static_cast<double>(r.peak()))};
+    std::vector<std::string> cells;
+    if (several_splits) cells.push_back(r.decomposition);
+    for (std::string cell : std::vector<std::string>{
+             std::to_string(r.gpus), g4(static_cast<double>(r.budget)),
+             percent_text(static_cast<double>(r.budget) / static_cast<double>(r.working_set)),
+             g4(r.bandwidth), run_order_name(r.order), g4(r.result.makespan), g4(r.result.lower_bound),
+             ratio_text(r.result.makespan / r.result.lower_bound), g4(r.result.bytes_loaded),
+             g4(r.result.bytes_evicted), g4(static_cast<double>(r.peak()))})
+      cells.push_back(std::move(cell));
     if (flags.gpu) {
       cells.push_back(r.measured ? g4(r.measured->makespan) : "");
       cells.push_back(r.simulated_measured_links ? g4(*r.simulated_measured_links) : "");
@@ -496,8 +562,9 @@ void run_offload(const OffloadFlags& flags) {
     table.add_row(std::move(cells));
   }
   std::cout << table.render();
+  if (several_splits) print_fastest_splits(rows);
   for (const MeasuredLinks& l : links) {
-    std::cout << "\nhost links measured on " << l.gpus << " GPU(s) (fitted on the "
+    std::cout << "\nhost links measured on " << l.gpus << " GPU(s), " << l.decomposition << " (fitted on the "
               << g4(static_cast<double>(l.fitted_on_budget)) << "-byte budget's copies): to device "
               << g4(l.to_device.bandwidth) << " B/s + " << g4(l.to_device.latency) << " s, from device "
               << g4(l.from_device.bandwidth) << " B/s + " << g4(l.from_device.latency) << " s; kernels "

@@ -19,5 +19,7 @@ std::string ratio_text(double value);    // 3 decimals: "1.234"
 std::string percent_text(double value);  // 0.8123 -> "81.2%"
 // Four significant digits, exponent form where needed: rates of 1e14, times of 1e-6 ("%.4g").
 std::string g4(double value);
+// A CSV field: as is, or quoted (quotes doubled) when it holds a comma, quote or newline.
+std::string csv_field(const std::string& text);
 
 }  // namespace doppler::cli

@@ -83,13 +83,17 @@ OffloadStudy read_offload_study(const Experiment& experiment, const std::vector<
     } else if (key == "alignment") {
       study.alignment = in.unsigned_integer(value, field);
       if (study.alignment == 0) in.fail(value, field, "must be at least 1");
+    } else if (key == "decompositions") {
+      read_list(in, value, field, [&](const YAML::Node& item, const std::string&) {
+        study.decompositions.push_back(einsum::read_decompose(item, in));
+      });
     } else if (key == "jitter") {
       study.jitter = in.number(value, field);
       if (!(study.jitter >= 0 && study.jitter < 1)) in.fail(value, field, "must be in [0, 1)");
     } else {
       in.fail(it->first, field,
               "unknown key (known: budget_fractions, budget_bytes, bandwidths, gpus, orders, compile_order, "
-              "placement, alignment, jitter)");
+              "placement, alignment, jitter, decompositions)");
     }
   }
   if (study.budget_fractions.empty() && study.budget_bytes.empty())

@@ -12,11 +12,15 @@
 //     placement: critical_path            # how ops are placed on several GPUs
 //     alignment: 256                      # bytes of every region
 //     jitter: 0.2                         # each op/transfer time x (1 + 0.2 u), u in [-1, 1); default 0
+//     decompositions:                     # default: the config's `decompose` (one)
+//       - {method: eindecomp, devices: 8}
+//       - {method: data, devices: 4}      # each as a `decompose` mapping (workload_spec.hpp)
 // Unknown keys, empty lists and bad values throw a one-line Error "FILE:LINE: 'offload.KEY': ...".
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "doppler/einsum/workload_spec.hpp"
 #include "doppler/experiment.hpp"
 #include "doppler/memory/compile_order.hpp"
 
@@ -35,6 +39,7 @@ struct OffloadStudy {
   std::string placement = "critical_path";
   std::uint64_t alignment = 256;
   double jitter = 0;  // in [0, 1): run-to-run variation in the simulator (seeded by the config's seed)
+  std::vector<einsum::DecomposeSpec> decompositions;  // empty: the config's decompose
 };
 
 // The experiment's `offload` section (kept by load_experiment when ExperimentNames::sections
