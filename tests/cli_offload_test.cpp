@@ -202,7 +202,11 @@ TEST_F(CliOffload, DecompositionsAreSweptAndLabelled) {
   EXPECT_TRUE(std::filesystem::exists(dir_ / "splits" / "traces" / "data2_2gpu_150000B_53G_fixed.json"));
   EXPECT_NE(slurp(dir_ / "splits" / "makespan_vs_budget_1gpu_event.svg").find("data 1, host link 53 GB/s"),
             std::string::npos);
-  text.replace(text.find("{method: data}"), 14, "{method: data, split: 2}");
+  text.replace(text.find("{method: data}"), 14, "{method: eindecomp, devices: 4, aggregate_fan_in: 2}");
+  expect_error("offload " + write("twice.yaml", text),
+               {"twice.yaml:13", "'offload.decompositions'", "listed twice"});
+  text.replace(text.rfind("{method: eindecomp, devices: 4, aggregate_fan_in: 2}"), 52,
+               "{method: data, split: 2}");
   expect_error("offload " + write("badsplit.yaml", text),
                {"badsplit.yaml:13", "'decompose.split'", "unknown key"});
 }

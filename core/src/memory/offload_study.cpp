@@ -84,8 +84,13 @@ OffloadStudy read_offload_study(const Experiment& experiment, const std::vector<
       study.alignment = in.unsigned_integer(value, field);
       if (study.alignment == 0) in.fail(value, field, "must be at least 1");
     } else if (key == "decompositions") {
-      read_list(in, value, field, [&](const YAML::Node& item, const std::string&) {
-        study.decompositions.push_back(einsum::read_decompose(item, in));
+      read_list(in, value, field, [&](const YAML::Node& item, const std::string& f) {
+        einsum::DecomposeSpec spec = einsum::read_decompose(item, in);
+        for (const einsum::DecomposeSpec& seen : study.decompositions)
+          if (seen.devices_given == spec.devices_given &&
+              einsum::decompose_yaml(seen.options) == einsum::decompose_yaml(spec.options))
+            in.fail(item, f, "the same decomposition is listed twice");
+        study.decompositions.push_back(std::move(spec));
       });
     } else if (key == "jitter") {
       study.jitter = in.number(value, field);
