@@ -192,8 +192,29 @@ TEST_F(CliOffload, DecompositionsAreSweptAndLabelled) {
   EXPECT_EQ(working_sets["data 2"].size(), 1u);
   const Result r = run("offload " + swept + " --csv " + path("splits.csv") + " --out " + path("splits"));
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("decomposition"), std::string::npos);
+  EXPECT_NE(r.out.find("decomposition          gpus"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("fastest decomposition (simulated):"), std::string::npos);
+  // One line per (GPU count, budget, host link, order): a fraction budget compares the splits at
+  // that fraction of their own working sets.
+  EXPECT_NE(r.out.find("1 GPU(s), budget 100.0% of the working set, host link 5.3e+10, event: "),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("2 GPU(s), budget 1.5e+05 bytes, host link 1e+10, fixed: "), std::string::npos)
+      << r.out;
+  const std::size_t summary = r.out.find("fastest decomposition");
+  std::size_t lines = 0;
+  for (std::size_t at = r.out.find("\n  ", summary); at != std::string::npos; at = r.out.find("\n  ", at + 1))
+    ++lines;
+  EXPECT_EQ(lines, 2u * 3 * 2 * 2);
+  // The lowering gets the fan-in: a tree of aggregates has more aggregate tasks.
+  std::map<int, int> aggregates;
+  for (const int fan_in : {0, 2}) {
+    std::string one = small_config(kRoot + "/configs/machines/h100-2.yaml");
+    one.replace(one.find("devices: 2}"), 11, "devices: 8, aggregate_fan_in: " + std::to_string(fan_in) + "}");
+    aggregates[fan_in] = run_json("graph " + write("fan" + std::to_string(fan_in) + ".yaml", one) +
+                                  " --json")["kinds"]["aggregate"];
+  }
+  EXPECT_GT(aggregates[2], aggregates[0]);
   const std::vector<std::string> csv = lines_of(slurp(path("splits.csv")));
   ASSERT_EQ(csv.size(), 1u + 48);
   EXPECT_NE(csv[1].find(",\"eindecomp 4, fan-in 2\""), std::string::npos) << csv[1];
@@ -208,7 +229,7 @@ TEST_F(CliOffload, DecompositionsAreSweptAndLabelled) {
   text.replace(text.rfind("{method: eindecomp, devices: 4, aggregate_fan_in: 2}"), 52,
                "{method: data, split: 2}");
   expect_error("offload " + write("badsplit.yaml", text),
-               {"badsplit.yaml:13", "'decompose.split'", "unknown key"});
+               {"badsplit.yaml:13", "'offload.decompositions.split'", "unknown key"});
 }
 
 // The shipped sweep over splits: the coarse 4-way splits are fastest at PyTorch's peak memory, the

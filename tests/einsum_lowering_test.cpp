@@ -157,7 +157,7 @@ TEST(Lowering, RandomPartitionsMatchReference) {
 
 // Eight partials of one output block: fan-in 2 gives a tree of 4 + 2 + 1 aggregates, fan-in 3 one
 // of 3 + 1; every aggregate combines at most the fan-in, the root keeps the usual name, and the
-// sum, max, min and prod aggregations stay exact.
+// sum, max, min and prod aggregations (eight partials each) stay exact.
 TEST(Lowering, AggregateFanInBuildsATree) {
   EinsumGraph g;
   const TensorId a = g.add_input("a", {4, 16});
@@ -181,12 +181,16 @@ TEST(Lowering, AggregateFanInBuildsATree) {
   const LoweredGraph tree = lower(g, split, 2);
   EXPECT_EQ(tree.graph.op(tree.graph.predecessors(tree.tensors[g.find_tensor("mm")].tasks.front())[0]).name,
             "mm.agg2_0[i0,k0]");
-  const EinsumGraph extremes = max_and_prod();
+  EinsumGraph extremes;
+  const TensorId x = extremes.add_input("x", {8, 8});
+  extremes.mark_output(extremes.add_einsum("m", "ij->i | agg=max", {x}));
+  extremes.mark_output(extremes.add_einsum("n", "ij->j | agg=min", {x}));
+  extremes.mark_output(extremes.add_einsum("p", "ij->j | agg=prod", {x}));
   for (const int fan_in : {2, 3}) {
-    std::vector<Partition> parts(extremes.num_ops());
-    for (EinsumOpId o = 0; o < extremes.num_ops(); ++o)
-      for (const char c : extremes.op(o).spec.all_indices()) parts[o].set(c, c == 'i' ? 4 : 2);
-    expect_matches_reference(extremes, parts, fan_in);
+    const std::vector<Partition> eight{make_partition("j", {8}), make_partition("i", {8}),
+                                       make_partition("i", {8})};
+    EXPECT_EQ(count_role(lower(extremes, eight, fan_in), TaskRole::kAggregate), fan_in == 2 ? 21u : 12u);
+    expect_matches_reference(extremes, eight, fan_in);
   }
   EXPECT_EQ(error_of([&] { lower(g, split, 1); }), "lower: aggregate fan-in 1 (0 = unlimited, else >= 2)");
 }

@@ -110,24 +110,38 @@ TEST(IssueEngine, LowerBoundAndUtilisationCountStreamsNotIssueSlots) {
 }
 
 TEST(IssueEngine, LowerBoundCountsTheHostThreads) {
-  // Eight independent ops of 10 on 2 devices, each launch holding its device's thread for 20 (a
-  // kind's host_launch), start latency 5: some thread launches four ops, its last at 5 + 3 x 20 =
-  // 65 at the earliest, so the bound is 5 + 160 / 2 - 20 = 65 (the work bound is 40); random and
-  // balanced placements end no earlier.
+  // Four ops of kind a (launch 30) and four of kind b (launch 10), each taking 10, and one of kind z
+  // that takes no time (a load: host_load 2), on 2 devices, start latency 5: the busiest thread
+  // launches at least 162 / 2 = 81, its last launch no earlier than 5 + 81 - 30 (the longest
+  // launch) = 56, so that is the bound (the work bound is 40). Random placements, one device left
+  // empty among them, end no earlier.
   TaskGraph g("g");
-  for (int i = 0; i < 8; ++i) g.add_op(op(90, 0));
-  sim::Simulator s(g, machine("format: 2, issue_depth: 4, start_latency: 5, kinds: {x: {host_launch: 20}}"),
-                   sim::CostModelKind::roofline);
-  EXPECT_DOUBLE_EQ(s.lower_bound(), 65);
+  for (int i = 0; i < 8; ++i) {
+    Op o = op(90, 0);
+    o.kind = i < 4 ? "a" : "b";
+    g.add_op(o);
+  }
+  Op load = op(0, 0);
+  load.kind = "z";  // a kind without limits: takes no time
+  g.add_op(load);
+  const std::string a = "a: {flop_rate: 10, bandwidth: 100, overhead: 1",
+                    b = "b: {flop_rate: 10, bandwidth: 100, overhead: 1";
+  const std::string host = "format: 2, issue_depth: 4, start_latency: 5, host_load: 2, kinds: {" + a +
+                           ", host_launch: 30}, " + b + ", host_launch: 10}, z: {}}";
+  sim::Simulator s(g, machine(host), sim::CostModelKind::roofline);
+  EXPECT_DOUBLE_EQ(s.lower_bound(), 56);
   std::mt19937_64 rng(3);
-  for (int trial = 0; trial < 20; ++trial) {
+  for (int trial = 0; trial < 40; ++trial) {
     Plan plan;
-    for (int i = 0; i < 8; ++i) plan.device.push_back(trial == 0 ? i % 2 : static_cast<DeviceId>(rng() % 2));
+    for (OpId i = 0; i < g.num_ops(); ++i)
+      plan.device.push_back(trial == 0 ? 0 : trial == 1 ? i % 2 : static_cast<DeviceId>(rng() % 2));
     EXPECT_GE(s.run(plan).makespan, s.lower_bound()) << trial;
   }
-  sim::Simulator plain(g, machine("format: 2, issue_depth: 4, start_latency: 5"),
-                       sim::CostModelKind::roofline);
-  EXPECT_DOUBLE_EQ(plain.lower_bound(), 40);
+  const std::string no_host =
+      "format: 2, issue_depth: 4, start_latency: 5, kinds: {" + a + "}, " + b + "}, z: {}}";
+  EXPECT_DOUBLE_EQ(sim::Simulator(g, machine(no_host), sim::CostModelKind::roofline).lower_bound(), 40);
+  const TaskGraph empty("empty");
+  EXPECT_DOUBLE_EQ(sim::Simulator(empty, machine(host), sim::CostModelKind::roofline).lower_bound(), 0);
 }
 
 TEST(IssueEngine, SameSeedSameTrace) {

@@ -97,7 +97,8 @@ double Simulator::lower_bound() const {
   std::size_t slots = 0;
   for (const int s : streams_) slots += static_cast<std::size_t>(s);
   const double bound = makespan_lower_bound(exec_, costs_.compute_estimate(), slots);
-  if (!costs_.models_host() || issue_depth_of(machine_, costs_.kind()) == 0) return bound;
+  if (!costs_.models_host() || issue_depth_of(machine_, costs_.kind()) == 0 || exec_.num_ops == 0)
+    return bound;
   // With the host modelled, each device's thread launches its ops one after another from the start
   // latency on: the thread with the most launch time (at least the total over the devices) makes
   // its last launch after all its others, and that op ends no earlier.

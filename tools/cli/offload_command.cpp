@@ -107,8 +107,12 @@ void check_output_dir(const std::string& path, const std::string& flag) {
 
 // "eindecomp 8", "data 4, fan-in 2": how the workload was split, for tables, charts and file names.
 std::string decomposition_label(const einsum::DecomposeOptions& options) {
+  const einsum::DecomposeOptions defaults;
   return std::string(einsum::decompose_method_name(options.method)) + " " + std::to_string(options.devices) +
          (options.wide_search ? " wide" : "") +
+         (options.max_candidates != defaults.max_candidates
+              ? ", max_candidates " + std::to_string(options.max_candidates)
+              : "") +
          (options.aggregate_fan_in > 0 ? ", fan-in " + std::to_string(options.aggregate_fan_in) : "");
 }
 
@@ -271,16 +275,24 @@ std::string measured_trace_name(const Row& r, bool several_splits) {
 // Under the table of a sweep over decompositions: per GPU count, budget, host link and order, the
 // decomposition with the shortest simulated makespan.
 void print_fastest_splits(const std::vector<Row>& rows) {
-  std::map<std::tuple<std::size_t, std::uint64_t, double, RunOrder>, const Row*> fastest;
+  // A budget given as a fraction is the same fraction of each decomposition's own working set.
+  using Budget = std::pair<bool, double>;  // (a fraction?, the fraction or the bytes)
+  std::map<std::tuple<std::size_t, Budget, double, RunOrder>, const Row*> fastest;
   for (const Row& r : rows) {
-    const Row*& best = fastest[{r.gpus, r.budget, r.bandwidth, r.order}];
+    const Budget budget =
+        r.fraction ? Budget{true, *r.fraction} : Budget{false, static_cast<double>(r.budget)};
+    const Row*& best = fastest[{r.gpus, budget, r.bandwidth, r.order}];
     if (!best || r.result.makespan < best->result.makespan) best = &r;
   }
   std::cout << "\nfastest decomposition (simulated):\n";
-  for (const auto& [key, r] : fastest)
-    std::cout << "  " << r->gpus << " GPU(s), budget " << g4(static_cast<double>(r->budget)) << ", host link "
-              << g4(r->bandwidth) << ", " << run_order_name(r->order) << ": " << r->decomposition << " ("
-              << g4(r->result.makespan) << ")\n";
+  for (const auto& [key, r] : fastest) {
+    const Budget& budget = std::get<1>(key);
+    std::cout << "  " << r->gpus << " GPU(s), budget "
+              << (budget.first ? percent_text(budget.second) + " of the working set"
+                               : g4(budget.second) + " bytes")
+              << ", host link " << g4(r->bandwidth) << ", " << run_order_name(r->order) << ": "
+              << r->decomposition << " (" << g4(r->result.makespan) << ")\n";
+  }
 }
 
 void write_plots(const std::string& dir, const std::map<std::string, std::string>& files) {
@@ -380,14 +392,28 @@ void run_offload(const OffloadFlags& flags) {
   std::vector<einsum::DecomposeSpec> splits = study.decompositions;
   if (splits.empty()) splits.push_back(e.decompose);
   const bool several_splits = splits.size() > 1;
+  const auto options_for = [](const einsum::DecomposeSpec& split, std::size_t n) {
+    einsum::DecomposeOptions options = split.options;
+    if (!split.devices_given) options.devices = static_cast<int>(n);
+    return options;
+  };
+  for (const std::size_t n : gpus) {
+    std::set<std::string> labels;
+    for (const einsum::DecomposeSpec& split : splits)
+      if (!labels.insert(decomposition_label(options_for(split, n))).second)
+        throw Error(flags.config + ": 'offload.decompositions': two of them are the same split on " +
+                    std::to_string(n) + " GPU(s): " + decomposition_label(options_for(split, n)));
+  }
+#ifdef DOPPLER_HAVE_HW
+  std::vector<std::vector<double>> reference;  // the CPU reference, the same for every split
+#endif
 
   std::vector<Row> rows;
   std::vector<MeasuredLinks> links;
   for (const std::size_t n : gpus) {
     for (const einsum::DecomposeSpec& split : splits) {
       const Machine machine = first_devices(base, n);
-      einsum::DecomposeOptions decompose = split.options;
-      if (!split.devices_given) decompose.devices = static_cast<int>(n);
+      const einsum::DecomposeOptions decompose = options_for(split, n);
       const std::string split_label = decomposition_label(decompose);
       TaskGraph graph;
       const EinsumOrigin origin = lower_einsum_workload(*e.einsum, decompose, graph);
@@ -405,8 +431,7 @@ void run_offload(const OffloadFlags& flags) {
         budgets.push_back({static_cast<std::uint64_t>(b), std::nullopt});
       const sim::CostTable costs(graph, machine, model);
 #ifdef DOPPLER_HAVE_HW
-      std::vector<std::vector<double>> reference;
-      if (flags.verify) reference = einsum::run_reference<double>(origin.graph);
+      if (flags.verify && reference.empty()) reference = einsum::run_reference<double>(origin.graph);
       hw::MemoryRunOptions gpu_options;
       gpu_options.return_outputs = flags.verify;
       gpu_options.repetitions = static_cast<int>(flags.repetitions);
@@ -435,7 +460,8 @@ void run_offload(const OffloadFlags& flags) {
                                flags.verify ? &reference : nullptr);
         for (const auto& [order, m] : measured)
           if (m.max_relative_error && *m.max_relative_error > output_tolerance(origin.graph))
-            throw Error(flags.config + ": " + std::to_string(budget) + " bytes, " + run_order_name(order) +
+            throw Error(flags.config + ": " + std::to_string(n) + " GPU(s), " + split_label + ", " +
+                        std::to_string(budget) + " bytes, " + run_order_name(order) +
                         " order: the GPU's outputs differ from the reference by " +
                         g4(*m.max_relative_error) + " (tolerance " + g4(output_tolerance(origin.graph)) +
                         ")");

@@ -146,14 +146,13 @@ EinsumWorkloadSpec read_einsum_workload(const YAML::Node& node, const ConfigFiel
   return spec;
 }
 
-DecomposeSpec read_decompose(const YAML::Node& node, const ConfigFields& in) {
+DecomposeSpec read_decompose(const YAML::Node& node, const ConfigFields& in, const std::string& name) {
   if (!node.IsMap())
-    in.fail(node, "decompose",
-            "expected a mapping: {method, devices, wide, max_candidates, aggregate_fan_in}");
+    in.fail(node, name, "expected a mapping: {method, devices, wide, max_candidates, aggregate_fan_in}");
   DecomposeSpec spec;
   for (auto it = node.begin(); it != node.end(); ++it) {
     const std::string key = it->first.Scalar();
-    const std::string field = "decompose." + key;
+    const std::string field = name + "." + key;
     const YAML::Node value = it->second;
     if (key == "method") {
       try {

@@ -85,7 +85,7 @@ OffloadStudy read_offload_study(const Experiment& experiment, const std::vector<
       if (study.alignment == 0) in.fail(value, field, "must be at least 1");
     } else if (key == "decompositions") {
       read_list(in, value, field, [&](const YAML::Node& item, const std::string& f) {
-        einsum::DecomposeSpec spec = einsum::read_decompose(item, in);
+        einsum::DecomposeSpec spec = einsum::read_decompose(item, in, f);
         for (const einsum::DecomposeSpec& seen : study.decompositions)
           if (seen.devices_given == spec.devices_given &&
               einsum::decompose_yaml(seen.options) == einsum::decompose_yaml(spec.options))

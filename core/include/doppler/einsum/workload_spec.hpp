@@ -6,7 +6,7 @@
 //     dtype: bf16                  # f32 | f16 | bf16
 //     optimizer: adam              # training steps: sgd | adam, with lr
 //   einsum: {file: model.yaml}     # ... or an einsum graph file (docs/FORMATS.md)
-//   decompose: {method: eindecomp, devices: 4, wide: false, max_candidates: 1024}
+//   decompose: {method: eindecomp, devices: 4, wide: false, max_candidates: 1024, aggregate_fan_in: 0}
 // `decompose` is optional: eindecomp over the machine's devices. Unknown keys, keys the generator
 // does not take and bad values throw a one-line Error "FILE:LINE: 'einsum.KEY': PROBLEM".
 #include <yaml-cpp/yaml.h>
@@ -36,7 +36,9 @@ struct DecomposeSpec {
 
 const std::vector<std::string>& workload_generator_names();
 EinsumWorkloadSpec read_einsum_workload(const YAML::Node& node, const ConfigFields& fields);
-DecomposeSpec read_decompose(const YAML::Node& node, const ConfigFields& fields);
+// `field` names the mapping in errors ("decompose"; offload's list gives "offload.decompositions").
+DecomposeSpec read_decompose(const YAML::Node& node, const ConfigFields& fields,
+                             const std::string& field = "decompose");
 EinsumGraph build_einsum_workload(const EinsumWorkloadSpec& spec);
 // The spec as the flow map of an `einsum:` key, every option written out, e.g.
 // "{workload: ffnn, batch: 64, in: 256, hidden: 512, out: 128, layers: 3, dtype: bf16}"; a file
