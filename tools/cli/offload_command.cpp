@@ -411,8 +411,8 @@ void run_offload(const OffloadFlags& flags) {
   std::vector<Row> rows;
   std::vector<MeasuredLinks> links;
   for (const std::size_t n : gpus) {
+    const Machine machine = first_devices(base, n);
     for (const einsum::DecomposeSpec& split : splits) {
-      const Machine machine = first_devices(base, n);
       const einsum::DecomposeOptions decompose = options_for(split, n);
       const std::string split_label = decomposition_label(decompose);
       TaskGraph graph;
