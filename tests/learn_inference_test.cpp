@@ -112,8 +112,9 @@ TEST(LearnInference, BatchedScoringEqualsRollouts) {
   policies::PlacementEnv env(f.simulator);
   std::mt19937_64 rng(11);
   std::vector<Episode> episodes;
+  const Teacher critical_path;
   RolloutOptions options;
-  options.teacher = true;
+  options.teacher = &critical_path;
   for (int i = 0; i < 3; ++i) episodes.push_back(rollout(env, f.simulator, arrays, options, rng));
   const StepLogProbs lp = net->batch_log_probs(out, episodes, 4, true);
   for (std::size_t b = 0; b < episodes.size(); ++b) {

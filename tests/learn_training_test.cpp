@@ -157,6 +157,39 @@ TEST(LearnTraining, SeveralGraphs) {
   fs::remove_all(split);
 }
 
+// A plan teacher with the DAgger mixture and self-imitation of the best plan so far: a resumed run
+// continues exactly on two graphs (each graph's best plan is kept and reloaded), and self-imitation
+// changes stage II's objective, not stage I's.
+TEST(LearnTraining, PlanTeacherAndSelfImitationResumeExactly) {
+  const TrainingSetup setup;
+  const TaskGraph ffnn = read_paper_graph(std::string(DOPPLER_SOURCE_DIR) +
+                                          "/configs/workloads/doppler-paper/ffnn_192nodes.txt");
+  const std::string whole = fresh_dir("self_whole"), split = fresh_dir("self_split");
+  TrainSettings s = small_settings();
+  s.teacher = "best_heuristic";
+  s.follow_teacher = 1;
+  s.self_imitation = 0.5;
+  TrainRequest request = setup.request(s, whole);
+  request.more_graphs = {&ffnn};
+  const TrainResult uninterrupted = train(request);
+  EXPECT_TRUE(fs::exists(whole + "/best_plan_1.yaml"));
+  expect_same_logs(uninterrupted.log, split_and_resume(request, split, 20).log);
+  EXPECT_EQ(read_text_file(whole + "/episodes.csv"), read_text_file(split + "/episodes.csv"));
+  TrainSettings plain = s;
+  plain.self_imitation = 0;
+  TrainRequest without = setup.request(plain, "");
+  without.more_graphs = {&ffnn};
+  const TrainResult other = train(without);
+  ASSERT_EQ(other.log.size(), uninterrupted.log.size());
+  bool differs = false;
+  for (std::size_t i = 0; i < 16; ++i) EXPECT_EQ(other.log[i].loss, uninterrupted.log[i].loss) << i;
+  for (std::size_t i = 16; i < other.log.size(); ++i)
+    differs |= other.log[i].loss != uninterrupted.log[i].loss;
+  EXPECT_TRUE(differs);  // stage II's objective has the imitation term
+  fs::remove_all(whole);
+  fs::remove_all(split);
+}
+
 // Stage III learns from the makespans `measure` returns (on GPUs in `doppler train`; here a machine
 // that runs every plan's simulated makespan 1.5x slower, plus 1 ms): its episodes record them, its
 // running mean and best start afresh, it uses gpu_lr and no epsilon, the final greedy plan is measured,
@@ -354,7 +387,20 @@ TEST(LearnTraining, ConfigSections) {
       error_of([&] { read_train_settings(parse_experiment(head + "train:\n  bach: 3\n", "t.yaml", names)); }),
       "t.yaml:5: 'train.bach': unknown key (known: imitation_episodes, rl_episodes, gpu_episodes, "
       "gpu_repetitions, gpu_lr, batch, threads, lr, rl_lr, lr_decay, entropy, epsilon, baseline_decay, "
-      "advantage, graphs, checkpoint_every)");
+      "advantage, graphs, teacher, follow_teacher, self_imitation, checkpoint_every)");
+  EXPECT_EQ(s.teacher, "critical_path");
+  EXPECT_EQ(
+      read_train_settings(parse_experiment(head + "train: {teacher: best_heuristic}\n", "t.yaml", names))
+          .teacher,
+      "best_heuristic");
+  EXPECT_EQ(read_train_settings(parse_experiment(head + "train: {teacher: heft}\n", "t.yaml", names)).teacher,
+            "heft");
+  EXPECT_EQ(error_of([&] {
+              read_train_settings(parse_experiment(head + "train: {teacher: hfet}\n", "t.yaml", names));
+            }),
+            "t.yaml:4: 'train.teacher': unknown teacher 'hfet' (known: random, round_robin, critical_path, "
+            "heft, etf, "
+            "metis, eindecomp, best_heuristic)");
   EXPECT_EQ(
       error_of([&] { read_policy_sizes(parse_experiment(head + "policy: {hidden: 0}\n", "t.yaml", names)); }),
       "t.yaml:4: 'policy.hidden': must be at least 1");

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "doppler/config_fields.hpp"
+#include "doppler/learn/teacher.hpp"
 
 namespace doppler::learn {
 namespace {
@@ -124,6 +125,14 @@ TrainSettings read_train_settings(const Experiment& experiment) {
         const std::string text = in.scalar(v[i], at);
         s.graphs.push_back(random_graph_size(text) ? text : in.input_path(v[i], at));
       }
+    } else if (key == "teacher") {
+      s.teacher = in.scalar(v, field);
+      if (!known_teacher(s.teacher))
+        in.fail(v, field, "unknown teacher '" + s.teacher + "' (known: " + known_teachers() + ")");
+    } else if (key == "self_imitation") {
+      s.self_imitation = in_range(in, v, field, 0, 100, false);
+    } else if (key == "follow_teacher") {
+      s.follow_teacher = in_range(in, v, field, 0, 1, false);
     } else if (key == "checkpoint_every") {
       s.checkpoint_every = positive(in, v, field);
     } else {
@@ -131,7 +140,7 @@ TrainSettings read_train_settings(const Experiment& experiment) {
               "unknown key (known: imitation_episodes, rl_episodes, gpu_episodes, gpu_repetitions, gpu_lr, "
               "batch, "
               "threads, lr, rl_lr, lr_decay, entropy, epsilon, baseline_decay, advantage, graphs, "
-              "checkpoint_every)");
+              "teacher, follow_teacher, self_imitation, checkpoint_every)");
     }
   }
   if (s.total() == 0)

@@ -43,7 +43,7 @@ Episode rollout(policies::PlacementEnv& env, sim::Simulator& simulator, const Po
   e.device_inputs.resize(n * devices * kDeviceFeatureCount);
   e.sel_log_prob.reserve(n);
   e.plc_log_prob.reserve(n);
-  if (options.teacher) e.teacher_device.assign(n * devices, 0);
+  if (options.teacher != nullptr) e.teacher_device.assign(n * devices, 0);
   PlcSums sums;
   sums.reset(devices, arrays.head_hidden);
   std::vector<double> sel(n), plc(devices);
@@ -54,7 +54,12 @@ Episode rollout(policies::PlacementEnv& env, sim::Simulator& simulator, const Po
     sel_logits(arrays, legal, p);
     softmax_in_place(p);
     std::size_t at = 0;
-    if (options.mode.learned_sel) {
+    const bool follow = options.teacher != nullptr && options.follow_teacher > 0 &&
+                        std::uniform_real_distribution<double>(0.0, 1.0)(rng) < options.follow_teacher;
+    if (follow) {
+      const OpId wanted = options.teacher->ops(env).front();
+      at = static_cast<std::size_t>(std::find(legal.begin(), legal.end(), wanted) - legal.begin());
+    } else if (options.mode.learned_sel) {
       at = choose(p, options, rng);
     } else {
       const OpId best = env.teacher_ops().front();
@@ -65,12 +70,12 @@ Episode rollout(policies::PlacementEnv& env, sim::Simulator& simulator, const Po
     e.legal_begin.push_back(static_cast<std::uint32_t>(e.legal.size()));
     e.chosen.push_back(static_cast<std::uint32_t>(at));
     e.sel_log_prob.push_back(options.mode.learned_sel ? std::log(p[at]) : 0.0);
-    if (options.teacher) {
-      const std::vector<OpId> best = env.teacher_ops();
+    if (options.teacher != nullptr) {
+      const std::vector<OpId> best = options.teacher->ops(env);
       for (const OpId candidate : legal) {
         e.teacher_op.push_back(std::binary_search(best.begin(), best.end(), candidate) ? 1 : 0);
       }
-      for (const DeviceId d : env.teacher_devices(op)) e.teacher_device[step * devices + d] = 1;
+      for (const DeviceId d : options.teacher->devices(env, op)) e.teacher_device[step * devices + d] = 1;
     }
     std::span<float> features(e.device_inputs.data() + step * devices * kDeviceFeatureCount,
                               devices * kDeviceFeatureCount);
@@ -79,7 +84,8 @@ Episode rollout(policies::PlacementEnv& env, sim::Simulator& simulator, const Po
     if (options.mode.learned_plc) {
       plc_logits(arrays, sums, op, features, plc);
       softmax_in_place(plc);
-      device = static_cast<DeviceId>(choose(plc, options, rng));
+      device = follow ? options.teacher->devices(env, op).front()
+                      : static_cast<DeviceId>(choose(plc, options, rng));
       e.plc_log_prob.push_back(std::log(plc[device]));
     } else {
       device = env.teacher_devices(op).front();

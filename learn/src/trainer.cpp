@@ -17,6 +17,7 @@
 #include "doppler/learn/graph_inputs.hpp"
 #include "doppler/learn/policy_net.hpp"
 #include "doppler/learn/rollout.hpp"
+#include "doppler/learn/teacher.hpp"
 #include "doppler/number_format.hpp"
 #include "torch_threads.hpp"
 
@@ -45,8 +46,18 @@ struct TrainingGraph {
   std::vector<Worker> workers;
   GraphInputs inputs;
   GraphTensors tensors;
+  TeacherChoice teacher;  // stage I's
   double running = 0, best = 0;
+  Plan best_plan;  // of `best`
 };
+
+// Where graph i's best plan is kept: best_plan.yaml for the config's graph, best_plan_<i>.yaml for the
+// others (written only with self-imitation, which needs them to resume).
+std::string best_plan_path(const std::string& out_dir, std::size_t graph) {
+  return (fs::path(out_dir) /
+          (graph == 0 ? "best_plan.yaml" : "best_plan_" + std::to_string(graph) + ".yaml"))
+      .string();
+}
 
 std::string csv_text(const std::vector<EpisodeRecord>& log) {
   std::ostringstream out;
@@ -112,6 +123,8 @@ class Trainer {
         g.workers.push_back(std::move(w));
       }
       g.inputs = graph_inputs(*g.workers.front().simulator);
+      if (s_.imitation_episodes > 0)
+        g.teacher = make_teacher(s_.teacher, *g.workers.front().simulator, s_.seed);
       g.tensors = graph_tensors(g.inputs);
       graphs_.push_back(std::move(g));
     }
@@ -152,7 +165,6 @@ class Trainer {
   std::size_t devices_ = 0;
   std::size_t episode_ = 0;
   double encoder_seconds_ = 0, rollout_seconds_ = 0, update_seconds_ = 0;
-  Plan best_plan_;
   std::vector<EpisodeRecord> log_;
 };
 
@@ -212,8 +224,10 @@ void Trainer::start_or_resume() {
   }
   graphs_[0].running = state.running;
   graphs_[0].best = state.best;
-  const std::string plan = (fs::path(r_.out_dir) / "best_plan.yaml").string();
-  if (state.best > 0 && fs::exists(plan, ec)) best_plan_ = load_plan(plan);
+  for (std::size_t g = 0; g < graphs_.size(); ++g) {
+    const std::string plan = best_plan_path(r_.out_dir, g);
+    if (graphs_[g].best > 0 && fs::exists(plan, ec)) graphs_[g].best_plan = load_plan(plan);
+  }
 }
 
 void Trainer::rollouts(TrainingGraph& graph, const PolicyArrays& arrays, const RolloutOptions& options,
@@ -283,15 +297,24 @@ void Trainer::run_batch(std::size_t count) {
   const bool imitation = stage == 1;
   if (stage == 3 && (log_.empty() || log_.back().stage != 3)) {
     // Measured makespans are not the simulator's: baselines and bests start again.
-    for (TrainingGraph& g : graphs_) g.running = g.best = 0;
-    best_plan_ = Plan{};
+    for (TrainingGraph& g : graphs_) {
+      g.running = g.best = 0;
+      g.best_plan = Plan{};
+    }
   }
   const double lr = lr_at(episode_);
   for (auto& group : optimizer_.param_groups())
     static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+  // Stages II and III with self-imitation also label every step with the best plan so far.
+  const bool self_imitation = !imitation && s_.self_imitation > 0 && graph.best > 0;
+  const Teacher best_so_far = self_imitation ? Teacher(graph.best_plan) : Teacher();
   RolloutOptions options;
   options.mode = r_.mode;
-  options.teacher = imitation;
+  options.teacher = imitation ? &graph.teacher.teacher : self_imitation ? &best_so_far : nullptr;
+  if (imitation) {
+    options.follow_teacher = s_.follow_teacher * (1.0 - static_cast<double>(episode_) /
+                                                            static_cast<double>(s_.imitation_episodes));
+  }
   options.epsilon = epsilon_at(episode_);
 
   using Clock = std::chrono::steady_clock;
@@ -304,7 +327,7 @@ void Trainer::run_batch(std::size_t count) {
   if (stage == 3) measure(graph_index, episodes);
   const auto t2 = Clock::now();
 
-  const StepLogProbs lp = net_->batch_log_probs(outputs, episodes, devices_, imitation);
+  const StepLogProbs lp = net_->batch_log_probs(outputs, episodes, devices_, options.teacher != nullptr);
   torch::Tensor loss;
   const auto sel = [&](const torch::Tensor& t) { return r_.mode.learned_sel ? t : torch::zeros_like(t); };
   const auto plc = [&](const torch::Tensor& t) { return r_.mode.learned_plc ? t : torch::zeros_like(t); };
@@ -315,6 +338,7 @@ void Trainer::run_batch(std::size_t count) {
     const torch::Tensor a = torch::tensor(torch::ArrayRef<float>(advantage));
     loss = -(a * (sel(lp.sel) + plc(lp.plc)).mean(1)).mean() -
            s_.entropy * (sel(lp.sel_entropy) + plc(lp.plc_entropy)).mean();
+    if (self_imitation) loss = loss - s_.self_imitation * (sel(lp.sel_teacher) + plc(lp.plc_teacher)).mean();
   }
   optimizer_.zero_grad();
   loss.backward();
@@ -331,7 +355,7 @@ void Trainer::run_batch(std::size_t count) {
                         : e.makespan;
     if (graph.best == 0 || e.makespan < graph.best) {
       graph.best = e.makespan;
-      if (graph_index == 0) best_plan_ = e.plan;
+      graph.best_plan = e.plan;
     }
     log_.push_back({episode_ + i, graph_index, stage, e.makespan, graph.running, graph.best, loss_value, lr,
                     options.epsilon});
@@ -351,9 +375,10 @@ void Trainer::save() {
   state.best = graphs_[0].best;
   state.seed = s_.seed;
   write_file_atomically((dir / "episodes.csv").string(), csv_text(log_));
-  if (graphs_[0].best > 0) {
-    best_plan_.method = "doppler-policy";
-    save_plan(best_plan_, (dir / "best_plan.yaml").string());
+  for (std::size_t g = 0; g < graphs_.size() && (g == 0 || s_.self_imitation > 0); ++g) {
+    if (graphs_[g].best == 0) continue;
+    graphs_[g].best_plan.method = "doppler-policy";
+    save_plan(graphs_[g].best_plan, best_plan_path(r_.out_dir, g));
   }
   save_checkpoint(checkpoint_path(r_.out_dir), state, net_, &optimizer_);
   save_policy_file(policy_file_path(r_.out_dir), state, net_);
@@ -407,10 +432,12 @@ TrainResult Trainer::run() {
   e.plan.method = "doppler-policy-greedy";
   if (!r_.out_dir.empty()) save_plan(e.plan, (fs::path(r_.out_dir) / "greedy_plan.yaml").string());
   result.greedy_makespan = e.makespan;
+  result.teacher = main.teacher.method;
+  result.teacher_makespan = main.teacher.makespan;
   result.log = log_;
   const double best = main.best > 0 ? main.best : e.makespan;
   result.best_makespan = std::min(best, e.makespan);
-  result.best_plan = e.makespan < best ? e.plan : best_plan_;
+  result.best_plan = e.makespan < best ? e.plan : main.best_plan;
   return result;
 }
 

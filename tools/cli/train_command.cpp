@@ -164,6 +164,10 @@ void train(const TrainFlags& flags) {
     j["best_makespan"] = result.best_makespan;
     j["greedy_makespan"] = result.greedy_makespan;
     j["critical_path_makespan"] = critical_path;
+    if (!result.teacher.empty()) {
+      j["teacher"] = result.teacher;
+      j["teacher_makespan"] = result.teacher_makespan;
+    }
     if (gpu) {
       j["gpu_episodes"] = request.settings.gpu_episodes;
       j["critical_path_measured"] = critical_path_measured;  // best and greedy above are measured too
@@ -180,6 +184,9 @@ void train(const TrainFlags& flags) {
   table.add_row({"best makespan", format_number(result.best_makespan)});
   table.add_row({"greedy makespan", format_number(result.greedy_makespan)});
   table.add_row({"critical path", format_number(critical_path)});
+  if (!result.teacher.empty() && result.teacher != "critical_path") {
+    table.add_row({"teacher", result.teacher + ", " + format_number(result.teacher_makespan)});
+  }
   if (gpu) {
     table.add_row({"critical path, measured",
                    format_number(critical_path_measured) + " (best and greedy above: measured on the GPUs)"});

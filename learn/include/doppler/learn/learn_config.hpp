@@ -41,8 +41,8 @@ struct PolicyConfig {
   PolicyMode mode;
 };
 
-// Stage I (imitation of the critical-path teacher, DAgger-style) runs `imitation_episodes`, then
-// stage II (REINFORCE on the simulated makespan) `rl_episodes`, then stage III (REINFORCE on the
+// Stage I (imitation of `teacher`, by default the critical-path one, DAgger-style) runs `imitation_episodes`,
+// then stage II (REINFORCE on the simulated makespan) `rl_episodes`, then stage III (REINFORCE on the
 // makespan measured on GPUs: the median of `gpu_repetitions` timed runs after an untimed one, at
 // learning rate gpu_lr * lr_decay^(episode / 1000), no epsilon; running mean and best start afresh)
 // `gpu_episodes`. One update per batch of `batch` episodes rolled out on
@@ -51,7 +51,9 @@ struct PolicyConfig {
 // epsilon falls linearly from `epsilon` to 0 over the RL stage; the baseline is a running mean (baseline <- b
 // * baseline + (1 - b) * makespan). Stage II's advantage per episode is (baseline - makespan) / baseline
 // (`relative`), or with `normalized` the batch's makespans standardised: (batch mean - makespan) / (batch
-// standard deviation), 0 for a batch of equal makespans. `graphs` are more graph specs (files, resolved
+// standard deviation), 0 for a batch of equal makespans. With `self_imitation` W > 0, stages II and III add
+// W x the imitation loss towards the graph's best plan so far (a plan teacher, teacher.hpp) on the batch's
+// own states. `graphs` are more graph specs (files, resolved
 // against the config's directory, or random:N) trained on besides the config's graph (docs/TRAINING.md).
 enum class Advantage { relative, normalized };
 
@@ -70,9 +72,12 @@ struct TrainSettings {
   double epsilon = 0.1;
   double baseline_decay = 0.95;
   Advantage advantage = Advantage::relative;
-  std::vector<std::string> graphs;     // more training graphs (specs), besides the config's
-  std::size_t checkpoint_every = 500;  // episodes (rounded up to whole batches)
-  std::uint64_t seed = 1;              // the experiment's seed
+  std::string teacher = "critical_path";  // stage I's teacher (teacher.hpp: make_teacher)
+  double follow_teacher = 0;              // DAgger's beta at the start of stage I, falling linearly to 0
+  double self_imitation = 0;              // stages II/III: weight of imitating the best plan so far
+  std::vector<std::string> graphs;        // more training graphs (specs), besides the config's
+  std::size_t checkpoint_every = 500;     // episodes (rounded up to whole batches)
+  std::uint64_t seed = 1;                 // the experiment's seed
   std::size_t simulated() const { return imitation_episodes + rl_episodes; }  // stages I and II
   std::size_t total() const { return imitation_episodes + rl_episodes + gpu_episodes; }
 };

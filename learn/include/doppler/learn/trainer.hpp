@@ -2,11 +2,11 @@
 // Contract: `doppler train`'s engine (torch-free interface). Trains the SEL/PLC policies on one
 // machine and one graph, or several (`more_graphs`: the batch starting at episode e trains on graph
 // (e / batch) mod G, 0 being `graph`; baselines, running means and bests are per graph; the plans
-// written and the greedy result are `graph`'s): stage I imitates the critical-path teacher on the learner's
-// own rollouts (loss: -log of the summed probability of the teacher's tied choices), stage II is REINFORCE on
-// the simulated makespan with a running-mean baseline, an entropy bonus, epsilon-greedy exploration
-// decaying to 0 and a decaying learning rate; stage III is REINFORCE on the makespans `measure` returns
-// for the batch's plans (real GPUs; see learn_config.hpp), and its rewards, running means and bests
+// written and the greedy result are `graph`'s): stage I imitates settings.teacher (teacher.hpp) on the
+// learner's own rollouts (loss: -log of the summed probability of the teacher's tied choices), stage II is
+// REINFORCE on the simulated makespan with a running-mean baseline, an entropy bonus, epsilon-greedy
+// exploration decaying to 0 and a decaying learning rate; stage III is REINFORCE on the makespans `measure`
+// returns for the batch's plans (real GPUs; see learn_config.hpp), and its rewards, running means and bests
 // are those measurements (the final greedy plan is measured too). Each update rolls out one batch of episodes
 // on `threads` threads; episode i draws from an RNG seeded by (seed, i), and torch runs on one thread, so
 // results do not depend on the thread count. In `out_dir`: policy.ckpt (checkpoint, see checkpoint.hpp),
@@ -75,6 +75,8 @@ struct TrainResult {
   double best_makespan = 0;        // of `graph`: over its sampled episodes and the final greedy placement
   double greedy_makespan = 0;      // the final policy, greedy (measured when stage III ran)
   Plan best_plan;                  // of best_makespan
+  std::string teacher;             // stage I's teacher method on `graph` (empty without stage I)
+  double teacher_makespan = 0;     // its plan's simulated makespan
 };
 
 TrainResult train(const TrainRequest& request);
