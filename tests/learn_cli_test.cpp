@@ -153,7 +153,7 @@ TEST_F(LearnCli, CommittedEinsumPolicies) {
   std::map<std::string, std::map<std::string, double>> makespan;
   for (const auto& r : j["results"])
     makespan[r["graph"].get<std::string>()][r["method"].get<std::string>()] = r["makespan"].get<double>();
-  ASSERT_EQ(makespan.size(), 5u);
+  ASSERT_EQ(makespan.size(), 7u);
   const auto best_heuristic = [&](const std::string& graph) {
     double best = 0;
     for (const auto& [method, value] : makespan[graph]) {
@@ -172,7 +172,9 @@ TEST_F(LearnCli, CommittedEinsumPolicies) {
                         Case{"chain_mm_4gpu", "chain_mm_4gpu", "h100-4-calibrated-eager", 0.935, 0},
                         Case{"llama_block_4gpu", "llama_block_4gpu", "h100-4-calibrated-eager", 0.8, 0.885},
                         Case{"llama_layer_4gpu", "llama_layer_4gpu", "h100-4-calibrated-eager", 0.865, 0.945},
-                        Case{"ffnn_4gpu", "ffnn_4gpu", "h100-4-calibrated-format2", 0.825, 0}}) {
+                        Case{"ffnn_4gpu", "ffnn_4gpu", "h100-4-calibrated-format2", 0.825, 0},
+                        Case{"llama_block_2gpu", "llama_block", "h100-2-calibrated-eager", 0.935, 0.98},
+                        Case{"ffnn_2gpu", "ffnn", "h100-2-calibrated-eager", 0.985, 0}}) {
     const std::string graph = std::string("einsum_") + c.name;
     const double best = best_heuristic(graph);
     EXPECT_LT(makespan[graph]["doppler_best_of_1024"], best) << graph;

@@ -108,7 +108,8 @@ void run_calibrate(const CalibrateFlags& flags) {
   }
   std::string source = flags.traces + ": " + std::to_string(measured.size()) + " runs";
   if (flags.holdout > 0)
-    source += ", every " + std::to_string(flags.holdout) + "th placement per workload held out";
+    source += ", placement " + std::to_string(flags.holdout) + ", " + std::to_string(2 * flags.holdout) +
+              ", ... of each workload held out";
   Machine m = sim::fit_calibration(measured, base, source);
   m.calibration->issue_depth = common_queue_depth(runs);
   m.calibration->held_out = std::move(held_out);
