@@ -8,7 +8,8 @@
 # two are interleaved in ROUNDS rounds (PyTorch, every decomposition, ..., PyTorch) so that the
 # machine's drift shows; each doppler figure is compared with the PyTorch runs on either side.
 # Usage (GPU machine, doppler built with the hw backend):
-#   tools/scripts/gpu_offload_vs_torch.sh DOPPLER OUT [R] [ROUNDS]
+#   [MACHINE=configs/machines/h200-1-calibrated.yaml] tools/scripts/gpu_offload_vs_torch.sh DOPPLER OUT [R] [ROUNDS]
+# MACHINE is the machine file the simulated figures use (default h100-1-calibrated-eager.yaml).
 set -eu
 doppler=$1
 out=$2
@@ -27,7 +28,7 @@ for name in "${!decompositions[@]}"; do
       -e "s/^decompose: .*/decompose: {${decompositions[$name]}}/" \
       -e "s/^  budget_bytes: .*/  budget_bytes: [$peak, 369885184]/" \
       -e "s/^  bandwidths: .*/  bandwidths: [53e9]/" \
-      -e "s#^machine: .*#machine: $PWD/configs/machines/h100-1-calibrated-eager.yaml#" \
+      -e "s#^machine: .*#machine: $PWD/${MACHINE:-configs/machines/h100-1-calibrated-eager.yaml}#" \
       configs/offload-llama-lookahead.yaml >"$out/offload-vs-torch-$name.yaml"
 done
 for round in $(seq 1 "$rounds"); do
