@@ -252,6 +252,15 @@ TEST_F(Cli, MalformedYamlConfig) {
   expect_error("simulate " + config, {config + ":"});
 }
 
+// yaml-cpp would keep the second of two equal keys; doppler names the repeated one instead, at any depth.
+TEST_F(Cli, DuplicateConfigKey) {
+  const std::string twice = write("twice.yaml", "graph: " + kFfnn + "\ndevices: 4\nseed: 1\nseed: 2\n");
+  expect_error("compare " + twice, {twice + ":4: duplicate key 'seed'"});
+  const std::string nested =
+      write("nested.yaml", "graph: " + kFfnn + "\ndevices: 4\noutput:\n  csv: a.csv\n  csv: b.csv\n");
+  expect_error("compare " + nested, {nested + ":5: duplicate key 'csv'"});
+}
+
 TEST_F(Cli, UnknownConfigKey) {
   const std::string config = write("typo.yaml", "name: x\ngraph: " + kFfnn + "\ndevices: 4\nsede: 3\n");
   expect_error("compare " + config, {config + ":4:", "'sede'"});

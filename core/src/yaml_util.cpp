@@ -1,17 +1,41 @@
 #include "doppler/yaml_util.hpp"
 
 #include <cmath>
+#include <set>
 
 #include "doppler/error.hpp"
 
 namespace doppler {
 
+namespace {
+
+// yaml-cpp keeps the last of two equal keys in a mapping; a config that sets a field twice is a
+// mistake to report, not to resolve silently.
+void reject_duplicate_keys(const YAML::Node& node, const std::string& source_name) {
+  if (node.IsSequence()) {
+    for (const YAML::Node& item : node) reject_duplicate_keys(item, source_name);
+  } else if (node.IsMap()) {
+    std::set<std::string> keys;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (it->first.IsScalar() && !keys.insert(it->first.Scalar()).second) {
+        throw_at(source_name, yaml_line(it->first), "duplicate key '" + it->first.Scalar() + "'");
+      }
+      reject_duplicate_keys(it->second, source_name);
+    }
+  }
+}
+
+}  // namespace
+
 YAML::Node parse_yaml_document(const std::string& text, const std::string& source_name) {
+  YAML::Node document;
   try {
-    return YAML::Load(text);
+    document = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     throw_at(source_name, static_cast<std::size_t>(e.mark.line + 1), "malformed YAML: " + e.msg);
   }
+  reject_duplicate_keys(document, source_name);
+  return document;
 }
 
 std::size_t yaml_line(const YAML::Node& node) {

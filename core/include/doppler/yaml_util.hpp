@@ -1,6 +1,7 @@
 #pragma once
 // Contract: yaml-cpp helpers that turn every parse or type problem into a doppler::Error naming
-// file and line (yaml-cpp marks are 0-based; these report 1-based lines).
+// file and line (yaml-cpp marks are 0-based; these report 1-based lines). parse_yaml_document also
+// rejects a mapping that repeats a key (yaml-cpp would keep the last silently).
 #include <yaml-cpp/yaml.h>
 
 #include <string>
