@@ -306,7 +306,8 @@ void Trainer::run_batch(std::size_t count) {
   for (auto& group : optimizer_.param_groups())
     static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
   // Stages II and III with self-imitation also label every step with the best plan so far.
-  const bool self_imitation = !imitation && s_.self_imitation > 0 && graph.best > 0;
+  // (A run resumed with self-imitation that was saved without it has no best plan for its other graphs.)
+  const bool self_imitation = !imitation && s_.self_imitation > 0 && !graph.best_plan.device.empty();
   const Teacher best_so_far = self_imitation ? Teacher(graph.best_plan) : Teacher();
   RolloutOptions options;
   options.mode = r_.mode;
