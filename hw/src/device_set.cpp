@@ -81,7 +81,7 @@ DeviceSet::~DeviceSet() {
   release();
 }
 
-void DeviceSet::close_gate(bool busy) {
+void DeviceSet::close_gate() {
   if (!gate_flag_) {
     void* flag = nullptr;
     check(cudaHostAlloc(&flag, sizeof(int), cudaHostAllocMapped | cudaHostAllocPortable), setup(0),
@@ -93,23 +93,7 @@ void DeviceSet::close_gate(bool busy) {
   for (DeviceId d = 0; d < devices_.size(); ++d) {
     if (!is_local(d)) continue;
     use(d);
-    DeviceResources& r = devices_[d];
-    if (!busy) {
-      check(launch_wait_for_flag(gate_flag_, r.compute[0]), setup(d), "gate kernel");
-      continue;
-    }
-    if (!r.gate_release) {
-      void* word = nullptr;
-      check(cudaMalloc(&word, 2 * sizeof(int)), setup(d), "cudaMalloc (busy gate)");
-      r.gate_release = static_cast<int*>(word);
-    }
-    int sms = 0;
-    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, r.ordinal), setup(d),
-          "cudaDeviceGetAttribute (SMs)");
-    check(cudaMemsetAsync(r.gate_release, 0, 2 * sizeof(int), r.compute[0]), setup(d),
-          "cudaMemsetAsync (busy gate)");
-    check(launch_busy_wait_for_flag(gate_flag_, r.gate_release, sms, r.compute[0]), setup(d),
-          "busy gate kernel");
+    check(launch_wait_for_flag(gate_flag_, devices_[d].compute[0]), setup(d), "gate kernel");
   }
 }
 
@@ -146,7 +130,6 @@ void DeviceSet::release() {
     if (r.device_to_host) cudaStreamDestroy(r.device_to_host);
     if (r.arena) cudaFree(r.arena);
     if (r.scratch) cudaFree(r.scratch);
-    if (r.gate_release) cudaFree(r.gate_release);
   }
   if (gate_flag_) cudaFreeHost(const_cast<int*>(gate_flag_));
   gate_flag_ = nullptr;

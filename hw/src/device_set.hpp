@@ -37,7 +37,6 @@ struct DeviceResources {
   std::uint64_t arena_generation = 0;  // counts the arena's allocations (contents lost at each)
   std::byte* scratch = nullptr;
   std::size_t scratch_bytes = 0;
-  int* gate_release = nullptr;  // the busy gate's release word (device memory)
 };
 
 class DeviceSet {
@@ -74,9 +73,7 @@ class DeviceSet {
   // Holds compute stream 0 of every local device: it runs a one-thread kernel that waits for a flag
   // in mapped pinned memory, so work enqueued there afterwards starts when open_gate() sets the
   // flag (release() opens it too). The caller makes the other streams wait for an event after it.
-  // With `busy`, one block per SM spins on arithmetic until then, so that no SM is idle when the
-  // gate opens (an experiment on the slow first kernel after an idle GPU).
-  void close_gate(bool busy = false);
+  void close_gate();
   void open_gate();
   // Every stream of device d but compute stream 0.
   std::vector<cudaStream_t> other_streams(DeviceId d) const;

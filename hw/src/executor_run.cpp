@@ -299,7 +299,7 @@ void Run::make_events() {
 void Run::start_clock() {
   if (options_.warm_up) devices_.warm_up();
   devices_.synchronize();
-  if (gated()) devices_.close_gate(options_.busy_gate);
+  if (gated()) devices_.close_gate();
   for (DeviceId d = 0; d < devices_.size(); ++d) {
     if (!local(d)) continue;
     const Where where{"set-up", "", static_cast<int>(d)};

@@ -158,26 +158,6 @@ __global__ void wait_for_flag_kernel(const volatile int* flag) {
   while (*flag == 0) __nanosleep(256);
 }
 
-// The busy gate (launch_busy_wait_for_flag): every thread but block 0's first spins on fused
-// multiply-adds until that one has seen the host's flag and set release[0]; release[1] only
-// receives a result that never occurs, so the arithmetic is not optimised away.
-__global__ void busy_wait_for_flag_kernel(const volatile int* flag, int* release) {
-  volatile int* open = release;
-  if (blockIdx.x == 0 && threadIdx.x == 0) {
-    while (*flag == 0) __nanosleep(256);
-    *open = 1;
-    __threadfence();
-    return;
-  }
-  float a = static_cast<float>(threadIdx.x);
-  const float b = 1.0001f;
-  while (*open == 0) {
-#pragma unroll 16
-    for (int i = 0; i < 256; ++i) a = fmaf(a, b, 0.5f);
-  }
-  if (a == -1.0f) release[1] = 1;
-}
-
 // kGroup threads per output element (kGroup divides kThreads, so a group never straddles blocks
 // and every thread of a group agrees on whether its element exists).
 // Elementwise joins (no aggregation): a block covers kThreads * kVec outputs; each thread loads
@@ -461,12 +441,6 @@ cudaError_t launch_join_as(const JoinLaunch& params, cudaStream_t stream) {
 
 cudaError_t launch_wait_for_flag(const volatile int* flag, cudaStream_t stream) {
   wait_for_flag_kernel<<<1, 1, 0, stream>>>(flag);
-  return cudaGetLastError();
-}
-
-cudaError_t launch_busy_wait_for_flag(const volatile int* flag, int* release, int blocks,
-                                      cudaStream_t stream) {
-  busy_wait_for_flag_kernel<<<blocks, kThreads, 0, stream>>>(flag, release);
   return cudaGetLastError();
 }
 

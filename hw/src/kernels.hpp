@@ -31,11 +31,6 @@ struct AggregateParams {
 cudaError_t launch_join(const JoinLaunch& params, cudaStream_t stream);
 // One thread that spins until *flag (mapped pinned host memory) is non-zero: holds its stream.
 cudaError_t launch_wait_for_flag(const volatile int* flag, cudaStream_t stream);
-// The same hold with `blocks` blocks (one per SM) that spin on arithmetic: block 0's first thread
-// polls *flag and then sets release[0] (device memory, zeroed before the launch), which ends the
-// others' loops.
-cudaError_t launch_busy_wait_for_flag(const volatile int* flag, int* release, int blocks,
-                                      cudaStream_t stream);
 cudaError_t launch_copy(const StridedCopy& copy, const void* src, ElemType src_type, void* dst,
                         ElemType dst_type, cudaStream_t stream);
 cudaError_t launch_aggregate(const AggregateParams& params, cudaStream_t stream);

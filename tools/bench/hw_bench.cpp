@@ -12,8 +12,7 @@
 //             outputs back between runs, cuBLAS back to back, cuBLAS after its inputs were copied
 //             in again, cuBLAS after 5 ms idle (where a run's first GEMM loses its time); and
 //             the executor without gated_start (the default: the GPUs held until the first
-//             launches are in), where the first GEMM waits for its own launch call; and with the
-//             busy gate (every SM spinning on arithmetic while the GPU is held).
+//             launches are in), where the first GEMM waits for its own launch call.
 //   calls     host time per CUDA call of the kinds one executor launch makes (event record, stream
 //             wait, join kernel, small cuBLAS GEMM, peer copy, event query), by one host thread on
 //             GPU 0 and then by one thread per GPU at once; --tasks calls per measurement.
@@ -377,15 +376,11 @@ void gemm(const Flags& f) {
   hw::ExecuteOptions open;  // as `executor`, but the clock starts before the first launch
   open.gated_start = false;
   hw::Executor ungated(g, lowered, open);
-  hw::ExecuteOptions busy;  // as `executor`, with every SM busy while the gate holds
-  busy.busy_gate = true;
-  hw::Executor busy_gate(g, lowered, busy);
   executor.run(plan);
   no_output.run(plan);
   ungated.run(plan);
-  busy_gate.run(plan);
-  std::vector<double> executor_ms, executor_host_ms, quiet_ms, ungated_ms, busy_ms;
-  std::vector<std::vector<double>> executor_each, quiet_each, ungated_each, busy_each;
+  std::vector<double> executor_ms, executor_host_ms, quiet_ms, ungated_ms;
+  std::vector<std::vector<double>> executor_each, quiet_each, ungated_each;
   int gemms = 0;
   const auto gemm_times = [](const hw::ExecuteResult& result) {
     std::vector<hw::TaskTiming> ran;
@@ -410,9 +405,6 @@ void gemm(const Flags& f) {
     const hw::ExecuteResult plain = no_output.run(plan);
     quiet_ms.push_back(plain.makespan_ms);
     quiet_each.push_back(gemm_times(plain));
-    const hw::ExecuteResult kept_busy = busy_gate.run(plan);
-    busy_ms.push_back(kept_busy.makespan_ms);
-    busy_each.push_back(gemm_times(kept_busy));
   }
 
   const cudaDataType_t type = dtype == DType::kF32   ? CUDA_R_32F
@@ -460,15 +452,13 @@ void gemm(const Flags& f) {
       "\"cublas_reused_buffers_ms\": %.4f, \"ratio_to_reused_buffers\": %.4f, \"executor_gemm_us\": %s, "
       "\"cublas_gemm_us\": %s, \"cublas_after_reload_gemm_us\": %s, \"cublas_after_idle_gemm_us\": %s, "
       "\"executor_no_output_copy_ms\": %.4f, \"executor_no_output_copy_gemm_us\": %s, "
-      "\"executor_ungated_ms\": %.4f, \"ratio_ungated\": %.4f, \"executor_ungated_gemm_us\": %s, "
-      "\"executor_busy_gate_ms\": %.4f, \"ratio_busy_gate\": %.4f, \"executor_busy_gate_gemm_us\": %s}\n",
+      "\"executor_ungated_ms\": %.4f, \"ratio_ungated\": %.4f, \"executor_ungated_gemm_us\": %s}\n",
       static_cast<long long>(f.n), gemms, f.dtype.c_str(), ex, median(executor_host_ms), cb, cb / ex,
       flops / ex * 1e-9, flops / cb * 1e-9, cr, cr / ex, json_list(position_medians(executor_each)).c_str(),
       json_list(position_medians(cublas_each)).c_str(), json_list(position_medians(reloaded_each)).c_str(),
       json_list(position_medians(idle_each)).c_str(), median(quiet_ms),
       json_list(position_medians(quiet_each)).c_str(), median(ungated_ms), cb / median(ungated_ms),
-      json_list(position_medians(ungated_each)).c_str(), median(busy_ms), cb / median(busy_ms),
-      json_list(position_medians(busy_each)).c_str());
+      json_list(position_medians(ungated_each)).c_str());
 }
 
 }  // namespace

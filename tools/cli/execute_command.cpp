@@ -41,7 +41,6 @@ struct ExecuteFlags {
   int queue_depth = 4;
   bool eager_load_copies = false;
   bool gated_start = true;
-  bool busy_gate = false;
   bool multi_process = false;
   std::string rendezvous = "/tmp/doppler-rendezvous";
   bool verify = false;
@@ -125,7 +124,6 @@ void run_execute(const ExecuteFlags& flags) {
   options.queue_depth = flags.queue_depth;
   options.loads_in_stream_order = !flags.eager_load_copies;
   options.gated_start = flags.gated_start;
-  options.busy_gate = flags.busy_gate;
   options.return_outputs = flags.verify;
   if (launch) {
     options.processes = hw::ProcessGroup{launch->rank, launch->size, flags.rendezvous, launch->job_id};
@@ -296,10 +294,6 @@ void add_execute_command(CLI::App& app) {
                     "Hold the GPUs until each device's first launches are enqueued; the clock starts when "
                     "they are released, so the first kernels do not wait for their launch calls (the "
                     "default; one process only, ignored with --multi-process)");
-  command->add_flag(
-      "--busy-gate", flags->busy_gate,
-      "With the gated start, every SM spins on arithmetic while the GPUs are held, so none is "
-      "idle when the clock starts (an experiment: the first kernel after an idle GPU runs slow)");
   command->add_flag(
       "--multi-process", flags->multi_process,
       "One process per device (start N with mpirun/srun): transfers through NCCL; rank 0 reports");

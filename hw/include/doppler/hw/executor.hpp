@@ -65,7 +65,6 @@ struct ExecuteOptions {
   // they are released, so the first kernels do not wait for their own launch calls. One process
   // only: ignored in multi-process mode, whose clock starts at a barrier.
   bool gated_start = true;
-  bool busy_gate = false;  // gated_start: every SM spins on arithmetic while held (not idle when it opens)
   std::optional<ProcessGroup> processes;  // multi-process mode
 };
 
