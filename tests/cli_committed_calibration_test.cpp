@@ -45,14 +45,17 @@ TEST_P(CommittedCalibration, CalibrateReproducesTheMachineFileAndValidateTheFigu
   EXPECT_NEAR(v["mape"].get<double>(), c.mape, 1e-3);
   EXPECT_NEAR(v["kendall_tau"].get<double>(), c.tau, 1e-3);
   EXPECT_NEAR(v["held_out"]["mape"].get<double>(), c.held_out_mape, 1e-3);
-  if (c.held_out_tau >= 0) EXPECT_NEAR(v["held_out"]["kendall_tau"].get<double>(), c.held_out_tau, 1e-3);
+  if (c.held_out_tau >= 0) {
+    EXPECT_NEAR(v["held_out"]["kendall_tau"].get<double>(), c.held_out_tau, 1e-3);
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(Machines, CommittedCalibration, ::testing::ValuesIn(kCommitted),
-                         [](const auto& info) {
-                           std::string name = info.param.name;
-                           name.erase(name.find('-'), 1);
-                           return name;
-                         });
+std::string test_name(const ::testing::TestParamInfo<Committed>& param_info) {
+  std::string name = param_info.param.name;
+  name.erase(name.find('-'), 1);
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Machines, CommittedCalibration, ::testing::ValuesIn(kCommitted), test_name);
 
 }  // namespace

@@ -90,6 +90,18 @@ TEST_F(Cli, GraphDescribesAnEinsumConfig) {
   EXPECT_EQ(run_json("graph configs/quickstart.yaml --json")["ops"], 229);
 }
 
+TEST_F(Cli, FusedEinsumWorkload) {
+  // The shipped fused Llama layer: 43 ops as built, 40 fused (the softmax's scale and exp, the
+  // residual), one task each on one device.
+  EXPECT_EQ(run_json("graph configs/einsum/gpu/llama_layer_1gpu.yaml --json")["ops"], 43);
+  EXPECT_EQ(run_json("graph configs/einsum/gpu/llama_layer_1gpu_fused.yaml --json")["ops"], 40);
+  const std::string file = write("graph.yaml", "einsum: {file: " + doppler::test_support::kRoot +
+                                                   "/configs/einsum/mlp.yaml, fuse: true}\ndevices: 2\n");
+  EXPECT_GT(run_json("simulate " + file + " --placement heft --json")["makespan"].get<double>(), 0);
+  const std::string bad = write("bad.yaml", "einsum: {workload: ffnn, fuse: maybe}\ndevices: 2\n");
+  expect_error("simulate " + bad, {"bad.yaml:1", "'einsum.fuse'"});
+}
+
 TEST_F(Cli, CompareAndSimulateAnEinsumWorkload) {
   const std::string config = write("small.yaml", small_config("placements: [critical_path, heft]\n"));
   const json compare = run_json("compare " + config + " --json");

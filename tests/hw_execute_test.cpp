@@ -13,6 +13,7 @@
 
 #include "doppler/einsum/decomposition.hpp"
 #include "doppler/einsum/einsum_builder.hpp"
+#include "doppler/einsum/fusion.hpp"
 #include "doppler/einsum/lowering.hpp"
 #include "doppler/einsum/reference_executor.hpp"
 #include "doppler/einsum/workloads.hpp"
@@ -43,6 +44,10 @@ std::vector<Workload> workloads() {
   const LlamaOptions llama{.batch = 2, .seq = 8, .hidden = 32, .heads = 4, .ffn = 64, .dtype = DType::kF32};
   all.push_back({"llama_block", llama_block(llama), 1e-3});
   all.push_back({"llama_layer", llama_layer(llama), 1e-3});
+  all.push_back({"llama_layer fused", fuse_elementwise(llama_layer(llama)), 1e-3});
+  all.push_back({"llama_layer fused bf16",
+                 fuse_elementwise(llama_layer({.batch = 2, .seq = 8, .hidden = 32, .heads = 4, .ffn = 64})),
+                 5e-2});
   all.push_back(
       {"mlp_training_step",
        mlp_training_step({.batch = 8, .in = 16, .hidden = 24, .out = 8, .layers = 2, .dtype = DType::kF32}),

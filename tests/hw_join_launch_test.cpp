@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "doppler/einsum/fusion.hpp"
 #include "doppler/einsum/workloads.hpp"
 #include "error_of.hpp"
 #include "fast_divmod.hpp"
@@ -213,13 +214,28 @@ TEST(HwStridedCopy, RunsInVectorsOnlyWhenBothSidesAreContiguousAndAligned) {
 }
 
 // Every form's straight-line code equals the interpreter on the same program; the joins of the
-// built-in Llama layer and FFNN all have a form; other programs stay generic.
+// built-in Llama layer (fused too) and FFNN all have a form; other programs stay generic.
 TEST(HwJoinForms, FormsEqualTheInterpreterAndCoverTheWorkloads) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> value(-2.0f, 2.0f);
-  const char* texts[] = {"a",       "-a",      "a+b",           "a-b",      "a*b",       "a/b",
-                         "a*0.125", "relu(a)", "square(a)*0.5", "exp(a-b)", "silu(a)*b", "a*rsqrt(b+1e-5)*c",
-                         "a*c+b*d"};
+  const char* texts[] = {"a",
+                         "-a",
+                         "a+b",
+                         "a-b",
+                         "a*b",
+                         "a/b",
+                         "a*0.125",
+                         "relu(a)",
+                         "square(a)*0.5",
+                         "exp(a-b)",
+                         "silu(a)*b",
+                         "a*rsqrt(b+1e-5)*c",
+                         "a*c+b*d",
+                         "exp(a*0.25-b)",
+                         "exp(a*0.25-b)/c",
+                         "a+b+c",
+                         "square(a+b)*0.5",
+                         "(a+b)*rsqrt(c+1e-5)*d"};
   int matched = 0;
   for (const char* text : texts) {
     const JoinProgram program = compile_join(einsum::parse_expr(text), "op 'x'");
@@ -231,6 +247,7 @@ TEST(HwJoinForms, FormsEqualTheInterpreterAndCoverTheWorkloads) {
       float v[kMaxJoinInputs];
       for (float& x : v) x = trial == 0 ? 0.5f : value(rng);
       v[1] = std::abs(v[1]) + 0.1f;  // a/b and rsqrt(b+C) stay finite
+      v[2] = std::abs(v[2]) + 0.1f;  // .../c and rsqrt(c+C) too
       const float want = run_join(program, v);
       float got = 0;
       switch (form) {
@@ -252,6 +269,11 @@ TEST(HwJoinForms, FormsEqualTheInterpreterAndCoverTheWorkloads) {
         DOPPLER_FORM_CASE(kSiluMul)
         DOPPLER_FORM_CASE(kRmsNorm)
         DOPPLER_FORM_CASE(kRotary)
+        DOPPLER_FORM_CASE(kExpScaleSub)
+        DOPPLER_FORM_CASE(kExpScaleSubDiv)
+        DOPPLER_FORM_CASE(kAdd3)
+        DOPPLER_FORM_CASE(kAddSquareScale)
+        DOPPLER_FORM_CASE(kAddRmsNorm)
 #undef DOPPLER_FORM_CASE
       }
       EXPECT_EQ(got, want) << text;
@@ -264,7 +286,8 @@ TEST(HwJoinForms, FormsEqualTheInterpreterAndCoverTheWorkloads) {
   EXPECT_EQ(match_join_form(compile_join(einsum::parse_expr("a*b*c"), "op"), c), JoinForm::kGeneric);
 
   for (const einsum::EinsumGraph& g :
-       {einsum::llama_layer({.batch = 1, .seq = 4, .hidden = 8, .heads = 2}), einsum::ffnn({.layers = 2})}) {
+       {einsum::llama_layer({.batch = 1, .seq = 4, .hidden = 8, .heads = 2}), einsum::ffnn({.layers = 2}),
+        einsum::fuse_elementwise(einsum::llama_layer({.batch = 1, .seq = 4, .hidden = 8, .heads = 2}))}) {
     for (const einsum::EinsumOp& op : g.ops()) {
       if (op.is_structural()) continue;
       EXPECT_NE(match_join_form(compile_join(op.spec.join, op.name), c), JoinForm::kGeneric)

@@ -70,7 +70,8 @@ TEST(WorkloadSpec, WrittenBackAsYamlItReadsTheSame) {
         "{workload: llama_layer, batch: 2, seq: 8, hidden: 16, heads: 2, layers: 2}",
         "{workload: llama_layer_training_step, batch: 1, seq: 4, hidden: 8, heads: 2, optimizer: adam, lr: "
         "0.25}",
-        "{workload: mlp_training_step, batch: 3, in: 2, hidden: 4, out: 2}"}) {
+        "{workload: mlp_training_step, batch: 3, in: 2, hidden: 4, out: 2}",
+        "{workload: llama_layer, batch: 2, seq: 8, hidden: 16, heads: 2, fuse: true}"}) {
     const Experiment e = parse("einsum: " + einsum + "\ndecompose: {method: data, devices: 3}\ndevices: 2\n");
     const std::string text = einsum::einsum_workload_yaml(*e.einsum);
     const Experiment again = parse(
@@ -86,6 +87,9 @@ TEST(WorkloadSpec, WrittenBackAsYamlItReadsTheSame) {
   }
   EXPECT_EQ(einsum::einsum_workload_yaml(*parse("einsum: {file: mlp.yaml}\ndevices: 2\n").einsum, "g.yaml"),
             "{file: g.yaml}");
+  EXPECT_EQ(einsum::einsum_workload_yaml(*parse("einsum: {file: mlp.yaml, fuse: true}\ndevices: 2\n").einsum,
+                                         "g.yaml"),
+            "{file: g.yaml, fuse: true}");
 }
 
 TEST(WorkloadSpec, BadInputNamesFileLineAndField) {
@@ -95,14 +99,15 @@ TEST(WorkloadSpec, BadInputNamesFileLineAndField) {
       error("einsum: {workload: gpt}\ndevices: 2\n"),
       at + "1: 'einsum.workload': unknown workload 'gpt' (known: chain_mm, ffnn, llama_block, llama_layer, "
            "mlp_training_step, llama_layer_training_step)");
-  EXPECT_EQ(error("einsum: {workload: ffnn, seq: 4}\ndevices: 2\n"),
-            at + "1: 'einsum.seq': unknown key for ffnn (known: batch, dtype, hidden, in, layers, out)");
+  EXPECT_EQ(
+      error("einsum: {workload: ffnn, seq: 4}\ndevices: 2\n"),
+      at + "1: 'einsum.seq': unknown key for ffnn (known: batch, dtype, hidden, in, layers, out, fuse)");
   EXPECT_EQ(error("einsum: {workload: ffnn, batch: 0}\ndevices: 2\n"),
             at + "1: 'einsum.batch': must be at least 1");
   EXPECT_NE(error("einsum: {workload: ffnn, dtype: f8}\ndevices: 2\n").find("'einsum.dtype'"),
             std::string::npos);
   EXPECT_EQ(error("einsum: {workload: ffnn, lr: 0.1}\ndevices: 2\n"),
-            at + "1: 'einsum.lr': unknown key for ffnn (known: batch, dtype, hidden, in, layers, out)");
+            at + "1: 'einsum.lr': unknown key for ffnn (known: batch, dtype, hidden, in, layers, out, fuse)");
   EXPECT_EQ(error("einsum: {workload: mlp_training_step, optimizer: rmsprop}\ndevices: 2\n"),
             at + "1: 'einsum.optimizer': unknown optimizer 'rmsprop' (known: sgd, adam)");
   EXPECT_EQ(error("einsum: {workload: llama_layer, hidden: 10, heads: 4}\ndevices: 2\n"),

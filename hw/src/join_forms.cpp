@@ -21,6 +21,11 @@ constexpr std::array<std::pair<JoinForm, const char*>, kJoinForms - 1> kPatterns
     {JoinForm::kSiluMul, "silu(a)*b"},
     {JoinForm::kRmsNorm, "a*rsqrt(b+2)*c"},
     {JoinForm::kRotary, "a*c+b*d"},
+    {JoinForm::kExpScaleSub, "exp(a*2-b)"},
+    {JoinForm::kExpScaleSubDiv, "exp(a*2-b)/c"},
+    {JoinForm::kAdd3, "a+b+c"},
+    {JoinForm::kAddSquareScale, "square(a+b)*2"},
+    {JoinForm::kAddRmsNorm, "(a+b)*rsqrt(c+2)*d"},
 }};
 
 bool is_constant(const JoinInstr& in) {

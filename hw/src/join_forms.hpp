@@ -25,8 +25,14 @@ enum class JoinForm : std::uint8_t {
   kSiluMul,      // silu(a)*b
   kRmsNorm,      // a*rsqrt(b+C)*c
   kRotary,       // a*c+b*d
+  // The joins elementwise fusion (einsum/fusion.hpp) makes of a Llama layer:
+  kExpScaleSub,     // exp(a*C-b): softmax's sum over the raw scores
+  kExpScaleSubDiv,  // exp(a*C-b)/c: softmax's output from the raw scores
+  kAdd3,            // a+b+c: two residual adds
+  kAddSquareScale,  // square(a+b)*C: RMSNorm's mean square of a residual sum
+  kAddRmsNorm,      // (a+b)*rsqrt(c+C)*d: RMSNorm of a residual sum
 };
-inline constexpr int kJoinForms = 14;
+inline constexpr int kJoinForms = 19;
 
 // The form of `program` (kGeneric when none fits); `constant` receives a form's constant C.
 JoinForm match_join_form(const JoinProgram& program, float& constant);
@@ -41,8 +47,11 @@ DOPPLER_HD constexpr int form_inputs(JoinForm f) {
     case JoinForm::kSquareScale:
       return 1;
     case JoinForm::kRmsNorm:
+    case JoinForm::kExpScaleSubDiv:
+    case JoinForm::kAdd3:
       return 3;
     case JoinForm::kRotary:
+    case JoinForm::kAddRmsNorm:
       return 4;
     case JoinForm::kGeneric:
       return kMaxJoinInputs;
@@ -71,6 +80,15 @@ DOPPLER_HD inline float form_value(const JoinProgram& program, float c, const fl
   if constexpr (F == JoinForm::kRmsNorm)
     return op(K::kMul, op(K::kMul, v[0], op(K::kRsqrt, op(K::kAdd, v[1], c), 0.0f)), v[2]);
   if constexpr (F == JoinForm::kRotary) return op(K::kAdd, op(K::kMul, v[0], v[2]), op(K::kMul, v[1], v[3]));
+  if constexpr (F == JoinForm::kExpScaleSub)
+    return op(K::kExp, op(K::kSub, op(K::kMul, v[0], c), v[1]), 0.0f);
+  if constexpr (F == JoinForm::kExpScaleSubDiv)
+    return op(K::kDiv, op(K::kExp, op(K::kSub, op(K::kMul, v[0], c), v[1]), 0.0f), v[2]);
+  if constexpr (F == JoinForm::kAdd3) return op(K::kAdd, op(K::kAdd, v[0], v[1]), v[2]);
+  if constexpr (F == JoinForm::kAddSquareScale)
+    return op(K::kMul, op(K::kSquare, op(K::kAdd, v[0], v[1]), 0.0f), c);
+  if constexpr (F == JoinForm::kAddRmsNorm)
+    return op(K::kMul, op(K::kMul, op(K::kAdd, v[0], v[1]), op(K::kRsqrt, op(K::kAdd, v[2], c), 0.0f)), v[3]);
   if constexpr (F == JoinForm::kGeneric) return run_join(program, v);
   return 0.0f;
 }

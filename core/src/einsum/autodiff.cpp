@@ -21,23 +21,7 @@ std::string dims_text(const std::vector<std::int64_t>& dims) {
 
 // `e` with input i replaced by input map[i].
 Expr remap_inputs(const Expr& e, const std::vector<int>& map) {
-  switch (e.kind()) {
-    case ExprKind::kConst:
-      return e;
-    case ExprKind::kInput:
-      return Expr::input(map[static_cast<std::size_t>(e.input_index())]);
-    case ExprKind::kPow:
-      return Expr::pow(remap_inputs(e.arg(0), map), e.value());
-    default:
-      break;
-  }
-  if (expr_arity(e.kind()) == 1) return Expr::unary(e.kind(), remap_inputs(e.arg(0), map));
-  return Expr::binary(e.kind(), remap_inputs(e.arg(0), map), remap_inputs(e.arg(1), map));
-}
-
-void mark_used_inputs(const Expr& e, std::vector<bool>& used) {
-  if (e.kind() == ExprKind::kInput) used[static_cast<std::size_t>(e.input_index())] = true;
-  for (int i = 0; i < expr_arity(e.kind()); ++i) mark_used_inputs(e.arg(i), used);
+  return substitute_inputs(e, [&map](int i) { return Expr::input(map[static_cast<std::size_t>(i)]); });
 }
 
 // The forward graph with every tensor at the same TensorId.

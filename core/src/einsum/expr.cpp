@@ -338,6 +338,26 @@ Expr operator-(const Expr& x) {
   return Expr::unary(ExprKind::kNeg, x);
 }
 
+Expr substitute_inputs(const Expr& e, const std::function<Expr(int)>& input) {
+  switch (e.kind()) {
+    case ExprKind::kConst:
+      return e;
+    case ExprKind::kInput:
+      return input(e.input_index());
+    case ExprKind::kPow:
+      return Expr::pow(substitute_inputs(e.arg(0), input), e.value());
+    default:
+      break;
+  }
+  if (expr_arity(e.kind()) == 1) return Expr::unary(e.kind(), substitute_inputs(e.arg(0), input));
+  return Expr::binary(e.kind(), substitute_inputs(e.arg(0), input), substitute_inputs(e.arg(1), input));
+}
+
+void mark_used_inputs(const Expr& e, std::vector<bool>& used) {
+  if (e.kind() == ExprKind::kInput) used[static_cast<std::size_t>(e.input_index())] = true;
+  for (int i = 0; i < expr_arity(e.kind()); ++i) mark_used_inputs(e.arg(i), used);
+}
+
 Expr product_of_inputs(int n) {
   Expr e = Expr::constant(1);
   for (int i = 0; i < n; ++i) e = e * Expr::input(i);

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "doppler/einsum/einsum_yaml.hpp"
+#include "doppler/einsum/fusion.hpp"
 #include "doppler/error.hpp"
 #include "doppler/yaml_util.hpp"
 
@@ -81,6 +82,18 @@ std::map<std::string, Setter> keys_of(const std::string& g, EinsumWorkloadSpec& 
   return keys;
 }
 
+EinsumGraph build_unfused(const EinsumWorkloadSpec& spec) {
+  if (!spec.file.empty()) return load_einsum_graph(spec.file);
+  const std::string& g = spec.generator;
+  if (g == "chain_mm") return chain_mm(spec.chain_mm);
+  if (g == "ffnn") return ffnn(spec.ffnn);
+  if (g == "llama_block") return llama_block(spec.llama);
+  if (g == "llama_layer") return llama_layer(spec.llama);
+  if (g == "mlp_training_step") return mlp_training_step(spec.ffnn, spec.optimizer);
+  if (g == "llama_layer_training_step") return llama_layer_training_step(spec.llama, spec.optimizer);
+  throw Error("unknown einsum workload '" + g + "' (known: " + join(workload_generator_names()) + ")");
+}
+
 }  // namespace
 
 const std::vector<std::string>& workload_generator_names() {
@@ -105,7 +118,11 @@ EinsumWorkloadSpec read_einsum_workload(const YAML::Node& node, const ConfigFiel
     spec.file = in.input_path(file, "einsum.file");
     for (auto it = node.begin(); it != node.end(); ++it) {
       const std::string key = it->first.Scalar();
-      if (key != "file") in.fail(it->first, "einsum." + key, "unknown key (a graph file takes no sizes)");
+      if (key == "fuse") {
+        spec.fuse = in.boolean(it->second, "einsum.fuse");
+      } else if (key != "file") {
+        in.fail(it->first, "einsum." + key, "unknown key (a graph file takes no sizes; known: file, fuse)");
+      }
     }
     return spec;
   }
@@ -122,6 +139,10 @@ EinsumWorkloadSpec read_einsum_workload(const YAML::Node& node, const ConfigFiel
     const std::string key = it->first.Scalar();
     const std::string field = "einsum." + key;
     if (key == "workload") continue;
+    if (key == "fuse") {
+      spec.fuse = in.boolean(it->second, field);
+      continue;
+    }
     if (key == "lr" && is_training_step(spec.generator)) {
       lr = in.number(it->second, field);
       lr_node = it->second;
@@ -133,6 +154,7 @@ EinsumWorkloadSpec read_einsum_workload(const YAML::Node& node, const ConfigFiel
       std::vector<std::string> known;
       for (const auto& [name, set] : keys) known.push_back(name);
       if (is_training_step(spec.generator)) known.push_back("lr");
+      known.push_back("fuse");
       in.fail(it->first, field, "unknown key for " + spec.generator + " (known: " + join(known) + ")");
     }
     setter->second(it->second, field);
@@ -184,7 +206,9 @@ DecomposeSpec read_decompose(const YAML::Node& node, const ConfigFields& in, con
 }
 
 std::string einsum_workload_yaml(const EinsumWorkloadSpec& spec, const std::string& file_as_written) {
-  if (!spec.file.empty()) return "{file: " + (file_as_written.empty() ? spec.file : file_as_written) + "}";
+  const std::string fuse = spec.fuse ? ", fuse: true" : "";
+  if (!spec.file.empty())
+    return "{file: " + (file_as_written.empty() ? spec.file : file_as_written) + fuse + "}";
   const std::string& g = spec.generator;
   const auto n = [](std::int64_t v) { return std::to_string(v); };
   std::string out = "{workload: " + g;
@@ -210,7 +234,7 @@ std::string einsum_workload_yaml(const EinsumWorkloadSpec& spec, const std::stri
     std::snprintf(text, sizeof text, "%.17g", lr);
     out += std::string(", optimizer: ") + (adam ? "adam" : "sgd") + ", lr: " + text;
   }
-  return out + "}";
+  return out + fuse + "}";
 }
 
 std::string decompose_yaml(const DecomposeOptions& options) {
@@ -224,15 +248,8 @@ std::string decompose_yaml(const DecomposeOptions& options) {
 }
 
 EinsumGraph build_einsum_workload(const EinsumWorkloadSpec& spec) {
-  if (!spec.file.empty()) return load_einsum_graph(spec.file);
-  const std::string& g = spec.generator;
-  if (g == "chain_mm") return chain_mm(spec.chain_mm);
-  if (g == "ffnn") return ffnn(spec.ffnn);
-  if (g == "llama_block") return llama_block(spec.llama);
-  if (g == "llama_layer") return llama_layer(spec.llama);
-  if (g == "mlp_training_step") return mlp_training_step(spec.ffnn, spec.optimizer);
-  if (g == "llama_layer_training_step") return llama_layer_training_step(spec.llama, spec.optimizer);
-  throw Error("unknown einsum workload '" + g + "' (known: " + join(workload_generator_names()) + ")");
+  EinsumGraph graph = build_unfused(spec);
+  return spec.fuse ? fuse_elementwise(graph) : graph;
 }
 
 }  // namespace doppler::einsum

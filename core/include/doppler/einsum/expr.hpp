@@ -5,6 +5,7 @@
 // to_string() round-trips through parse_expr() to an equal tree. derivative(k) is symbolic and
 // returns another Expr. Bad text throws doppler::Error: "join 'TEXT': WHAT at column N".
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -83,6 +84,10 @@ class Expr {
 // The product of inputs 0..n-1 (the constant 1 when n == 0): the default join.
 Expr product_of_inputs(int n);
 Expr parse_expr(std::string_view text);
+// `e` with every input k replaced by input(k) (the factories fold trivial cases again).
+Expr substitute_inputs(const Expr& e, const std::function<Expr(int)>& input);
+// Sets used[k] for every input k that `e` reads (used has at least max_input() + 1 entries).
+void mark_used_inputs(const Expr& e, std::vector<bool>& used);
 
 Expr operator+(const Expr& x, const Expr& y);
 Expr operator-(const Expr& x, const Expr& y);

@@ -6,6 +6,7 @@
 //     dtype: bf16                  # f32 | f16 | bf16
 //     optimizer: adam              # training steps: sgd | adam, with lr
 //   einsum: {file: model.yaml}     # ... or an einsum graph file (docs/FORMATS.md)
+//   einsum: {..., fuse: true}      # either, with elementwise ops inlined (fusion.hpp; default false)
 //   decompose: {method: eindecomp, devices: 4, wide: false, max_candidates: 1024, aggregate_fan_in: 0}
 // `decompose` is optional: eindecomp over the machine's devices. Unknown keys, keys the generator
 // does not take and bad values throw a one-line Error "FILE:LINE: 'einsum.KEY': PROBLEM".
@@ -26,6 +27,7 @@ struct EinsumWorkloadSpec {
   FfnnOptions ffnn;
   LlamaOptions llama;
   Optimizer optimizer = Sgd{};
+  bool fuse = false;  // fuse_elementwise() the built graph
   std::string label() const { return generator.empty() ? file : generator; }
 };
 
@@ -42,7 +44,8 @@ DecomposeSpec read_decompose(const YAML::Node& node, const ConfigFields& fields,
 EinsumGraph build_einsum_workload(const EinsumWorkloadSpec& spec);
 // The spec as the flow map of an `einsum:` key, every option written out, e.g.
 // "{workload: ffnn, batch: 64, in: 256, hidden: 512, out: 128, layers: 3, dtype: bf16}"; a file
-// spec gives "{file: FILE}" with `file_as_written` in place of the resolved path.
+// spec gives "{file: FILE}" with `file_as_written` in place of the resolved path; both end with
+// ", fuse: true" when set.
 std::string einsum_workload_yaml(const EinsumWorkloadSpec& spec, const std::string& file_as_written = "");
 // `{method: M, devices: N, wide: B, max_candidates: K}`, and `aggregate_fan_in: F` when set.
 std::string decompose_yaml(const DecomposeOptions& options);
