@@ -149,6 +149,21 @@ TEST(Expr, DerivativeIsSimplified) {
   EXPECT_EQ(parse_expr("exp(a)").derivative(0).to_string(), "exp(a)");
 }
 
+TEST(Expr, SubstitutesInputsAndMarksTheUsedOnes) {
+  const Expr e = parse_expr("exp(a-b)/c");
+  // a -> 2*a + 1, b -> b, c -> 1: the factories fold the division by 1 away.
+  const Expr s = substitute_inputs(e, [](int k) {
+    if (k == 0) return Expr::constant(2) * Expr::input(0) + Expr::constant(1);
+    return k == 1 ? Expr::input(1) : Expr::constant(1);
+  });
+  EXPECT_EQ(s.to_string(), "exp(2*a+1-b)");
+  std::vector<bool> used(3, false);
+  mark_used_inputs(s, used);
+  EXPECT_EQ(used, (std::vector<bool>{true, true, false}));
+  const std::vector<double> values{0.5, 0.25, 7.0};
+  EXPECT_DOUBLE_EQ(s.eval<double>(values), std::exp(2 * 0.5 + 1 - 0.25));
+}
+
 TEST(EinsumSpec, ParsesTextForms) {
   const EinsumSpec mm = parse_einsum("bij,bjk->bik");
   EXPECT_EQ(mm.output, "bik");
