@@ -2,10 +2,16 @@
 
 #include <algorithm>
 
+#include "doppler/einsum/fusion.hpp"
 #include "doppler/error.hpp"
 
 namespace doppler::hw {
 namespace {
+
+// Elementwise fusion keeps the joins it makes within these limits (einsum/fusion.hpp).
+static_assert(einsum::FusionOptions{}.max_inputs <= kMaxJoinInputs &&
+              einsum::FusionOptions{}.max_join_nodes <= kMaxJoinCode &&
+              einsum::FusionOptions{}.max_join_stack <= kMaxJoinStack);
 
 void emit(const einsum::Expr& e, JoinProgram& program, int& depth, int& max_depth, const std::string& where) {
   const int arity = einsum::expr_arity(e.kind());

@@ -8,7 +8,6 @@
 #include <string>
 
 #include "doppler/einsum/expr.hpp"
-#include "doppler/einsum/fusion.hpp"
 
 #if defined(__CUDACC__)
 #define DOPPLER_HD __host__ __device__
@@ -21,10 +20,6 @@ namespace doppler::hw {
 inline constexpr int kMaxJoinCode = 48;
 inline constexpr int kMaxJoinStack = 12;
 inline constexpr int kMaxJoinInputs = 6;
-// Elementwise fusion keeps the joins it makes within these limits (einsum/fusion.hpp).
-static_assert(einsum::FusionOptions{}.max_inputs <= kMaxJoinInputs &&
-              einsum::FusionOptions{}.max_join_nodes <= kMaxJoinCode &&
-              einsum::FusionOptions{}.max_join_stack <= kMaxJoinStack);
 
 struct JoinInstr {
   std::uint8_t kind;   // einsum::ExprKind

@@ -7,8 +7,6 @@
 #include <utility>
 #include <vector>
 
-#include "doppler/error.hpp"
-
 namespace doppler::einsum {
 namespace {
 

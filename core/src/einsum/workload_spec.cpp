@@ -107,6 +107,7 @@ EinsumWorkloadSpec read_einsum_workload(const YAML::Node& node, const ConfigFiel
     in.fail(node, "einsum", "expected a mapping: {workload: NAME, sizes...} or {file: GRAPH.yaml}");
   }
   EinsumWorkloadSpec spec;
+  if (const YAML::Node fuse = node["fuse"]) spec.fuse = in.boolean(fuse, "einsum.fuse");
   const YAML::Node workload = node["workload"];
   const YAML::Node file = node["file"];
   if (workload && file) in.fail(file, "einsum.file", "give either 'workload' or 'file', not both");
@@ -118,11 +119,8 @@ EinsumWorkloadSpec read_einsum_workload(const YAML::Node& node, const ConfigFiel
     spec.file = in.input_path(file, "einsum.file");
     for (auto it = node.begin(); it != node.end(); ++it) {
       const std::string key = it->first.Scalar();
-      if (key == "fuse") {
-        spec.fuse = in.boolean(it->second, "einsum.fuse");
-      } else if (key != "file") {
+      if (key != "file" && key != "fuse")
         in.fail(it->first, "einsum." + key, "unknown key (a graph file takes no sizes; known: file, fuse)");
-      }
     }
     return spec;
   }
@@ -138,11 +136,7 @@ EinsumWorkloadSpec read_einsum_workload(const YAML::Node& node, const ConfigFiel
   for (auto it = node.begin(); it != node.end(); ++it) {
     const std::string key = it->first.Scalar();
     const std::string field = "einsum." + key;
-    if (key == "workload") continue;
-    if (key == "fuse") {
-      spec.fuse = in.boolean(it->second, field);
-      continue;
-    }
+    if (key == "workload" || key == "fuse") continue;
     if (key == "lr" && is_training_step(spec.generator)) {
       lr = in.number(it->second, field);
       lr_node = it->second;
@@ -249,7 +243,8 @@ std::string decompose_yaml(const DecomposeOptions& options) {
 
 EinsumGraph build_einsum_workload(const EinsumWorkloadSpec& spec) {
   EinsumGraph graph = build_unfused(spec);
-  return spec.fuse ? fuse_elementwise(graph) : graph;
+  if (!spec.fuse) return graph;
+  return fuse_elementwise(graph);
 }
 
 }  // namespace doppler::einsum
