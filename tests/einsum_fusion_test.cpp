@@ -10,45 +10,18 @@
 #include "doppler/einsum/fusion.hpp"
 #include "doppler/einsum/reference_executor.hpp"
 #include "doppler/einsum/workloads.hpp"
-#include "max_relative_error.hpp"
+#include "fused_graph_check.hpp"
 
 namespace doppler::einsum {
 namespace {
+
+using test_support::output_error;
+using test_support::small_llama;
 
 bool has_op(const EinsumGraph& g, const std::string& name) {
   for (const EinsumOp& op : g.ops())
     if (op.name == name) return true;
   return false;
-}
-
-// Max relative error over the graph outputs of `fused` against `original`, both run on the
-// original's seeded inputs (matched by name).
-double output_error(const EinsumGraph& original, const EinsumGraph& fused) {
-  ReferenceOptions want_options;
-  ReferenceOptions got_options;
-  for (TensorId t = 0; t < original.num_tensors(); ++t) {
-    const Tensor& tensor = original.tensor(t);
-    if (tensor.kind != TensorKind::kInput && tensor.kind != TensorKind::kParameter) continue;
-    got_options.given[fused.find_tensor(tensor.name)] = seeded_input_values(original, t, want_options);
-  }
-  const auto want = run_reference<double>(original, want_options);
-  const auto got = run_reference<double>(fused, got_options);
-  double worst = 0;
-  int outputs = 0;
-  for (TensorId t = 0; t < original.num_tensors(); ++t) {
-    if (original.tensor(t).kind != TensorKind::kOutput) continue;
-    const TensorId f = fused.find_tensor(original.tensor(t).name);
-    EXPECT_EQ(fused.tensor(f).kind, TensorKind::kOutput);
-    EXPECT_EQ(fused.tensor(f).dims, original.tensor(t).dims);
-    worst = std::max(worst, test_support::max_relative_error(got[f], want[t]));
-    ++outputs;
-  }
-  EXPECT_GT(outputs, 0);
-  return worst;
-}
-
-LlamaOptions small_llama() {
-  return {.batch = 2, .seq = 4, .hidden = 8, .heads = 2, .ffn = 8};
 }
 
 TEST(EinsumFusion, LlamaLayerLosesTheSoftmaxScaleAndExpAndTheResidual) {
@@ -70,16 +43,7 @@ TEST(EinsumFusion, LlamaLayerLosesTheSoftmaxScaleAndExpAndTheResidual) {
 }
 
 TEST(EinsumFusion, EveryBuiltInWorkloadComputesTheSameOutputs) {
-  const FfnnOptions ffnn_options{.batch = 4, .in = 5, .hidden = 7, .out = 3, .layers = 3};
-  const std::vector<std::pair<std::string, EinsumGraph>> workloads = {
-      {"chain_mm", chain_mm({.n = 6, .length = 5, .dtype = DType::kF32})},
-      {"ffnn", ffnn(ffnn_options)},
-      {"llama_block", llama_block(small_llama())},
-      {"llama_layer 2 layers",
-       llama_layer({.batch = 2, .seq = 4, .hidden = 8, .heads = 2, .ffn = 8, .layers = 2})},
-      {"mlp_adam", mlp_training_step(ffnn_options, Adam{})},
-      {"llama_sgd", llama_layer_training_step(small_llama())}};
-  for (const auto& [name, g] : workloads) {
+  for (const auto& [name, g] : test_support::small_builtin_workloads()) {
     const EinsumGraph f = fuse_elementwise(g);
     f.validate();
     EXPECT_LE(f.num_ops(), g.num_ops()) << name;

@@ -48,6 +48,12 @@ std::vector<Workload> workloads() {
   all.push_back({"llama_layer fused bf16",
                  fuse_elementwise(llama_layer({.batch = 2, .seq = 8, .hidden = 32, .heads = 4, .ffn = 64})),
                  5e-2});
+  // Row ops (softmax, rms_norm, rotary kernels); head dim 16 takes rotary's vectorised path.
+  all.push_back({"llama_layer row ops", fuse_elementwise(fuse_row_ops(llama_layer(llama))), 1e-3});
+  all.push_back({"llama_layer row ops bf16",
+                 fuse_elementwise(
+                     fuse_row_ops(llama_layer({.batch = 2, .seq = 16, .hidden = 64, .heads = 4, .ffn = 64}))),
+                 5e-2});
   all.push_back(
       {"mlp_training_step",
        mlp_training_step({.batch = 8, .in = 16, .hidden = 24, .out = 8, .layers = 2, .dtype = DType::kF32}),

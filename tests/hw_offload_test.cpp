@@ -8,6 +8,7 @@
 #include <random>
 
 #include "doppler/einsum/decomposition.hpp"
+#include "doppler/einsum/fusion.hpp"
 #include "doppler/einsum/memory_graph_executor.hpp"
 #include "doppler/einsum/workloads.hpp"
 #include "doppler/hw/executor.hpp"
@@ -85,6 +86,19 @@ TEST_F(HwOffload, LlamaOnOneGpuEqualsTheReferenceUnderEveryBudget) {
         }
       }
     }
+  }
+}
+
+TEST_F(HwOffload, RowFusedLlamaEqualsTheReferenceUnderTightBudgets) {
+  for (const DType dt : {DType::kF32, DType::kBF16}) {
+    Offload o = prepare(fuse_elementwise(fuse_row_ops(llama_layer(
+                            {.batch = 1, .seq = 16, .hidden = 32, .heads = 2, .layers = 2, .dtype = dt}))),
+                        2, 5);
+    o.plan.device.assign(o.plan.device.size(), 0);
+    const double tolerance = dt == DType::kF32 ? 1e-4 : 5e-2;
+    for (const double fraction : {0.5, 0.0})
+      for (const bool fixed : {false, true})
+        expect_reference_on_gpu(o, fraction, memory::CompileOrder::kLookahead, fixed, tolerance);
   }
 }
 

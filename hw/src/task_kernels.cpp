@@ -113,6 +113,10 @@ TaskKernels::TaskKernels(const einsum::EinsumGraph& graph, const einsum::Lowered
           prepare_structural(info, task);
           break;
         }
+        if (op.is_row_op()) {
+          prepare_row(info, task);
+          break;
+        }
         std::vector<std::int64_t> key;
         for (const Range& r : info.ranges) key.push_back(r.size());
         const auto found = shared.find({info.op, key});
@@ -185,6 +189,34 @@ void TaskKernels::prepare_structural(const einsum::TaskInfo& info, Task& task) {
   task.count = copies_.size() - task.index;
 }
 
+void TaskKernels::prepare_row(const einsum::TaskInfo& info, Task& task) {
+  const einsum::EinsumOp& op = graph_.op(info.op);
+  const std::vector<std::int64_t> dims = dims_of(op.spec.output, block_sizes(op, info));
+  const auto axis = static_cast<std::size_t>(op.axis);
+  RowParams p;
+  p.kind = op.kind == einsum::OpKind::kSoftmax   ? RowKind::kSoftmax
+           : op.kind == einsum::OpKind::kRmsNorm ? RowKind::kRmsNorm
+                                                 : RowKind::kRotary;
+  p.n = dims[axis];
+  for (std::size_t d = 0; d < dims.size(); ++d) {
+    if (d < axis) p.outer *= dims[d];
+    if (d > axis) p.inner *= dims[d];
+  }
+  p.param = static_cast<float>(op.param);
+  if (p.kind == RowKind::kRotary) {
+    const std::size_t seq = op.spec.output.find(op.spec.inputs[1][0]);
+    p.seq_count = dims[seq];
+    for (std::size_t d = seq + 1; d < dims.size(); ++d) p.seq_stride *= dims[d];
+  }
+  p.x_type = elem_type(graph_.tensor(op.inputs[0]).dtype);
+  if (op.inputs.size() > 1) p.aux0_type = elem_type(graph_.tensor(op.inputs[1]).dtype);
+  if (op.inputs.size() > 2) p.aux1_type = elem_type(graph_.tensor(op.inputs[2]).dtype);
+  p.out_type = task.type;
+  task.kind = Kind::kRow;
+  task.index = rows_.size();
+  rows_.push_back(p);
+}
+
 std::size_t TaskKernels::workspace_bytes(OpId task) const {
   const Task& t = tasks_[task];
   if (t.kind != Kind::kGemm) return 0;
@@ -223,6 +255,16 @@ void TaskKernels::launch(OpId id, std::span<const void* const> inputs, void* out
           p.part[p.count++] = inputs[first];
         check(launch_aggregate(p, ctx.stream), where, "aggregate kernel");
       }
+      return;
+    }
+    case Kind::kRow: {
+      RowParams p = rows_[task.index];
+      p.x = inputs[0];
+      if (inputs.size() > 1) p.aux0 = inputs[1];
+      if (inputs.size() > 2) p.aux1 = inputs[2];
+      p.out = out;
+      const std::string kernel(einsum::op_kind_name(graph_.op(lowered_.tasks[id].op).kind));
+      check(launch_row(p, ctx.stream), where, kernel + " kernel");
       return;
     }
     case Kind::kCopies:

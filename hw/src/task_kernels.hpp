@@ -3,7 +3,8 @@
 // (kernel parameters, GEMM mappings, copy descriptors; shared by the join blocks of one op that
 // have equal sizes) and enqueued by launch() on a given stream:
 //  join         a GEMM mapping (cuBLAS, when enabled and the block maps to one) or the generic
-//               join kernel; structural ops (reshape/slice/concat) as strided copies
+//               join kernel; structural ops (reshape/slice/concat) as strided copies; row ops
+//               (softmax, rms_norm, rotary) as their fused row kernel (row_kernels.hpp)
 //  aggregate    the aggregate kernel over the k partials, in chunks of kMaxAggregateParts
 //  repartition  one strided copy per overlapping producer block
 // Load tasks are the executor's (host data). Buffers: `inputs` one per task input (TaskInfo::inputs
@@ -19,6 +20,7 @@
 #include "doppler/einsum/lowering.hpp"
 #include "gemm_mapping.hpp"
 #include "kernels.hpp"
+#include "row_kernels.hpp"
 
 namespace doppler::hw {
 
@@ -42,7 +44,7 @@ class TaskKernels {
   void launch(OpId task, std::span<const void* const> inputs, void* out, const LaunchContext& ctx) const;
 
  private:
-  enum class Kind { kLoad, kJoin, kGemm, kAggregate, kCopies };
+  enum class Kind { kLoad, kJoin, kGemm, kAggregate, kCopies, kRow };
   struct CopySpec {
     StridedCopy copy;
     std::size_t input;  // index into the task's inputs
@@ -52,12 +54,13 @@ class TaskKernels {
     Kind kind = Kind::kLoad;
     ElemType type = ElemType::kF32;
     std::size_t output_bytes = 0;
-    std::size_t index = 0;  // kJoin: joins_, kGemm: gemms_, kCopies: first of copies_
+    std::size_t index = 0;  // kJoin: joins_, kGemm: gemms_, kCopies: first of copies_, kRow: rows_
     std::size_t count = 0;  // kCopies: number of copies; kAggregate: elements
     einsum::Agg agg = einsum::Agg::kSum;
   };
 
   void prepare_join(OpId id, const einsum::TaskInfo& info, bool use_cublas);
+  void prepare_row(const einsum::TaskInfo& info, Task& task);
   void prepare_structural(const einsum::TaskInfo& info, Task& task);
   void launch_gemm(const Task& task, std::span<const void* const> inputs, void* out, const LaunchContext& ctx,
                    const std::string& name) const;
@@ -68,6 +71,7 @@ class TaskKernels {
   std::vector<JoinLaunch> joins_;
   std::vector<GemmMapping> gemms_;
   std::vector<CopySpec> copies_;
+  std::vector<RowParams> rows_;  // buffers unset
 };
 
 }  // namespace doppler::hw

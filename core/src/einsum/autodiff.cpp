@@ -28,10 +28,8 @@ Expr remap_inputs(const Expr& e, const std::vector<int>& map) {
 EinsumGraph copy_forward(const EinsumGraph& forward) {
   EinsumGraph graph;
   for (const Tensor& t : forward.tensors()) {
-    if (t.kind == TensorKind::kInput) {
-      graph.add_input(t.name, t.dims, t.dtype);
-    } else if (t.kind == TensorKind::kParameter) {
-      graph.add_parameter(t.name, t.dims, t.dtype, t.init_scale);
+    if (t.producer == kNoProducer) {
+      graph.add_source_like(t);
     } else {
       const EinsumOp& op = forward.op(t.producer);
       const TensorId id = graph.add_op_as(op, op.inputs, t.dtype, t.dims);
@@ -207,6 +205,10 @@ class Backward {
     bool any = false;
     for (TensorId in : op.inputs) any = any || needs_[in];
     if (!any) return;
+    if (op.is_row_op()) {
+      throw Error("autodiff: op '" + op.name + "' is a fused " + std::string(op_kind_name(op.kind)) +
+                  " kernel, which has no gradient rule; differentiate the graph before fusing it");
+    }
     const TensorId g = finish(op.output);
     const std::string space = op.spec.all_indices();
     const std::vector<TensorId> prod_extras = prod_helpers(op);
@@ -229,7 +231,7 @@ class Backward {
   // A prod-aggregating op's zero count `grad.OUT.zeros` and non-zero product `grad.OUT.nonzero`
   // (over the aggregated indices); none for other ops.
   std::vector<TensorId> prod_helpers(const EinsumOp& op) {
-    if (op.is_structural() || op.spec.agg != Agg::kProd || op.spec.aggregated_indices().empty()) return {};
+    if (!op.is_einsum() || op.spec.agg != Agg::kProd || op.spec.aggregated_indices().empty()) return {};
     const Tensor& out = forward_.tensor(op.output);
     EinsumSpec zeros = op.spec;
     zeros.join = is_zero(op.spec.join);

@@ -143,6 +143,47 @@ IndexSizes structural_sizes(EinsumOp& op, const std::vector<std::vector<std::int
   return sizes;
 }
 
+// Checks a row op against its inputs' dims (einsum_graph.hpp) and returns every index size.
+IndexSizes row_op_sizes(const EinsumOp& op, const std::vector<std::vector<std::int64_t>>& input_dims,
+                        const std::string& where) {
+  try {
+    op.spec.validate_indices();
+  } catch (const Error& e) {
+    throw Error(where + ": " + e.what());
+  }
+  const std::string kind(op_kind_name(op.kind));
+  const std::size_t want = op.kind == OpKind::kSoftmax ? 1 : op.kind == OpKind::kRmsNorm ? 2 : 3;
+  const std::string what = where + ": " + kind + " '" + op.spec.to_string() + "'";
+  if (op.inputs.size() != want || op.spec.inputs.size() != want) {
+    throw Error(what + " takes " + std::to_string(want) + (want == 1 ? " input" : " inputs") + ", got " +
+                std::to_string(op.inputs.size()));
+  }
+  const std::string& out = op.spec.output;
+  if (op.spec.inputs[0] != out) throw Error(what + ": input 0 must have the output's letters");
+  if (op.axis < 0 || op.axis >= static_cast<int>(out.size())) {
+    throw Error(what + ": axis " + std::to_string(op.axis) + " is out of range for " +
+                std::to_string(out.size()) + " dims");
+  }
+  const char a = out[static_cast<std::size_t>(op.axis)];
+  if (op.kind == OpKind::kRmsNorm && op.spec.inputs[1] != std::string(1, a))
+    throw Error(what + ": the weight (input 1) must have the axis letter '" + std::string(1, a) + "' only");
+  if (op.kind == OpKind::kRotary) {
+    const std::string& table = op.spec.inputs[1];
+    if (op.spec.inputs[2] != table || table.size() != 2 || table[1] != a || table[0] == a ||
+        out.find(table[0]) == std::string::npos) {
+      throw Error(what + ": the tables (inputs 1 and 2) must have letters [seq, '" + std::string(1, a) +
+                  "'], seq another output letter");
+    }
+  }
+  if (!std::isfinite(op.param) || (op.kind == OpKind::kRmsNorm && op.param < 0))
+    throw Error(what + ": bad " + (op.kind == OpKind::kRmsNorm ? "eps " : "scale ") +
+                std::to_string(op.param));
+  IndexSizes sizes = infer_index_sizes(op.spec, input_dims, where);
+  if (op.kind == OpKind::kRotary && index_size(sizes, a) % 2 != 0)
+    throw Error(what + ": head dim " + std::to_string(index_size(sizes, a)) + " is odd");
+  return sizes;
+}
+
 EinsumSpec indices_of(const std::string& name, std::string_view text) {
   try {
     return parse_indices(text);
@@ -152,6 +193,19 @@ EinsumSpec indices_of(const std::string& name, std::string_view text) {
 }
 
 }  // namespace
+
+int row_op_cost(OpKind kind) {
+  switch (kind) {
+    case OpKind::kSoftmax:
+      return 5;
+    case OpKind::kRmsNorm:
+      return 4;
+    case OpKind::kRotary:
+      return 3;
+    default:
+      return 0;
+  }
+}
 
 int dtype_bytes(DType dtype) {
   return dtype == DType::kF32 ? 4 : 2;
@@ -217,6 +271,13 @@ TensorId EinsumGraph::add_parameter(const std::string& name, std::vector<std::in
   return add_tensor(Tensor{name, std::move(dims), dtype, TensorKind::kParameter, kNoProducer, init_scale});
 }
 
+TensorId EinsumGraph::add_source_like(const Tensor& source) {
+  if (source.kind == TensorKind::kInput) return add_input(source.name, source.dims, source.dtype);
+  if (source.kind == TensorKind::kParameter)
+    return add_parameter(source.name, source.dims, source.dtype, source.init_scale);
+  throw Error("einsum graph: tensor '" + source.name + "' is produced by an op, not an input or parameter");
+}
+
 TensorId EinsumGraph::add_einsum(const std::string& name, const EinsumSpec& spec,
                                  const std::vector<TensorId>& inputs, std::vector<std::int64_t> output_dims) {
   DType dtype = DType::kF32;
@@ -273,6 +334,26 @@ TensorId EinsumGraph::add_structural(EinsumOp op, DType dtype, const std::vector
   return ops_.back().output;
 }
 
+TensorId EinsumGraph::add_checked_row_op(EinsumOp op, DType dtype) {
+  const std::string where = quoted_op(op.name);
+  op.sizes = row_op_sizes(op, dims_of_inputs(tensors_, op.inputs, where), where);
+  const auto op_id = static_cast<EinsumOpId>(ops_.size());
+  op.output =
+      add_tensor(Tensor{op.name, dims_of(op.spec.output, op.sizes), dtype, TensorKind::kIntermediate, op_id});
+  ops_.push_back(std::move(op));
+  return ops_.back().output;
+}
+
+TensorId EinsumGraph::add_row_op(const std::string& name, OpKind kind, std::string_view indices,
+                                 const std::vector<TensorId>& inputs, int axis, double param) {
+  EinsumOp op{name, indices_of(name, indices), inputs, 0, {}, kind, axis, 0, 0, param};
+  if (!op.is_row_op())
+    throw Error(quoted_op(name) + ": " + std::string(op_kind_name(kind)) + " is not a row op");
+  const DType dtype =
+      !inputs.empty() && inputs[0] < tensors_.size() ? tensors_[inputs[0]].dtype : DType::kF32;
+  return add_checked_row_op(std::move(op), dtype);
+}
+
 TensorId EinsumGraph::add_reshape(const std::string& name, std::string_view indices, TensorId x,
                                   std::vector<std::int64_t> output_dims) {
   EinsumOp op{name, indices_of(name, indices), {x}, 0, {}, OpKind::kReshape};
@@ -295,10 +376,13 @@ TensorId EinsumGraph::add_concat(const std::string& name, std::string_view indic
 
 TensorId EinsumGraph::add_op_as(const EinsumOp& like, const std::vector<TensorId>& inputs, DType dtype,
                                 std::vector<std::int64_t> output_dims) {
-  if (!like.is_structural()) {
+  if (like.is_einsum()) {
     if (!like.spec.inputs.empty()) output_dims.clear();
     return add_einsum_as(like.name, like.spec, inputs, dtype, std::move(output_dims));
   }
+  if (like.is_row_op())
+    return add_checked_row_op(
+        EinsumOp{like.name, like.spec, inputs, 0, {}, like.kind, like.axis, 0, 0, like.param}, dtype);
   EinsumOp op{like.name, like.spec, inputs, 0, {}, like.kind, -1, like.begin, like.end};
   if (like.kind != OpKind::kReshape) output_dims.clear();
   return add_structural(std::move(op), dtype, output_dims);
@@ -359,7 +443,7 @@ void EinsumGraph::validate() const {
   for (EinsumOpId o = 0; o < ops_.size(); ++o) {
     const EinsumOp& op = ops_[o];
     const std::string where = quoted_op(op.name);
-    if (!op.is_structural()) {
+    if (op.is_einsum()) {
       try {
         op.spec.validate();
       } catch (const Error& e) {
@@ -380,7 +464,8 @@ void EinsumGraph::validate() const {
     EinsumOp checked = op;
     const IndexSizes sizes = op.is_structural()
                                  ? structural_sizes(checked, input_dims, tensors_[op.output].dims, where)
-                                 : infer_index_sizes(op.spec, input_dims, where);
+                             : op.is_row_op() ? row_op_sizes(op, input_dims, where)
+                                              : infer_index_sizes(op.spec, input_dims, where);
     if (checked.axis != op.axis ||
         (!op.spec.inputs.empty() && dims_of(op.spec.output, sizes) != tensors_[op.output].dims)) {
       throw Error(where + ": output dims do not match the inferred shape");
@@ -394,7 +479,7 @@ double EinsumGraph::flops(EinsumOpId id) const {
   if (o.is_structural()) return 0;
   double n = 1;
   for (const char c : o.spec.all_indices()) n *= static_cast<double>(index_size(o.sizes, c));
-  return n * std::max(1, o.spec.join.cost());
+  return n * (o.is_row_op() ? row_op_cost(o.kind) : std::max(1, o.spec.join.cost()));
 }
 
 double EinsumGraph::bytes_read(EinsumOpId id) const {

@@ -87,6 +87,12 @@ std::string_view op_kind_name(OpKind kind) {
       return "slice";
     case OpKind::kConcat:
       return "concat";
+    case OpKind::kSoftmax:
+      return "softmax";
+    case OpKind::kRmsNorm:
+      return "rms_norm";
+    case OpKind::kRotary:
+      return "rotary";
   }
   return "einsum";
 }

@@ -98,6 +98,8 @@ class Reader {
   void build_rms_norm(const Site& op);
   void build_structural(const Site& op);
   void build_rotary(const Site& op);
+  // softmax, rms_norm, rotary with `indices` (what the writer emits): one fused row op.
+  void build_row_op(const Site& op, OpKind kind, const std::vector<TensorId>& inputs, double param);
 
   const std::string& source_;
   EinsumGraph graph_;
@@ -119,12 +121,12 @@ const std::vector<Reader::OpForm>& Reader::forms() {
       {"silu", {}, &Reader::build_unary},
       {"gelu", {}, &Reader::build_unary},
       {"fill", {"value", "dtype"}, &Reader::build_fill},
-      {"softmax", {"axis"}, &Reader::build_softmax},
-      {"rms_norm", {"weight", "axis", "eps"}, &Reader::build_rms_norm},
+      {"softmax", {"axis", "input_scale", "indices", "dtype"}, &Reader::build_softmax},
+      {"rms_norm", {"weight", "axis", "eps", "indices", "dtype"}, &Reader::build_rms_norm},
       {"reshape", {"dims", "indices", "dtype"}, &Reader::build_structural},
       {"slice", {"axis", "begin", "end", "indices", "dtype"}, &Reader::build_structural},
       {"concat", {"axis", "indices", "dtype"}, &Reader::build_structural},
-      {"rotary", {"cos", "sin", "seq_axis", "head_axis"}, &Reader::build_rotary},
+      {"rotary", {"cos", "sin", "seq_axis", "head_axis", "axis", "indices", "dtype"}, &Reader::build_rotary},
   };
   return all;
 }
@@ -361,15 +363,40 @@ void Reader::build_fill(const Site& op) {
 
 void Reader::build_softmax(const Site& op) {
   const TensorId x = tensor(op.arg, op.where);
+  if (op.body["dtype"] && !op.body["indices"]) fail(op.body["dtype"], op.where + ": 'dtype' needs 'indices'");
+  if (op.body["indices"])
+    return build_row_op(op, OpKind::kSoftmax, {x}, op.body["input_scale"] ? number(op, "input_scale") : 1.0);
+  if (op.body["input_scale"])
+    fail(op.body["input_scale"], op.where + ": 'input_scale' needs 'indices' (a fused softmax)");
   const int a = axis(op, "axis");
   at(op.key, [&] { softmax(graph_, op.name, x, a); });
+}
+
+void Reader::build_row_op(const Site& op, OpKind kind, const std::vector<TensorId>& inputs, double param) {
+  const std::string text = scalar(op.body["indices"], op.where + ": 'indices'");
+  EinsumOp like;
+  at(op.body["indices"], [&] {
+    try {
+      like.spec = parse_indices(text);
+    } catch (const Error& e) {
+      throw Error(op.where + ": " + e.what());
+    }
+  });
+  like.name = op.name;
+  like.kind = kind;
+  like.axis = axis(op, "axis");
+  like.param = param;
+  const DType type = op.body["dtype"] ? dtype(op.body["dtype"], op.where) : graph_.tensor(inputs[0]).dtype;
+  at(op.key, [&] { graph_.add_op_as(like, inputs, type); });
 }
 
 void Reader::build_rms_norm(const Site& op) {
   const TensorId x = tensor(op.arg, op.where);
   const TensorId weight = tensor(required(op, "weight"), op.where);
-  const int a = axis(op, "axis");
+  if (op.body["dtype"] && !op.body["indices"]) fail(op.body["dtype"], op.where + ": 'dtype' needs 'indices'");
   const double eps = op.body["eps"] ? number(op, "eps") : 1e-6;
+  if (op.body["indices"]) return build_row_op(op, OpKind::kRmsNorm, {x, weight}, eps);
+  const int a = axis(op, "axis");
   at(op.key, [&] { rms_norm(graph_, op.name, x, weight, a, eps); });
 }
 
@@ -419,6 +446,10 @@ void Reader::build_rotary(const Site& op) {
   const TensorId x = tensor(op.arg, op.where);
   const TensorId cos = tensor(required(op, "cos"), op.where);
   const TensorId sin = tensor(required(op, "sin"), op.where);
+  if (op.body["indices"]) return build_row_op(op, OpKind::kRotary, {x, cos, sin}, 0);
+  if (op.body["dtype"]) fail(op.body["dtype"], op.where + ": 'dtype' needs 'indices'");
+  if (op.body["axis"])
+    fail(op.body["axis"], op.where + ": rotary takes 'seq_axis' and 'head_axis' ('axis' needs 'indices')");
   const int seq_axis = axis(op, "seq_axis");
   const int head_axis = axis(op, "head_axis");
   at(op.key, [&] { rotary(graph_, op.name, x, cos, sin, seq_axis, head_axis); });

@@ -1,5 +1,5 @@
-// einsum_graph_to_yaml(): every op as a plain `einsum` entry, structural ops with their exact
-// index letters, so any graph can be saved and read back equal.
+// einsum_graph_to_yaml(): every op as a plain `einsum` entry, structural and row ops with their
+// exact index letters, so any graph can be saved and read back equal.
 #include <algorithm>
 #include <cctype>
 #include <iomanip>
@@ -80,9 +80,20 @@ std::string einsum_graph_to_yaml(const EinsumGraph& graph, const std::string& na
   for (const EinsumOp& op : graph.ops()) {
     const Tensor& result = graph.tensor(op.output);
     out << "  - " << yaml_scalar(op.name) << ": {" << op_kind_name(op.kind) << ": ";
-    if (!op.is_structural()) {
+    if (op.is_einsum()) {
       out << yaml_scalar(op.spec.to_string());
       if (!op.inputs.empty()) out << ", inputs: " << names_text(graph, op.inputs);
+    } else if (op.is_row_op()) {
+      out << yaml_scalar(graph.tensor(op.inputs[0]).name);
+      if (op.kind == OpKind::kRmsNorm) out << ", weight: " << yaml_scalar(graph.tensor(op.inputs[1]).name);
+      if (op.kind == OpKind::kRotary) {
+        out << ", cos: " << yaml_scalar(graph.tensor(op.inputs[1]).name)
+            << ", sin: " << yaml_scalar(graph.tensor(op.inputs[2]).name);
+      }
+      out << ", indices: " << yaml_scalar(indices_text(op.spec)) << ", axis: " << op.axis;
+      if (op.kind != OpKind::kRotary)
+        out << (op.kind == OpKind::kSoftmax ? ", input_scale: " : ", eps: ") << std::setprecision(17)
+            << op.param;
     } else {
       out << (op.kind == OpKind::kConcat ? names_text(graph, op.inputs)
                                          : yaml_scalar(graph.tensor(op.inputs[0]).name))

@@ -50,13 +50,13 @@ bool reads_with_all_indices(const EinsumOp& consumer, std::size_t k) {
 // Structurally eligible for inlining (see the header), before the limits.
 bool may_inline(const EinsumGraph& graph, EinsumOpId id) {
   const EinsumOp& op = graph.op(id);
-  if (op.is_structural() || op.inputs.empty() || !op.spec.aggregated_indices().empty()) return false;
+  if (!op.is_einsum() || op.inputs.empty() || !op.spec.aggregated_indices().empty()) return false;
   if (graph.tensor(op.output).kind == TensorKind::kOutput) return false;
   const std::vector<EinsumOpId> consumers = graph.consumers(op.output);
   if (consumers.empty()) return false;
   for (const EinsumOpId c : consumers) {
     const EinsumOp& consumer = graph.op(c);
-    if (consumer.is_structural() || is_contraction(consumer)) return false;
+    if (!consumer.is_einsum() || is_contraction(consumer)) return false;
     for (std::size_t k = 0; k < consumer.inputs.size(); ++k)
       if (consumer.inputs[k] == op.output && !reads_with_all_indices(consumer, k)) return false;
   }
@@ -131,7 +131,7 @@ EinsumGraph fuse_elementwise(const EinsumGraph& graph, const FusionOptions& opti
     std::fill(definitions.begin(), definitions.end(), std::nullopt);
     for (EinsumOpId id = 0; id < num_ops && !changed; ++id) {
       const EinsumOp& op = graph.op(id);
-      if (op.is_structural()) continue;
+      if (!op.is_einsum()) continue;
       forms[id] = fuse_op(graph, id, definitions);
       if (!within_limits(forms[id], options)) {
         for (const TensorId input : op.inputs) {
@@ -148,18 +148,14 @@ EinsumGraph fuse_elementwise(const EinsumGraph& graph, const FusionOptions& opti
   std::vector<TensorId> renamed(graph.num_tensors(), 0);
   for (TensorId t = 0; t < graph.num_tensors(); ++t) {
     const Tensor& tensor = graph.tensor(t);
-    if (tensor.kind == TensorKind::kInput) {
-      renamed[t] = fused.add_input(tensor.name, tensor.dims, tensor.dtype);
-      continue;
-    }
-    if (tensor.kind == TensorKind::kParameter) {
-      renamed[t] = fused.add_parameter(tensor.name, tensor.dims, tensor.dtype, tensor.init_scale);
+    if (tensor.producer == kNoProducer) {
+      renamed[t] = fused.add_source_like(tensor);
       continue;
     }
     const EinsumOpId id = tensor.producer;
     if (inline_op[id]) continue;
     const EinsumOp& op = graph.op(id);
-    if (op.is_structural()) {
+    if (!op.is_einsum()) {
       std::vector<TensorId> inputs;
       for (const TensorId input : op.inputs) inputs.push_back(renamed[input]);
       renamed[t] = fused.add_op_as(op, inputs, tensor.dtype, tensor.dims);

@@ -172,7 +172,13 @@ class Lowerer {
       return add_task(task_op(name, std::string(op_kind_name(op.kind)), 0, written, written, written),
                       std::move(info));
     }
-    const double flops = static_cast<double>(elements_of(info.ranges)) * std::max(1, op.spec.join.cost());
+    const double elements = static_cast<double>(elements_of(info.ranges));
+    if (op.is_row_op()) {
+      return add_task(task_op(name, std::string(op_kind_name(op.kind)), elements * row_op_cost(op.kind), read,
+                              written, written),
+                      std::move(info));
+    }
+    const double flops = elements * std::max(1, op.spec.join.cost());
     return add_task(task_op(name, "join", flops, read, written, written), std::move(info));
   }
 

@@ -52,7 +52,12 @@ Range block_range(std::int64_t n, int blocks, int b) {
 
 std::string splittable_indices(const EinsumGraph& graph, EinsumOpId id) {
   const EinsumOp& op = graph.op(id);
-  if (!op.is_structural()) return op.spec.all_indices();
+  if (op.is_einsum()) return op.spec.all_indices();
+  if (op.is_row_op()) {
+    std::string letters = op.spec.output;
+    letters.erase(static_cast<std::size_t>(op.axis), 1);
+    return letters;
+  }
   std::string shared;
   for (const char c : op.spec.output) {
     bool everywhere = true;

@@ -1,6 +1,8 @@
 #include "doppler/einsum/reference_executor.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <utility>
@@ -159,6 +161,19 @@ void check_buffer(const EinsumOp& op, const std::string& operand, std::size_t go
   }
 }
 
+// One buffer per input, each of its input's element count.
+template <typename T>
+void check_input_buffers(const EinsumOp& op, const IndexSizes& sizes,
+                         std::span<const std::vector<T>> inputs) {
+  if (inputs.size() != op.spec.inputs.size()) {
+    throw Error("op '" + op.name + "': " + std::to_string(inputs.size()) + " buffers for " +
+                std::to_string(op.spec.inputs.size()) + " inputs");
+  }
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    check_buffer(op, "input " + std::to_string(k), inputs[k].size(), element_count(op.spec.inputs[k], sizes));
+  }
+}
+
 // The elements of `dims` before and after `axis`.
 std::pair<std::int64_t, std::int64_t> outer_inner(const std::vector<std::int64_t>& dims, std::size_t axis) {
   std::int64_t outer = 1, inner = 1;
@@ -172,13 +187,7 @@ std::pair<std::int64_t, std::int64_t> outer_inner(const std::vector<std::int64_t
 template <typename T>
 std::vector<T> evaluate_structural(const EinsumOp& op, const IndexSizes& sizes,
                                    std::span<const std::vector<T>> inputs) {
-  if (inputs.size() != op.spec.inputs.size()) {
-    throw Error("op '" + op.name + "': " + std::to_string(inputs.size()) + " buffers for " +
-                std::to_string(op.spec.inputs.size()) + " inputs");
-  }
-  for (std::size_t k = 0; k < inputs.size(); ++k) {
-    check_buffer(op, "input " + std::to_string(k), inputs[k].size(), element_count(op.spec.inputs[k], sizes));
-  }
+  check_input_buffers(op, sizes, inputs);
   const std::int64_t total = element_count(op.spec.output, sizes);
   if (op.kind == OpKind::kReshape) {
     check_buffer(op, "output", inputs[0].size(), total);
@@ -212,12 +221,62 @@ std::vector<T> evaluate_structural(const EinsumOp& op, const IndexSizes& sizes,
   return out;
 }
 
+// A row op (einsum_graph.hpp) on buffers whose axis is whole: each row along the axis at once.
+template <typename T>
+std::vector<T> evaluate_row_op(const EinsumOp& op, const IndexSizes& sizes,
+                               std::span<const std::vector<T>> inputs) {
+  check_input_buffers(op, sizes, inputs);
+  const auto axis = static_cast<std::size_t>(op.axis);
+  const std::vector<std::int64_t> dims = dims_of(op.spec.output, sizes);
+  const auto [outer, inner] = outer_inner(dims, axis);
+  const std::int64_t n = dims[axis];
+  const std::vector<T>& x = inputs[0];
+  std::vector<T> out(x.size());
+  // Rotary: the seq letter's position and the block's seq count (its tables' rows).
+  std::int64_t seq_stride = 0, seq_count = 1;
+  if (op.kind == OpKind::kRotary) {
+    const std::size_t s_ax = op.spec.output.find(op.spec.inputs[1][0]);
+    seq_count = dims[s_ax];
+    seq_stride = 1;
+    for (std::size_t d = s_ax + 1; d < dims.size(); ++d) seq_stride *= dims[d];
+  }
+  for (std::int64_t o = 0; o < outer; ++o) {
+    for (std::int64_t i = 0; i < inner; ++i) {
+      const std::int64_t base = o * n * inner + i;
+      const auto at = [&](std::int64_t j) { return static_cast<std::size_t>(base + j * inner); };
+      if (op.kind == OpKind::kSoftmax) {
+        const T scale = static_cast<T>(op.param);
+        T m = -std::numeric_limits<T>::infinity();
+        for (std::int64_t j = 0; j < n; ++j) m = std::max(m, scale * x[at(j)]);
+        T sum = 0;
+        for (std::int64_t j = 0; j < n; ++j) sum += (out[at(j)] = std::exp(scale * x[at(j)] - m));
+        for (std::int64_t j = 0; j < n; ++j) out[at(j)] /= sum;
+      } else if (op.kind == OpKind::kRmsNorm) {
+        T ms = 0;
+        for (std::int64_t j = 0; j < n; ++j) ms += x[at(j)] * x[at(j)];
+        const T r = T(1) / std::sqrt(ms / static_cast<T>(n) + static_cast<T>(op.param));
+        for (std::int64_t j = 0; j < n; ++j)
+          out[at(j)] = x[at(j)] * r * inputs[1][static_cast<std::size_t>(j)];
+      } else {
+        const std::int64_t row = (base / seq_stride) % seq_count, half = n / 2;
+        for (std::int64_t j = 0; j < n; ++j) {
+          const T rotated = j < half ? -x[at(j + half)] : x[at(j - half)];
+          const auto t = static_cast<std::size_t>(row * n + j);
+          out[at(j)] = x[at(j)] * inputs[1][t] + rotated * inputs[2][t];
+        }
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 template <typename T>
 std::vector<T> evaluate_op(const EinsumOp& op, const IndexSizes& sizes,
                            std::span<const std::vector<T>> inputs) {
-  if (!op.is_structural()) return evaluate_einsum<T>(op.spec, sizes, inputs);
+  if (op.is_einsum()) return evaluate_einsum<T>(op.spec, sizes, inputs);
+  if (op.is_row_op()) return evaluate_row_op<T>(op, sizes, inputs);
   return evaluate_structural<T>(op, sizes, inputs);
 }
 

@@ -244,7 +244,7 @@ std::string decompose_yaml(const DecomposeOptions& options) {
 EinsumGraph build_einsum_workload(const EinsumWorkloadSpec& spec) {
   EinsumGraph graph = build_unfused(spec);
   if (!spec.fuse) return graph;
-  return fuse_elementwise(graph);
+  return fuse_elementwise(fuse_row_ops(graph));
 }
 
 }  // namespace doppler::einsum

@@ -8,6 +8,15 @@
 // output and every input names the same dim (same size; a partition may split it); a letter on one
 // side only (the sliced or concatenated axis, the axes a reshape merges or splits) must stay whole.
 // They do no arithmetic: zero flops, bytes read = bytes written = the output's bytes.
+// ROW ops are fused kernels, each output row along `axis` computed from the input rows along it;
+// input 0 has the output's letters, `param` is a number of the kind:
+//   softmax  "X->X"         softmax along the axis of (param * x); param = the scale
+//   rms_norm "X,a->X"       x * rsqrt(mean along the axis of x^2 + param) * w; w [axis], param = eps
+//   rotary   "X,sa,sa->X"   x * cos + rotate_half(x) * sin along the head axis a (even size), with
+//                           the tables cos, sin [seq, head], s another letter of X; rotate_half(x) =
+//                           (-x[d/2:], x[:d/2]). param unused.
+// The axis letter must stay whole in a partition; the others may split. flops = output elements
+// x row_op_cost(kind); bytes read = the inputs' bytes.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -51,12 +60,22 @@ struct EinsumOp {
   TensorId output = 0;
   IndexSizes sizes{};  // size of every index the op uses
   OpKind kind = OpKind::kEinsum;
-  int axis = -1;           // slice, concat: the axis' position (the same in the output and inputs)
+  int axis = -1;           // slice, concat, row ops: the axis' position (the same in the output and inputs)
   std::int64_t begin = 0;  // slice: the input's range [begin, end) along the axis
   std::int64_t end = 0;
+  double param = 0;  // row ops: softmax's scale, rms_norm's eps
 
-  bool is_structural() const { return kind != OpKind::kEinsum; }
+  bool is_structural() const {
+    return kind == OpKind::kReshape || kind == OpKind::kSlice || kind == OpKind::kConcat;
+  }
+  bool is_row_op() const {
+    return kind == OpKind::kSoftmax || kind == OpKind::kRmsNorm || kind == OpKind::kRotary;
+  }
+  bool is_einsum() const { return kind == OpKind::kEinsum; }
 };
+
+// Arithmetic per output element of a row op (softmax 5, rms_norm 4, rotary 3); 0 otherwise.
+int row_op_cost(OpKind kind);
 
 class EinsumGraph {
  public:
@@ -83,10 +102,17 @@ class EinsumGraph {
                      std::int64_t end);
   // concat "abc,abd->abe": the inputs one after another along the axis where the letters differ.
   TensorId add_concat(const std::string& name, std::string_view indices, const std::vector<TensorId>& inputs);
-  // A copy of `like` (name, kind, spec, slice range) reading `inputs`, its output of `dtype`.
+  // A row op (see above) of `kind` with index letters `indices` ("bnst->bnst"); the output's dtype
+  // is input 0's.
+  TensorId add_row_op(const std::string& name, OpKind kind, std::string_view indices,
+                      const std::vector<TensorId>& inputs, int axis, double param = 0);
+  // A copy of `like` (name, kind, spec, slice range, axis and param) reading `inputs`, its output of `dtype`.
   // `output_dims` is used by fills and reshapes (which cannot infer it) and ignored otherwise.
   TensorId add_op_as(const EinsumOp& like, const std::vector<TensorId>& inputs, DType dtype,
                      std::vector<std::int64_t> output_dims = {});
+  // An input or parameter like `source` (name, dims, dtype, init scale), e.g. when a pass copies a
+  // graph; throws for a tensor that an op produces.
+  TensorId add_source_like(const Tensor& source);
   void mark_output(TensorId id);
 
   std::size_t num_tensors() const { return tensors_.size(); }
@@ -106,7 +132,7 @@ class EinsumGraph {
   // Re-checks every op: spec, producer links, shapes. Throws an Error naming the op.
   void validate() const;
 
-  // Product of all index sizes x join cost (at least 1); 0 for a structural op.
+  // Product of all index sizes x join cost (at least 1); 0 for a structural op; a row op's above.
   double flops(EinsumOpId id) const;
   // The inputs' bytes; for a structural op, the bytes it copies (= bytes_written).
   double bytes_read(EinsumOpId id) const;
@@ -117,6 +143,8 @@ class EinsumGraph {
   // Checks `op` (kind, spec, inputs, slice range set; reshape: `output_dims`), sets its sizes and
   // axis, adds it and its output tensor.
   TensorId add_structural(EinsumOp op, DType dtype, const std::vector<std::int64_t>& output_dims);
+  // The same for a row op.
+  TensorId add_checked_row_op(EinsumOp op, DType dtype);
   std::vector<Tensor> tensors_;
   std::vector<EinsumOp> ops_;
   std::unordered_map<std::string, TensorId> by_name_;

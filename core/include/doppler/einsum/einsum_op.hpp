@@ -25,8 +25,11 @@ double agg_identity(Agg agg);
 
 // What an op does. kEinsum: the extended einsum of its spec. The structural kinds move elements
 // without arithmetic (see einsum_graph.hpp): reshape, slice along one axis, concat along one axis.
-enum class OpKind { kEinsum, kReshape, kSlice, kConcat };
-std::string_view op_kind_name(OpKind kind);  // "einsum", "reshape", "slice", "concat"
+// The ROW kinds are fused kernels over whole rows along one axis (einsum_graph.hpp): softmax,
+// RMSNorm, rotary embedding.
+enum class OpKind { kEinsum, kReshape, kSlice, kConcat, kSoftmax, kRmsNorm, kRotary };
+// "einsum", "reshape", "slice", "concat", "softmax", "rms_norm", "rotary"
+std::string_view op_kind_name(OpKind kind);
 
 struct EinsumSpec {
   std::string output;

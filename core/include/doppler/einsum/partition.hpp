@@ -41,7 +41,7 @@ struct Range {
 // Block `b` of an index of size `n` split into `blocks` blocks of ceil(n / blocks).
 Range block_range(std::int64_t n, int blocks, int b);
 // The index letters of op `id` that a partition may split (more than one block); every other
-// letter must stay at 1 block. For a plain einsum: all of its indices.
+// letter must stay at 1 block. For a plain einsum: all of its indices; a row op: all but its axis.
 std::string splittable_indices(const EinsumGraph& graph, EinsumOpId id);
 // Throws unless `graph.op(id)` can take `partition` (letters it lacks, counts that are not powers
 // of two, more blocks than the index size, an empty last block).

@@ -24,8 +24,9 @@ std::vector<T> evaluate_einsum(const EinsumSpec& spec, const IndexSizes& sizes,
 
 // One op of any kind on given buffers: evaluate_einsum for an einsum; for a structural op the copy
 // it does (reshape: the same elements; slice: [op.begin, op.end) along op.axis of an input holding
-// the whole axis; concat: the inputs along op.axis), `sizes` giving the size of every letter (an
-// op's own sizes, or a block's). Throws an Error naming the op when a buffer has the wrong length.
+// the whole axis; concat: the inputs along op.axis), for a row op its rows (the axis whole),
+// `sizes` giving the size of every letter (an op's own sizes, or a block's). Throws an Error naming the op
+// when a buffer has the wrong length.
 template <typename T>
 std::vector<T> evaluate_op(const EinsumOp& op, const IndexSizes& sizes,
                            std::span<const std::vector<T>> inputs);
