@@ -1,6 +1,7 @@
 // The row kernels (hw/src/row_kernels.hpp) against the CPU reference: softmax, rms_norm and rotary
-// in f32, f16 and bf16, on shapes that take the vectorised path (axis last, a multiple of 8) and
-// the plain one (axis not last, odd sizes), with random sizes around them. GPU tests skip with the
+// in f32, f16 and bf16, on shapes that take the vectorised path (axis last, a multiple of 8; rows
+// of one to several warp strides) and the plain one (axis not last, odd sizes), with random sizes
+// around them. GPU tests skip with the
 // reason when no GPU is visible.
 #include <gtest/gtest.h>
 
@@ -56,7 +57,9 @@ TEST(HwRowKernels, EqualTheReferenceInEveryDtypeAndLayout) {
       {OpKind::kSoftmax, {7, 13}, 1},          {OpKind::kRmsNorm, {2, 5, 2048}, 2},
       {OpKind::kRmsNorm, {6, 33}, 1},          {OpKind::kRmsNorm, {3, 24, 4}, 1},
       {OpKind::kRotary, {2, 6, 3, 128}, 3, 1}, {OpKind::kRotary, {2, 6, 3, 10}, 3, 1},
-      {OpKind::kRotary, {2, 5, 16, 3}, 2, 1},
+      {OpKind::kRotary, {2, 5, 16, 3}, 2, 1},  {OpKind::kSoftmax, {3, 4096}, 1},
+      {OpKind::kSoftmax, {5, 264}, 1},         {OpKind::kRmsNorm, {2, 8192}, 1},
+      {OpKind::kRmsNorm, {4, 1544}, 1},
   };
   std::mt19937_64 rng(5);
   for (int r = 0; r < 6; ++r) {
@@ -65,6 +68,7 @@ TEST(HwRowKernels, EqualTheReferenceInEveryDtypeAndLayout) {
     };
     cases.push_back({OpKind::kSoftmax, {size(1, 9), 8 * size(1, 70)}, 1});
     cases.push_back({OpKind::kRmsNorm, {size(1, 9), size(1, 300)}, 1});
+    cases.push_back({OpKind::kRmsNorm, {size(1, 9), 8 * size(1, 300)}, 1});
     cases.push_back({OpKind::kRotary, {size(1, 5), size(1, 9), 2 * size(1, 40)}, 2, 1});
   }
   for (const DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
