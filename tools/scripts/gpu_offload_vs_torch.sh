@@ -10,6 +10,8 @@
 # Usage (GPU machine, doppler built with the hw backend):
 #   [MACHINE=configs/machines/h200-1-calibrated.yaml] tools/scripts/gpu_offload_vs_torch.sh DOPPLER OUT [R] [ROUNDS]
 # MACHINE is the machine file the simulated figures use (default h100-1-calibrated-eager.yaml).
+# FUSED=1 runs doppler's model fused (`fuse: true`: softmax/RMSNorm/rotary row ops, maps inlined);
+# PyTorch's side is the same either way.
 set -eu
 doppler=$1
 out=$2
@@ -29,6 +31,7 @@ for name in "${!decompositions[@]}"; do
       -e "s/^  budget_bytes: .*/  budget_bytes: [$peak, 369885184]/" \
       -e "s/^  bandwidths: .*/  bandwidths: [53e9]/" \
       -e "s#^machine: .*#machine: $PWD/${MACHINE:-configs/machines/h100-1-calibrated-eager.yaml}#" \
+      -e "$([ "${FUSED:-0}" = 1 ] && echo 's/dtype: bf16}/dtype: bf16, fuse: true}/' || echo 's/^//')" \
       configs/offload-llama-lookahead.yaml >"$out/offload-vs-torch-$name.yaml"
 done
 for round in $(seq 1 "$rounds"); do
