@@ -3,6 +3,7 @@
 // checkpoint (greedy and best-of-K) and saves a valid plan; the policy file places exactly like the
 // checkpoint and is much smaller; a checkpoint or policy file for another device count, a missing one and bad
 // train sections are one-line errors that write nothing.
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 
@@ -131,15 +132,13 @@ TEST_F(LearnCli, CommittedPaperPolicies) {
   const nlohmann::json ffnn = run_json("graph configs/workloads/doppler-paper/ffnn_192nodes.txt --json");
   EXPECT_EQ(makespan["ffnn"]["metis"], ffnn["lower_bound"].get<double>());
 
-  // Generalisation: the Llama-block policy places Llama-layer, which it never saw, below critical path
-  // (best of 64; its greedy plan lands 0.972 of critical path on the machine the figures come from,
-  // 1.0001 on an AVX2-only CPU: float32 rounding decides its near-ties, docs/TRAINING.md).
+  // Generalisation: the Llama-block policy places Llama-layer, which it never saw, below critical path.
   const nlohmann::json unseen = run_json(
       "evaluate configs/paper/llama_layer.yaml --policy configs/policies/paper-4dev/llama_block/policy.pt "
       "--samples 64 --json");
   std::map<std::string, double> layer;
   for (const auto& r : unseen["results"]) layer[r["method"].get<std::string>()] = r["makespan"].get<double>();
-  EXPECT_LT(layer["doppler_best_of_64"], layer["critical_path"]);
+  EXPECT_LT(layer["doppler"], layer["critical_path"]);
   EXPECT_LT(layer["doppler_best_of_64"], best_heuristic("llama_layer", ""));
 }
 
@@ -150,9 +149,8 @@ TEST_F(LearnCli, CommittedPaperPolicies) {
 // Llama cases and FFNN, 9.1% and 6.6% on ChainMM);
 // greedy below it on the two Llama cases (by 10% on Llama-block). The ratios are checked on the
 // committed plan files (configs/einsum/gpu/plans), replayed through the GPU configs that `doppler
-// execute` runs. Live, the best of 1024 reproduces its plan exactly; the greedy plan may not: its
-// arg-max between structurally identical blocks is decided by float32 rounding, which depends on
-// the CPU's vector kernels (docs/TRAINING.md), so live it is only checked against the best heuristic loosely.
+// execute` runs. Live, the best of 1024 reproduces its plan exactly, and so does the greedy policy
+// except on two cases whose committed greedy plans came from float32 inference (docs/TRAINING.md).
 TEST_F(LearnCli, CommittedEinsumPolicies) {
   const nlohmann::json j = run_json("evaluate configs/evaluate-einsum-h100.yaml --json");
   std::map<std::string, std::map<std::string, double>> makespan;
@@ -172,14 +170,16 @@ TEST_F(LearnCli, CommittedEinsumPolicies) {
     const char* machine;  // the machine it was trained on (configs/machines/NAME.yaml)
     double best_of_1024;  // at most this ratio to the best heuristic (docs/PERFORMANCE.md, rounded up)
     double greedy;        // the same for the greedy plan; 0: greedy is not below the best heuristic
+    bool greedy_reproduced = true;  // false: float32 inference's near-ties made the committed greedy plan
   };
-  for (const Case& c : {Case{"chain_mm_2gpu", "chain_mm", "h100-2-calibrated-eager", 0.91, 0},
-                        Case{"chain_mm_4gpu", "chain_mm_4gpu", "h100-4-calibrated-eager", 0.935, 0},
-                        Case{"llama_block_4gpu", "llama_block_4gpu", "h100-4-calibrated-eager", 0.8, 0.885},
-                        Case{"llama_layer_4gpu", "llama_layer_4gpu", "h100-4-calibrated-eager", 0.865, 0.945},
-                        Case{"ffnn_4gpu", "ffnn_4gpu", "h100-4-calibrated-format2", 0.825, 0},
-                        Case{"llama_block_2gpu", "llama_block", "h100-2-calibrated-eager", 0.935, 0.98},
-                        Case{"ffnn_2gpu", "ffnn", "h100-2-calibrated-eager", 0.985, 0}}) {
+  for (const Case& c :
+       {Case{"chain_mm_2gpu", "chain_mm", "h100-2-calibrated-eager", 0.91, 0, false},
+        Case{"chain_mm_4gpu", "chain_mm_4gpu", "h100-4-calibrated-eager", 0.935, 0},
+        Case{"llama_block_4gpu", "llama_block_4gpu", "h100-4-calibrated-eager", 0.8, 0.885},
+        Case{"llama_layer_4gpu", "llama_layer_4gpu", "h100-4-calibrated-eager", 0.865, 0.945},
+        Case{"ffnn_4gpu", "ffnn_4gpu", "h100-4-calibrated-format2", 0.825, 0},
+        Case{"llama_block_2gpu", "llama_block", "h100-2-calibrated-eager", 0.935, 0.98, false},
+        Case{"ffnn_2gpu", "ffnn", "h100-2-calibrated-eager", 0.985, 0}}) {
     const std::string graph = std::string("einsum_") + c.name;
     const double best = best_heuristic(graph);
     const std::string simulate = std::string("simulate configs/einsum/gpu/") + c.config +
@@ -192,8 +192,25 @@ TEST_F(LearnCli, CommittedEinsumPolicies) {
     if (c.greedy > 0) {
       EXPECT_LE(greedy, c.greedy * best) << graph;
     }
-    EXPECT_LT(makespan[graph]["doppler"], 1.35 * best) << graph;
+    if (c.greedy_reproduced) {
+      EXPECT_DOUBLE_EQ(greedy, makespan[graph]["doppler"]) << graph;
+    } else {
+      EXPECT_LE(makespan[graph]["doppler"], greedy) << graph;
+    }
   }
+}
+
+// Placement runs the encoders in float64, so LibTorch's vector kernels and the BLAS's (chosen by the
+// CPU at run time) do not change a plan: the same evaluation with the scalar kernels places alike
+// (in float32 7 of its 63 makespans differed).
+TEST_F(LearnCli, PlansDoNotDependOnTheCpusVectorKernels) {
+  const nlohmann::json usual = run_json("evaluate configs/evaluate-einsum-h100.yaml --json");
+  ::setenv("ATEN_CPU_CAPABILITY", "default", 1);
+  ::setenv("OPENBLAS_CORETYPE", "Sandybridge", 1);
+  const nlohmann::json scalar = run_json("evaluate configs/evaluate-einsum-h100.yaml --json");
+  ::unsetenv("ATEN_CPU_CAPABILITY");
+  ::unsetenv("OPENBLAS_CORETYPE");
+  EXPECT_EQ(usual["results"], scalar["results"]);
 }
 
 // configs/evaluate-einsum-h100-gpu.yaml: the stage-III policies (written by LibTorch 2.11 on the GPU

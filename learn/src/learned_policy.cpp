@@ -26,6 +26,7 @@ LearnedPolicy LearnedPolicy::load(const std::string& path, std::size_t devices) 
   impl->net = PolicyNet(impl->state.sizes, impl->state.mode.mean_device_sum);
   load_checkpoint(path, impl->net, nullptr);
   impl->net->eval();
+  impl->net->to(torch::kFloat64);
   return LearnedPolicy(std::move(impl));
 }
 
@@ -41,7 +42,8 @@ Plan LearnedPolicy::place(sim::Simulator& simulator, std::size_t samples, std::u
                           const std::function<double(const Plan&)>& score) const {
   torch::NoGradGuard no_grad;
   const GraphInputs inputs = graph_inputs(simulator);
-  const PolicyArrays arrays = impl_->net->export_arrays(impl_->net->forward_graph(graph_tensors(inputs)));
+  const PolicyArrays arrays =
+      impl_->net->export_arrays(impl_->net->forward_graph(graph_tensors(inputs, torch::kFloat64)));
   policies::PlacementEnv env(simulator);
   std::mt19937_64 rng(seed);
   RolloutOptions options;

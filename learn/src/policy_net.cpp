@@ -42,7 +42,7 @@ std::vector<torch::Tensor> path_jumps(const std::vector<OpId>& next) {
 
 // Row o: the sum of h over the ops after o on its path (jumps from path_jumps).
 torch::Tensor path_sums(const torch::Tensor& h, const std::vector<torch::Tensor>& jumps) {
-  const torch::Tensor padded = torch::cat({h, torch::zeros({1, h.size(1)})}, 0);
+  const torch::Tensor padded = torch::cat({h, torch::zeros({1, h.size(1)}, h.options())}, 0);
   torch::Tensor sums = padded.index_select(0, jumps.front());  // the next op's h
   for (std::size_t i = 0; i + 1 < jumps.size(); ++i) {
     // sums covers 2^i ops after each op; add the next 2^i after those.
@@ -51,20 +51,21 @@ torch::Tensor path_sums(const torch::Tensor& h, const std::vector<torch::Tensor>
   return sums.narrow(0, 0, h.size(0));
 }
 
-GraphTensors graph_tensors(const GraphInputs& in) {
+GraphTensors graph_tensors(const GraphInputs& in, torch::ScalarType dtype) {
   const auto n = static_cast<std::int64_t>(in.num_ops);
   const auto edges = static_cast<std::int64_t>(in.edge_source.size());
   GraphTensors g;
   g.features = torch::from_blob(const_cast<float*>(in.op_features.data()),
                                 {n, static_cast<std::int64_t>(kOpFeatureCount)})
-                   .clone();
+                   .to(dtype, false, true);
   g.source = int64_tensor(in.edge_source);
   g.target = int64_tensor(in.edge_target);
-  g.edge_feature = torch::from_blob(const_cast<float*>(in.edge_feature.data()), {edges, 1}).clone();
+  g.edge_feature =
+      torch::from_blob(const_cast<float*>(in.edge_feature.data()), {edges, 1}).to(dtype, false, true);
   std::vector<float> inverse(in.num_ops, 0.0f);
   for (const std::int64_t t : in.edge_target) inverse[t] += 1;
   for (float& x : inverse) x = 1.0f / std::max(1.0f, x);
-  g.inverse_in_degree = torch::from_blob(inverse.data(), {n, 1}).clone();
+  g.inverse_in_degree = torch::from_blob(inverse.data(), {n, 1}).to(dtype, false, true);
   g.exit_jumps = path_jumps(in.next_on_exit_path);
   g.entry_jumps = path_jumps(in.previous_on_entry_path);
   return g;
@@ -87,7 +88,9 @@ torch::Tensor EncoderImpl::forward(const GraphTensors& g) {
   const std::int64_t n = g.features.size(0);
   torch::Tensor h = torch::relu(input_(g.features));
   const torch::Tensor coefficients =
-      torch::cat({torch::tanh(edge_net_(g.edge_feature)), torch::ones({g.edge_feature.size(0), 1})}, 1)
+      torch::cat({torch::tanh(edge_net_(g.edge_feature)),
+                  torch::ones({g.edge_feature.size(0), 1}, g.edge_feature.options())},
+                 1)
           .unsqueeze(2);
   for (std::int64_t step = 0; step < steps_; ++step) {
     const torch::Tensor projected = h.matmul(edge_weights_).view({n, basis_ + 1, hidden_});

@@ -30,7 +30,9 @@ struct GraphTensors {
   // the op 2^i steps further (index N: past the end). Path sums cost O(N log N), not O(N^2).
   std::vector<torch::Tensor> exit_jumps, entry_jumps;
 };
-GraphTensors graph_tensors(const GraphInputs& inputs);
+// The inputs as tensors, the real-valued ones of `dtype` (float32 in training; float64 for
+// inference that does not depend on the CPU's vector kernels, learned_policy.hpp).
+GraphTensors graph_tensors(const GraphInputs& inputs, torch::ScalarType dtype = torch::kFloat32);
 
 // Pointer-doubling jumps for next-pointers (kNoOp: the path ends), and the sums of h over the ops
 // after each op on its path, from them.
