@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <future>
 #include <limits>
 
 #include "edge_aggregate.hpp"
@@ -115,13 +116,32 @@ PolicyNetImpl::PolicyNetImpl(const PolicySizes& sizes, bool mean_device_sum)
 }
 
 GraphOutputs PolicyNetImpl::forward_graph(const GraphTensors& g) {
+  const torch::Tensor sel = sel_encoder_(g);
+  return heads(g, sel, plc_encoder_(g));
+}
+
+GraphOutputs PolicyNetImpl::infer_graph(const GraphTensors& g, EncoderThreads threads) {
+  torch::NoGradGuard no_grad;
+  if (threads == EncoderThreads::one) {
+    const torch::Tensor sel = sel_encoder_->infer(g);
+    return heads(g, sel, plc_encoder_->infer(g));
+  }
+  std::future<torch::Tensor> plc = std::async(std::launch::async, [this, &g] {
+    const torch::NoGradGuard no_grad_here;
+    return plc_encoder_->infer(g);
+  });
+  const torch::Tensor sel = sel_encoder_->infer(g);
+  return heads(g, sel, plc.get());
+}
+
+GraphOutputs PolicyNetImpl::heads(const GraphTensors& g, const torch::Tensor& sel,
+                                  const torch::Tensor& plc_embedding) {
   const auto h = static_cast<std::int64_t>(sizes_.hidden);
   GraphOutputs out;
-  const torch::Tensor sel = sel_encoder_(g);
   const torch::Tensor sel_input =
       torch::cat({sel, g.features, path_sums(sel, g.exit_jumps), path_sums(sel, g.entry_jumps)}, 1);
   out.sel_logits = sel_out_(torch::relu(sel_hidden_(sel_input))).squeeze(1);
-  out.plc_embedding = plc_encoder_(g);
+  out.plc_embedding = plc_embedding;
   const torch::Tensor& w = plc_hidden_->weight;
   out.plc_op = out.plc_embedding.mm(w.narrow(1, kF, h).t());
   out.plc_sum = out.plc_embedding.mm(w.narrow(1, kF + h, h).t());

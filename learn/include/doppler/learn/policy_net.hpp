@@ -43,6 +43,9 @@ class EncoderImpl : public torch::nn::Module {
  public:
   explicit EncoderImpl(const PolicySizes& sizes);
   torch::Tensor forward(const GraphTensors& graph);  // N x hidden
+  // The same function for placement: float64 weights and graph tensors, no autograd, computed a
+  // block of ops at a time (encoder_inference.cpp); equal to forward() up to rounding.
+  torch::Tensor infer(const GraphTensors& graph);
 
  private:
   std::int64_t hidden_, basis_, steps_;
@@ -51,6 +54,8 @@ class EncoderImpl : public torch::nn::Module {
   torch::nn::GRUCell gru_{nullptr};
 };
 TORCH_MODULE(Encoder);
+
+enum class EncoderThreads { one, two };
 
 // The networks evaluated on one graph.
 struct GraphOutputs {
@@ -75,6 +80,10 @@ class PolicyNetImpl : public torch::nn::Module {
   const PolicySizes& sizes() const { return sizes_; }
 
   GraphOutputs forward_graph(const GraphTensors& graph);
+  // forward_graph for placement: float64, no autograd, the encoders' infer(); with `two` the PLC
+  // encoder runs on a thread of its own beside the SEL encoder (each on one BLAS thread, so the
+  // outputs are the same to the bit as with `one`).
+  GraphOutputs infer_graph(const GraphTensors& graph, EncoderThreads threads);
   PolicyArrays export_arrays(const GraphOutputs& outputs) const;
   // All episodes must come from the same graph and number of devices.
   StepLogProbs batch_log_probs(const GraphOutputs& outputs, std::span<const Episode> episodes,
@@ -84,6 +93,9 @@ class PolicyNetImpl : public torch::nn::Module {
                          const torch::Tensor& device_sums);
 
  private:
+  GraphOutputs heads(const GraphTensors& graph, const torch::Tensor& sel_embedding,
+                     const torch::Tensor& plc_embedding);
+
   PolicySizes sizes_;
   bool mean_device_sum_ = false;
   Encoder sel_encoder_{nullptr}, plc_encoder_{nullptr};
