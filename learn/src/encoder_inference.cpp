@@ -4,17 +4,24 @@
 //   x     = relu(S @ E + h @ root^T + root_bias)     E: the edge weights stacked per basis
 //   h'    = GRU(x, h)                               gates r, z, n as torch::nn::GRUCell
 // E's rows are edge_weights' (basis, input) pairs, so S @ E is the mean over in-edges of
-// (sum_k coefficients[e][k] A_k + B) h[source], the message of EncoderImpl::forward.
+// (sum_k coefficients[e][k] A_k + B) h[source], the message of EncoderImpl::forward. The blocks
+// of a step are shared among `threads` workers; a block's arithmetic is the same whichever worker
+// runs it, so the result does not depend on the thread count.
 #include <algorithm>
+#include <barrier>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "doppler/error.hpp"
 #include "doppler/learn/policy_net.hpp"
+#include "torch_threads.hpp"
 
 namespace doppler::learn {
 namespace {
 
-constexpr std::int64_t kBlockRows = 128;
+constexpr std::int64_t kBlockRows = 64;
 
 // In-edges grouped by target, each group in edge order.
 struct InEdges {
@@ -56,9 +63,23 @@ void gather_block(const InEdges& in, const double* __restrict h, const double* _
   }
 }
 
+// One worker's scratch rows for a block.
+struct BlockBuffers {
+  BlockBuffers(std::int64_t rows, std::int64_t basis, std::int64_t hidden,
+               const torch::TensorOptions& options)
+      : s(torch::empty({rows, basis * hidden}, options)),
+        hq(torch::empty({rows, 4 * hidden}, options)),
+        x(torch::empty({rows, hidden}, options)),
+        gx(torch::empty({rows, 3 * hidden}, options)),
+        rz(torch::empty({rows, 2 * hidden}, options)),
+        candidate(torch::empty({rows, hidden}, options)),
+        step(torch::empty({rows, hidden}, options)) {}
+  torch::Tensor s, hq, x, gx, rz, candidate, step;
+};
+
 }  // namespace
 
-torch::Tensor EncoderImpl::infer(const GraphTensors& g) {
+torch::Tensor EncoderImpl::infer(const GraphTensors& g, std::size_t threads) {
   if (g.features.scalar_type() != torch::kFloat64 || edge_weights_.scalar_type() != torch::kFloat64)
     throw Error("internal: the inference encoder runs in float64 (weights and graph tensors)");
   torch::NoGradGuard no_grad;
@@ -82,21 +103,22 @@ torch::Tensor EncoderImpl::infer(const GraphTensors& g) {
 
   const auto options = g.features.options();
   const std::int64_t block = std::min(kBlockRows, std::max<std::int64_t>(n, 1));
-  torch::Tensor s = torch::empty({block, basis * hidden}, options);
-  torch::Tensor hq = torch::empty({block, 4 * hidden}, options);
-  torch::Tensor x = torch::empty({block, hidden}, options);
-  torch::Tensor gx = torch::empty({block, 3 * hidden}, options);
-  torch::Tensor rz = torch::empty({block, 2 * hidden}, options);
-  torch::Tensor candidate = torch::empty({block, hidden}, options);
-  torch::Tensor step = torch::empty({block, hidden}, options);
+  const std::int64_t blocks = (n + block - 1) / block;
+  const std::size_t workers = std::max<std::size_t>(1, std::min<std::size_t>(threads, blocks));
+  std::vector<BlockBuffers> buffers;
+  for (std::size_t w = 0; w < workers; ++w) buffers.emplace_back(block, basis, hidden, options);
   torch::Tensor h = torch::relu(input_(g.features)).contiguous();
   torch::Tensor next = torch::empty_like(h);
-  for (std::int64_t round = 0; round < steps_; ++round) {
-    for (std::int64_t first = 0; first < n; first += block) {
+  // Block b of a step is worker (b mod workers)'s; its arithmetic does not depend on the worker.
+  const auto run_blocks = [&](std::size_t worker) {
+    const torch::NoGradGuard no_grad_here;
+    BlockBuffers& b = buffers[worker];
+    for (std::int64_t first = static_cast<std::int64_t>(worker) * block; first < n;
+         first += static_cast<std::int64_t>(workers) * block) {
       const std::int64_t rows = std::min(block, n - first);
       const auto part = [rows](const torch::Tensor& t) { return t.narrow(0, 0, rows); };
-      torch::Tensor s_rows = part(s), hq_rows = part(hq), x_rows = part(x), gx_rows = part(gx),
-                    rz_rows = part(rz), n_rows = part(candidate), step_rows = part(step);
+      torch::Tensor s_rows = part(b.s), hq_rows = part(b.hq), x_rows = part(b.x), gx_rows = part(b.gx),
+                    rz_rows = part(b.rz), n_rows = part(b.candidate), step_rows = part(b.step);
       const torch::Tensor h_rows = h.narrow(0, first, rows);
       gather_block(in, h.data_ptr<double>(), coefficients.data_ptr<double>(), source.data_ptr<std::int64_t>(),
                    inverse.data_ptr<double>(), first, rows, basis, hidden, s_rows.data_ptr<double>());
@@ -113,8 +135,29 @@ torch::Tensor EncoderImpl::infer(const GraphTensors& g) {
       torch::Tensor out_rows = next.narrow(0, first, rows);
       torch::addcmul_out(out_rows, n_rows, rz_rows.narrow(1, hidden, hidden), step_rows);
     }
-    std::swap(h, next);
-  }
+  };
+  // The workers live for all steps and meet at a barrier after each; its completion swaps h and
+  // next. A worker that throws keeps arriving, so that the others finish; the error is rethrown.
+  std::exception_ptr failure;
+  std::mutex failure_lock;
+  std::barrier step_done(static_cast<std::ptrdiff_t>(workers), [&]() noexcept { std::swap(h, next); });
+  const auto work = [&](std::size_t worker) {
+    use_one_torch_thread();  // OpenMP's thread count is per thread: a new thread starts at all cores
+    for (std::int64_t round = 0; round < steps_; ++round) {
+      try {
+        run_blocks(worker);
+      } catch (...) {
+        const std::lock_guard<std::mutex> lock(failure_lock);
+        if (!failure) failure = std::current_exception();
+      }
+      step_done.arrive_and_wait();
+    }
+  };
+  std::vector<std::thread> others;
+  for (std::size_t w = 1; w < workers; ++w) others.emplace_back(work, w);
+  work(0);
+  for (std::thread& t : others) t.join();
+  if (failure) std::rethrow_exception(failure);
   return h;
 }
 

@@ -42,9 +42,8 @@ Plan LearnedPolicy::place(sim::Simulator& simulator, std::size_t samples, std::u
                           const std::function<double(const Plan&)>& score) const {
   torch::NoGradGuard no_grad;
   const GraphInputs inputs = graph_inputs(simulator);
-  const EncoderThreads threads = usable_cores() > 1 ? EncoderThreads::two : EncoderThreads::one;
-  const PolicyArrays arrays =
-      impl_->net->export_arrays(impl_->net->infer_graph(graph_tensors(inputs, torch::kFloat64), threads));
+  const PolicyArrays arrays = impl_->net->export_arrays(
+      impl_->net->infer_graph(graph_tensors(inputs, torch::kFloat64), usable_cores()));
   policies::PlacementEnv env(simulator);
   std::mt19937_64 rng(seed);
   RolloutOptions options;

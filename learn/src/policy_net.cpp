@@ -7,6 +7,7 @@
 
 #include "edge_aggregate.hpp"
 #include "plc_scores.hpp"
+#include "torch_threads.hpp"
 
 namespace doppler::learn {
 namespace {
@@ -120,17 +121,19 @@ GraphOutputs PolicyNetImpl::forward_graph(const GraphTensors& g) {
   return heads(g, sel, plc_encoder_(g));
 }
 
-GraphOutputs PolicyNetImpl::infer_graph(const GraphTensors& g, EncoderThreads threads) {
+GraphOutputs PolicyNetImpl::infer_graph(const GraphTensors& g, std::size_t threads) {
   torch::NoGradGuard no_grad;
-  if (threads == EncoderThreads::one) {
+  if (threads < 2) {
     const torch::Tensor sel = sel_encoder_->infer(g);
     return heads(g, sel, plc_encoder_->infer(g));
   }
-  std::future<torch::Tensor> plc = std::async(std::launch::async, [this, &g] {
+  const std::size_t half = threads / 2;
+  std::future<torch::Tensor> plc = std::async(std::launch::async, [this, &g, half] {
     const torch::NoGradGuard no_grad_here;
-    return plc_encoder_->infer(g);
+    use_one_torch_thread();
+    return plc_encoder_->infer(g, half);
   });
-  const torch::Tensor sel = sel_encoder_->infer(g);
+  const torch::Tensor sel = sel_encoder_->infer(g, threads - half);
   return heads(g, sel, plc.get());
 }
 

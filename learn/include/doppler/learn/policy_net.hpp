@@ -44,8 +44,9 @@ class EncoderImpl : public torch::nn::Module {
   explicit EncoderImpl(const PolicySizes& sizes);
   torch::Tensor forward(const GraphTensors& graph);  // N x hidden
   // The same function for placement: float64 weights and graph tensors, no autograd, computed a
-  // block of ops at a time (encoder_inference.cpp); equal to forward() up to rounding.
-  torch::Tensor infer(const GraphTensors& graph);
+  // block of ops at a time on up to `threads` threads (encoder_inference.cpp); equal to forward()
+  // up to rounding, and to the bit whatever `threads` is.
+  torch::Tensor infer(const GraphTensors& graph, std::size_t threads = 1);
 
  private:
   std::int64_t hidden_, basis_, steps_;
@@ -54,8 +55,6 @@ class EncoderImpl : public torch::nn::Module {
   torch::nn::GRUCell gru_{nullptr};
 };
 TORCH_MODULE(Encoder);
-
-enum class EncoderThreads { one, two };
 
 // The networks evaluated on one graph.
 struct GraphOutputs {
@@ -80,10 +79,10 @@ class PolicyNetImpl : public torch::nn::Module {
   const PolicySizes& sizes() const { return sizes_; }
 
   GraphOutputs forward_graph(const GraphTensors& graph);
-  // forward_graph for placement: float64, no autograd, the encoders' infer(); with `two` the PLC
-  // encoder runs on a thread of its own beside the SEL encoder (each on one BLAS thread, so the
-  // outputs are the same to the bit as with `one`).
-  GraphOutputs infer_graph(const GraphTensors& graph, EncoderThreads threads);
+  // forward_graph for placement: float64, no autograd, the encoders' infer() on `threads` threads
+  // (with two or more, the SEL and PLC encoders side by side, each on half of them; torch and its
+  // BLAS stay on one thread each). The outputs are the same to the bit for every thread count.
+  GraphOutputs infer_graph(const GraphTensors& graph, std::size_t threads);
   PolicyArrays export_arrays(const GraphOutputs& outputs) const;
   // All episodes must come from the same graph and number of devices.
   StepLogProbs batch_log_probs(const GraphOutputs& outputs, std::span<const Episode> episodes,
