@@ -230,6 +230,21 @@ TEST_F(LearnCli, CommittedStageThreePolicies) {
 
 // configs/evaluate-paper.yaml: the committed policies on the four paper graphs against every heuristic,
 // the same rows as evaluating each config with its policy file; misuse is a one-line error.
+// bench place times greedy placements and says on how many threads the encoders ran.
+TEST_F(LearnCli, BenchPlace) {
+  const nlohmann::json j = run_json(
+      "bench place configs/paper/llama_layer.yaml --policy configs/policies/paper-4dev/llama_layer/policy.pt "
+      "--repetitions 2 --json");
+  EXPECT_EQ(j["ops"], 229);
+  EXPECT_GT(j["place_ms_median"].get<double>(), 0);
+  EXPECT_LE(j["place_ms_min"].get<double>(), j["place_ms_median"].get<double>());
+  EXPECT_GE(j["threads"].get<int>(), 1);
+  expect_error(
+      "bench place configs/paper/llama_layer.yaml --devices 2 --policy "
+      "configs/policies/paper-4dev/llama_layer/policy.pt",
+      {"configs/policies/paper-4dev/llama_layer/policy.pt", "4"});
+}
+
 TEST_F(LearnCli, EvaluatePaperConfig) {
   const nlohmann::json j = run_json("evaluate configs/evaluate-paper.yaml --json");
   std::map<std::string, std::vector<std::string>> methods;

@@ -62,4 +62,8 @@ Plan LearnedPolicy::place(sim::Simulator& simulator, std::size_t samples, std::u
   return best.plan;
 }
 
+std::size_t LearnedPolicy::placement_threads() {
+  return usable_cores();
+}
+
 }  // namespace doppler::learn

@@ -87,13 +87,16 @@ void bench_place(const BenchLearnFlags& flags) {
     j["policy"] = flags.policy;
     j["place_ms_median"] = median;
     j["place_ms_min"] = ms.front();
+    j["threads"] = learn::LearnedPolicy::placement_threads();
     std::cout << j.dump(2) << "\n";
     return;
   }
   TextTable table({{"", TextTable::Align::left}, {"", TextTable::Align::left}});
   table.add_row({"bench place", inputs_line(e, *workload)});
   table.add_row({"ms per placement", format_short(median, 3) + " median, " + format_short(ms.front(), 3) +
-                                         " min (" + std::to_string(flags.repetitions) + " repetitions)"});
+                                         " min (" + std::to_string(flags.repetitions) + " repetitions, " +
+                                         std::to_string(learn::LearnedPolicy::placement_threads()) +
+                                         " threads)"});
   std::cout << table.render();
 }
 

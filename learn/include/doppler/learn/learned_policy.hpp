@@ -31,6 +31,8 @@ class LearnedPolicy {
   const PolicyMode& mode() const;
   Plan place(sim::Simulator& simulator, std::size_t samples = 0, std::uint64_t seed = 1,
              const std::function<double(const Plan&)>& score = {}) const;
+  // The threads place() computes the encoders on: the CPUs this process may run on.
+  static std::size_t placement_threads();
 
  private:
   struct Impl;
