@@ -111,7 +111,6 @@ torch::Tensor EncoderImpl::infer(const GraphTensors& g, std::size_t threads) {
   torch::Tensor next = torch::empty_like(h);
   // Block b of a step is worker (b mod workers)'s; its arithmetic does not depend on the worker.
   const auto run_blocks = [&](std::size_t worker) {
-    const torch::NoGradGuard no_grad_here;
     BlockBuffers& b = buffers[worker];
     for (std::int64_t first = static_cast<std::int64_t>(worker) * block; first < n;
          first += static_cast<std::int64_t>(workers) * block) {
@@ -142,6 +141,7 @@ torch::Tensor EncoderImpl::infer(const GraphTensors& g, std::size_t threads) {
   std::mutex failure_lock;
   std::barrier step_done(static_cast<std::ptrdiff_t>(workers), [&]() noexcept { std::swap(h, next); });
   const auto work = [&](std::size_t worker) {
+    const torch::NoGradGuard no_grad_here;  // grad mode is per thread
     use_one_torch_thread();  // OpenMP's thread count is per thread: a new thread starts at all cores
     for (std::int64_t round = 0; round < steps_; ++round) {
       try {

@@ -43,7 +43,7 @@ Plan LearnedPolicy::place(sim::Simulator& simulator, std::size_t samples, std::u
   torch::NoGradGuard no_grad;
   const GraphInputs inputs = graph_inputs(simulator);
   const PolicyArrays arrays = impl_->net->export_arrays(
-      impl_->net->infer_graph(graph_tensors(inputs, torch::kFloat64), usable_cores()));
+      impl_->net->infer_graph(graph_tensors(inputs, torch::kFloat64), placement_threads()));
   policies::PlacementEnv env(simulator);
   std::mt19937_64 rng(seed);
   RolloutOptions options;

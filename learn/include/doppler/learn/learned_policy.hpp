@@ -5,8 +5,8 @@
 // the encoders once on the simulator's graph and one episode of hand-written inference: greedy,
 // or with samples > 0 the best of that many sampled episodes (seeded) by simulated makespan, or by
 // `score` when one is given (e.g. the makespan measured on GPUs; the same seed samples the same
-// plans either way). The encoders run in float64 here (float32 in training), each on one Torch
-// thread (the two side by side where the machine has two cores), so a policy places the same on
+// plans either way). The encoders run in float64 here (float32 in training), on every CPU the
+// process may use, with the same result for any thread count, so a policy places the same on
 // every machine: float32 rounding varies with the CPU's vector kernels and decided near-ties
 // between structurally identical ops.
 #include <cstdint>
