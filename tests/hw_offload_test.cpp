@@ -11,7 +11,9 @@
 #include "doppler/einsum/fusion.hpp"
 #include "doppler/einsum/memory_graph_executor.hpp"
 #include "doppler/einsum/workloads.hpp"
+#include "doppler/error.hpp"
 #include "doppler/hw/executor.hpp"
+#include "doppler/hw/host_link_probe.hpp"
 #include "doppler/hw/memory_graph_run.hpp"
 #include "doppler/memory/memory_plan.hpp"
 #include "max_relative_error.hpp"
@@ -107,6 +109,22 @@ TEST_F(HwOffload, FfnnOnTwoGpusEqualsTheReference) {
   const Offload o = prepare(ffnn({16, 64, 128, 32, 2, DType::kF32}), 2, 3);
   for (const double fraction : {2.0, 0.5, 0.0})
     expect_reference_on_gpu(o, fraction, memory::CompileOrder::kPlan, false, 1e-4);
+}
+
+TEST(HwHostLinkProbe, MeasuresBothDirections) {
+  if (const std::string missing = missing_gpus(1); !missing.empty()) GTEST_SKIP() << missing;
+  const std::vector<std::size_t> sizes = {1u << 20, 8u << 20};
+  const HostLinkSamples s = probe_host_links(0, sizes, 3);
+  for (const auto* samples : {&s.to_device, &s.from_device, &s.to_device_duplex, &s.from_device_duplex}) {
+    ASSERT_EQ(samples->size(), 6u);
+    for (const auto& [bytes, seconds] : *samples) {
+      EXPECT_TRUE(bytes == (1u << 20) || bytes == (8u << 20));
+      // Any PCIe or NVLink-C2C host link: between 1 GB/s and 1 TB/s.
+      EXPECT_GT(seconds, bytes / 1e12);
+      EXPECT_LT(seconds, bytes / 1e9);
+    }
+  }
+  EXPECT_THROW(probe_host_links(1 << 20, sizes), doppler::Error);
 }
 
 }  // namespace

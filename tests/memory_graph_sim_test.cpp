@@ -15,6 +15,7 @@
 #include "doppler/random_dag.hpp"
 #include "doppler/sim/calibration.hpp"
 #include "doppler/sim/memory_graph_engine.hpp"
+#include "doppler/sim/memory_run_fit.hpp"
 #include "doppler/trace.hpp"
 
 namespace doppler::sim {
@@ -226,6 +227,132 @@ TEST(MemoryGraphSim, KernelsSlowWhileCopiesRun) {
   const std::vector<Trace> traces{r.trace};
   EXPECT_NEAR(fit_trace_slowdown(traces, [&](const TraceRecord& t) { return costs.compute(t.op, t.device); }),
               2, 1e-9);
+}
+
+// x and z are 400-byte host inputs; y = f(x) (50 flops), w = g(y, z) (30 flops). With a budget of
+// 416 bytes z's load must wait until y has run and x is freed.
+struct LatencyCase {
+  TaskGraph graph;
+  Machine machine = abstract_machine(1);
+  Plan plan;
+  MemoryPlanOptions options;
+  LatencyCase(std::uint64_t budget) {
+    for (const auto& [name, flops, bytes] : std::array<std::tuple<const char*, double, double>, 4>{
+             {{"x", 0, 400}, {"y", 50, 8}, {"z", 0, 400}, {"w", 30, 8}}}) {
+      Op op;
+      op.name = name;
+      op.flops = flops;
+      op.output_bytes = bytes;
+      graph.add_op(op);
+    }
+    graph.add_edge(0, 1);
+    graph.add_edge(1, 3);
+    graph.add_edge(2, 3);
+    machine.host_to_device = {LinkSpec{4, 1}};
+    plan.device = {0, 0, 0, 0};
+    options.host_input = {true, false, true, false};
+    options.alignment = 8;
+    options.budget = budget;
+  }
+  void set_latencies(double dispatch, double gap, double arrival) {
+    if (!machine.calibration) machine.calibration.emplace();
+    machine.calibration->copy_dispatch = dispatch;
+    machine.calibration->copy_gap = gap;
+    machine.calibration->arrival_latency = arrival;
+  }
+};
+
+// Every timed node's (start, end) from a simulated trace (ops and loads, one record each here).
+std::pair<std::vector<double>, std::vector<double>> node_times(const MemoryGraph& mg, const Trace& trace) {
+  std::vector<double> start(mg.nodes.size(), 0), end(mg.nodes.size(), 0);
+  for (std::size_t i = 0; i < mg.nodes.size(); ++i) {
+    const bool load = mg.nodes[i].kind == MemNodeKind::kLoad;
+    if (!load && mg.nodes[i].kind != MemNodeKind::kOp) continue;
+    for (const TraceRecord& r : trace.records)
+      if (r.op == mg.nodes[i].tensor && (r.kind == TraceRecord::Kind::transfer) == load) {
+        start[i] = r.start;
+        end[i] = r.end;
+      }
+  }
+  return {start, end};
+}
+
+TEST(MemoryGraphSim, CalibratedLatenciesDelayStarts) {
+  LatencyCase c(416);
+  const MemoryGraph mg = memory::compile_memory_graph(c.graph, c.plan, c.options);
+  const CostTable costs(c.graph, c.machine, CostModelKind::roofline);
+  // load x 0..101, y 101..151, load z 151..252, w 252..282.
+  EXPECT_DOUBLE_EQ(run_memory_graph(mg, c.graph, c.machine, costs).makespan, 282);
+  // y and w wait the arrival latency (3) after their loads, z's load the copy dispatch (5) after y.
+  c.set_latencies(5, 7, 3);
+  const MemoryRunResult r = run_memory_graph(mg, c.graph, c.machine, costs, true);
+  EXPECT_DOUBLE_EQ(r.makespan, 282 + 3 + 5 + 3);
+  EXPECT_DOUBLE_EQ(r.lower_bound, 200);  // latencies are not in the bound
+  // fit_memory_run_latencies reads dispatch and arrival back (no transfer waited for another here).
+  const auto [start, end] = node_times(mg, r.trace);
+  const MeasuredMemoryRun run{&mg, start, end};
+  const MemoryRunLatencies fitted = fit_memory_run_latencies(std::span(&run, 1));
+  EXPECT_DOUBLE_EQ(fitted.copy_dispatch, 5);
+  EXPECT_DOUBLE_EQ(fitted.arrival_latency, 3);
+  EXPECT_DOUBLE_EQ(fitted.copy_gap, 0);
+
+  // Unlimited memory: both loads at once; z's waits the copy gap (7) after x's, not the dispatch.
+  LatencyCase free_memory(0);
+  const MemoryGraph both =
+      memory::compile_memory_graph(free_memory.graph, free_memory.plan, free_memory.options);
+  free_memory.set_latencies(5, 7, 3);
+  const MemoryRunResult g = run_memory_graph(both, free_memory.graph, free_memory.machine, costs, true);
+  // load x 0..101, y 104..154, load z 108..209, w 212..242.
+  EXPECT_DOUBLE_EQ(g.makespan, 242);
+  const auto [gap_start, gap_end] = node_times(both, g.trace);
+  const MeasuredMemoryRun gap_run{&both, gap_start, gap_end};
+  const MemoryRunLatencies gap_fit = fit_memory_run_latencies(std::span(&gap_run, 1));
+  EXPECT_DOUBLE_EQ(gap_fit.copy_gap, 7);
+  EXPECT_DOUBLE_EQ(gap_fit.arrival_latency, 3);
+  EXPECT_THROW(fit_memory_run_latencies(std::vector<MeasuredMemoryRun>{{&both, gap_start, {}}}),
+               std::logic_error);
+}
+
+TEST(MemoryGraphSim, FitsTheGapBetweenBackToBackKernels) {
+  // Two independent ops, both ready at once: the second starts 3 after the first ends.
+  TaskGraph graph;
+  for (const char* name : {"a", "b"}) {
+    Op op;
+    op.name = name;
+    op.flops = 10;
+    op.output_bytes = 8;
+    graph.add_op(op);
+  }
+  Plan plan;
+  plan.device = {0, 0};
+  MemoryPlanOptions options;
+  options.alignment = 8;
+  const MemoryGraph mg = memory::compile_memory_graph(graph, plan, options);
+  std::vector<double> start(mg.nodes.size(), 0), end(mg.nodes.size(), 0);
+  double next = 0;
+  for (std::size_t i = 0; i < mg.nodes.size(); ++i) {
+    if (mg.nodes[i].kind != MemNodeKind::kOp) continue;
+    start[i] = next;
+    end[i] = next + 10;
+    next = end[i] + 3;
+  }
+  const MeasuredMemoryRun run{&mg, start, end};
+  const MemoryRunLatencies fitted = fit_memory_run_latencies(std::span(&run, 1));
+  EXPECT_DOUBLE_EQ(fitted.dispatch_gap, 3);
+  EXPECT_DOUBLE_EQ(fitted.arrival_latency, 0);
+}
+
+TEST(MemoryGraphSim, ReplaysGivenDurations) {
+  LatencyCase c(416);
+  const MemoryGraph mg = memory::compile_memory_graph(c.graph, c.plan, c.options);
+  const CostTable costs(c.graph, c.machine, CostModelKind::roofline);
+  std::vector<double> durations(mg.nodes.size(), 10);
+  // Four timed nodes in a chain (load x, y, load z, w); allocs and frees stay instant; no slowdown.
+  c.machine.calibration.emplace();
+  c.machine.calibration->concurrency_slowdown = 3;
+  EXPECT_DOUBLE_EQ(run_memory_graph(mg, c.graph, c.machine, costs, {.durations = durations}).makespan, 40);
+  durations.pop_back();
+  EXPECT_THROW(run_memory_graph(mg, c.graph, c.machine, costs, {.durations = durations}), std::logic_error);
 }
 
 TEST(MemoryGraphSim, BudgetViolationsAreInternalErrors) {

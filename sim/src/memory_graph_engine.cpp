@@ -65,8 +65,17 @@ class Runner {
         record_(options.record_trace),
         jitter_(options.jitter),
         seed_(options.seed),
-        slowdown_(machine.calibration ? machine.calibration->concurrency_slowdown : 1.0),
+        slowdown_(options.durations.empty() && machine.calibration ? machine.calibration->concurrency_slowdown
+                                                                   : 1.0),
+        copy_dispatch_(machine.calibration ? machine.calibration->copy_dispatch : 0.0),
+        copy_gap_(machine.calibration ? machine.calibration->copy_gap : 0.0),
+        arrival_latency_(machine.calibration ? machine.calibration->arrival_latency : 0.0),
+        durations_(options.durations),
         n_(mg.num_devices) {
+    if (mg.nodes.size() >= kSlotBit) throw std::logic_error("run_memory_graph: more than 2^30 nodes");
+    if (!durations_.empty() && durations_.size() != mg.nodes.size())
+      throw std::logic_error("run_memory_graph: " + std::to_string(durations_.size()) + " durations for " +
+                             std::to_string(mg.nodes.size()) + " nodes");
     if (!(options.jitter >= 0 && options.jitter < 1))
       throw std::logic_error("run_memory_graph: jitter must be in [0, 1)");
     if (machine.num_devices() < n_)
@@ -96,6 +105,7 @@ class Runner {
                                std::to_string(graph.num_ops()));
     start_.assign(mg.nodes.size(), 0);
     stream_.assign(mg.nodes.size(), 0);
+    origin_.assign(mg.nodes.size(), kInstant);
   }
 
   MemoryRunResult run() {
@@ -108,8 +118,15 @@ class Runner {
       const EventQueue::Entry event = events_.pop();
       ++result_.events;
       const double now = event.time();
-      const MemNodeId id = event.payload();
-      finish_timed(id, now);
+      const std::uint32_t payload = event.payload();
+      if (payload & kReleaseBit) {
+        became_ready(payload & ~kReleaseBit);
+      } else if (payload & kSlotBit) {
+        ++slots_[payload & ~kSlotBit];
+        touched_.push_back(payload & ~kSlotBit);
+      } else {
+        finish_timed(payload, now);
+      }
       drain(now);
     }
     if (finished_ != mg_.nodes.size())
@@ -141,7 +158,9 @@ class Runner {
     }
   }
 
-  double duration(const MemNode& node) const {
+  double duration(MemNodeId id) const {
+    if (!durations_.empty()) return durations_[id];
+    const MemNode& node = mg_.nodes[id];
     switch (node.kind) {
       case MemNodeKind::kOp:
         return costs_.compute(node.tensor, node.region.device);
@@ -199,7 +218,7 @@ class Runner {
         } else {
           arenas_[arena_of(node.region.device)].release(node.region);
         }
-        complete(id);
+        complete(id, origin_[id], now);
       }
       std::vector<std::size_t> touched;
       touched.swap(touched_);
@@ -221,7 +240,7 @@ class Runner {
       --slots_[resource];
       const MemNode& node = mg_.nodes[id];
       start_[id] = now;
-      const double time = duration(node) * factor(id);
+      const double time = duration(id) * factor(id);
       double takes = time;
       if (node.kind == MemNodeKind::kOp) {
         stream_[id] = free_streams_[node.region.device].back();
@@ -240,8 +259,13 @@ class Runner {
   void finish_timed(MemNodeId id, double now) {
     const MemNode& node = mg_.nodes[id];
     const std::size_t resource = resource_of(node);
-    ++slots_[resource];
-    touched_.push_back(resource);
+    if (resource >= n_ && copy_gap_ > 0) {
+      events_.push(now + copy_gap_,
+                   EventQueue::tag(sequence_++, static_cast<std::uint32_t>(resource) | kSlotBit));
+    } else {
+      ++slots_[resource];
+      touched_.push_back(resource);
+    }
     result_.makespan = std::max(result_.makespan, now);
     switch (node.kind) {
       case MemNodeKind::kOp:
@@ -266,15 +290,31 @@ class Runner {
       if (const auto record = memory::node_trace_record(node, start_[id], now, stream))
         result_.trace.records.push_back(*record);
     }
-    complete(id);
+    complete(id, resource, now);
   }
 
-  void complete(MemNodeId id) {
+  // `id` is done at `now`; `origin` is the resource of the timed node whose end made it so
+  // (kInstant: none, the start). Dependents it makes ready start after the calibration's latency.
+  void complete(MemNodeId id, std::size_t origin, double now) {
     ++finished_;
     for (std::uint32_t k = dependents_begin_[id]; k < dependents_begin_[id + 1]; ++k) {
       const MemNodeId next = dependents_[k];
-      if (--waiting_[next] == 0) became_ready(next);
+      if (--waiting_[next] != 0) continue;
+      origin_[next] = origin;
+      const double delay = release_delay(mg_.nodes[next], origin);
+      if (delay > 0) {
+        events_.push(now + delay, EventQueue::tag(sequence_++, next | kReleaseBit));
+      } else {
+        became_ready(next);
+      }
     }
+  }
+
+  double release_delay(const MemNode& node, std::size_t origin) const {
+    if (origin == kInstant) return 0;
+    if (node.kind == MemNodeKind::kLoad || node.kind == MemNodeKind::kEvict) return copy_dispatch_;
+    if (node.kind == MemNodeKind::kOp && origin != node.region.device) return arrival_latency_;
+    return 0;
   }
 
   void bounds() {
@@ -290,13 +330,19 @@ class Runner {
   }
 
   static constexpr std::size_t kInstant = static_cast<std::size_t>(-1);
+  static constexpr std::uint32_t kReleaseBit = 1u << 31;  // event: a node's latency has passed
+  static constexpr std::uint32_t kSlotBit = 1u << 30;     // event: a link's copy gap has passed
   const memory::MemoryGraph& mg_;
   const Machine& machine_;
   const CostTable& costs_;
   bool record_;
   double jitter_;
   std::uint64_t seed_;
-  double slowdown_;  // the calibration's concurrency_slowdown (1 without one)
+  double slowdown_;  // the calibration's concurrency_slowdown (1 without one or with durations)
+  double copy_dispatch_;
+  double copy_gap_;
+  double arrival_latency_;
+  const std::vector<double>& durations_;
   std::size_t n_;
   std::vector<int> slots_;  // free slots per resource
   std::vector<std::priority_queue<MemNodeId, std::vector<MemNodeId>, std::greater<>>> ready_;
@@ -307,6 +353,7 @@ class Runner {
   std::vector<MemNodeId> dependents_;
   std::vector<double> start_;
   std::vector<int> stream_;
+  std::vector<std::size_t> origin_;  // per node: the resource whose end made it ready
   std::vector<MemNodeId> instant_;
   std::vector<std::size_t> touched_;
   EventQueue events_;

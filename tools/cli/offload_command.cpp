@@ -24,10 +24,12 @@
 #include "doppler/number_format.hpp"
 #include "doppler/sim/calibration.hpp"
 #include "doppler/sim/memory_graph_engine.hpp"
+#include "doppler/sim/memory_run_fit.hpp"
 #include "doppler/trace.hpp"
 #include "output_check.hpp"
 #ifdef DOPPLER_HAVE_HW
 #include "doppler/einsum/reference_executor.hpp"
+#include "doppler/hw/host_link_probe.hpp"
 #include "doppler/hw/memory_graph_run.hpp"
 #endif
 #include "line_chart_svg.hpp"
@@ -50,6 +52,7 @@ struct OffloadFlags {
   bool wait_on_host = false;
   bool copies_ahead = false;
   std::size_t repetitions = 3;
+  int queue_depth = 0;  // 0: the GPU runner's default
 };
 
 // Measured on the GPUs (--gpu): the median makespan in seconds, with --verify the largest relative
@@ -58,18 +61,30 @@ struct Measured {
   double makespan = 0;
   std::optional<double> max_relative_error;
   std::vector<std::pair<double, double>> loads, evicts;
-  Trace trace;  // the measured run's nodes (seconds from its clock start)
+  std::vector<double> node_start, node_end;  // every node's, seconds (alloc/free: when passed)
+  Trace trace;                               // the measured run's nodes (seconds from its clock start)
+};
+
+// The host link probed on GPU 0 (hw::probe_host_links), each direction alone and both at once.
+struct ProbedLinks {
+  LinkSpec to_device, from_device, to_device_duplex, from_device_duplex;
 };
 
 // The host links as the GPU ran them: fitted (latency + bytes / bandwidth) from the copies of the
-// first budget's runs, per GPU count; and the kernels' slowdown while copies ran, fitted from the
-// same runs against the cost table (sim::fit_trace_slowdown). The other budgets are held out.
+// first budget's runs, per GPU count (device->host from the probe's duplex copies when those runs
+// evict nothing: evictions run while loads do); the kernels' slowdown while copies ran, fitted from
+// the same runs against the cost table (sim::fit_trace_slowdown); and the runtime's latencies
+// (sim::fit_memory_run_latencies). The other budgets are held out.
 struct MeasuredLinks {
   std::size_t gpus = 0;
   std::string decomposition;
   std::uint64_t fitted_on_budget = 0;
   LinkSpec to_device, from_device;
+  std::string from_device_fitted_from;  // "evictions" or "probe"
   double kernel_slowdown = 1;
+  sim::MemoryRunLatencies latencies;
+  std::optional<ProbedLinks> probe;
+  std::string machine_yaml;  // the machine with all of it (--out DIR writes it)
 };
 
 struct Row {
@@ -84,8 +99,9 @@ struct Row {
   std::string trace_json;           // Chrome trace of the run, kept when --out asks for traces
   std::string measured_trace_json;  // and of the GPU run (once per budget and order)
   std::optional<Measured> measured;
-  std::optional<double> simulated_measured_links;    // the simulator with the measured host links
-  std::optional<double> simulated_measured_machine;  // ... and the measured kernel slowdown
+  std::optional<double> simulated_measured_links;     // the simulator with the measured host links
+  std::optional<double> simulated_measured_machine;   // ... and the measured kernel slowdown and latencies
+  std::optional<double> replayed_measured_durations;  // every node's measured duration, no latencies
   std::uint64_t peak() const {
     std::uint64_t most = 0;
     for (const std::uint64_t p : result.peak_bytes) most = std::max(most, p);
@@ -134,7 +150,8 @@ std::string csv_text(const std::vector<Row>& rows) {
       "bound,"
       "host_link_bound,ratio_to_lower_bound,bytes_moved,bytes_loaded,bytes_evicted,bytes_copied,peak_bytes,"
       "measured,"
-      "max_relative_error,simulated_measured_links,simulated_measured_machine,decomposition\n";
+      "max_relative_error,simulated_measured_links,simulated_measured_machine,replayed_measured_durations,"
+      "decomposition\n";
   for (const Row& r : rows) {
     csv += std::to_string(r.gpus) + "," + std::to_string(r.budget) + "," +
            (r.fraction ? format_number(*r.fraction) : std::string()) + "," + std::to_string(r.working_set) +
@@ -150,6 +167,8 @@ std::string csv_text(const std::vector<Row>& rows) {
            "," + (r.simulated_measured_links ? format_number(*r.simulated_measured_links) : std::string()) +
            "," +
            (r.simulated_measured_machine ? format_number(*r.simulated_measured_machine) : std::string()) +
+           "," +
+           (r.replayed_measured_durations ? format_number(*r.replayed_measured_durations) : std::string()) +
            "," + csv_field(r.decomposition) + "\n";
   }
   return csv;
@@ -189,6 +208,7 @@ nlohmann::ordered_json results_json(const Experiment& e, const std::string& mach
       if (r.measured->max_relative_error) o["max_relative_error"] = *r.measured->max_relative_error;
       o["simulated_measured_links"] = *r.simulated_measured_links;
       o["simulated_measured_machine"] = *r.simulated_measured_machine;
+      o["replayed_measured_durations"] = *r.replayed_measured_durations;
     }
     j["results"].push_back(std::move(o));
   }
@@ -201,7 +221,22 @@ nlohmann::ordered_json results_json(const Experiment& e, const std::string& mach
            {"fitted_on_budget_bytes", l.fitted_on_budget},
            {"to_device", {{"bandwidth", l.to_device.bandwidth}, {"latency", l.to_device.latency}}},
            {"from_device", {{"bandwidth", l.from_device.bandwidth}, {"latency", l.from_device.latency}}},
-           {"kernel_slowdown", l.kernel_slowdown}});
+           {"from_device_fitted_from", l.from_device_fitted_from},
+           {"kernel_slowdown", l.kernel_slowdown},
+           {"copy_dispatch", l.latencies.copy_dispatch},
+           {"copy_gap", l.latencies.copy_gap},
+           {"arrival_latency", l.latencies.arrival_latency},
+           {"dispatch_gap", l.latencies.dispatch_gap}});
+      if (l.probe) {
+        const auto link = [](const LinkSpec& s) {
+          return nlohmann::ordered_json{{"bandwidth", s.bandwidth}, {"latency", s.latency}};
+        };
+        j["measured_host_links"].back()["probe"] = {
+            {"to_device", link(l.probe->to_device)},
+            {"from_device", link(l.probe->from_device)},
+            {"to_device_duplex", link(l.probe->to_device_duplex)},
+            {"from_device_duplex", link(l.probe->from_device_duplex)}};
+      }
     }
   }
   return j;
@@ -252,24 +287,30 @@ std::map<std::string, std::string> plots(const Experiment& e, const std::vector<
 }
 
 // The decomposition as a file-name part ("data4_" for "data 4"), when several were swept.
-std::string split_part(const Row& r, bool several_splits) {
+std::string split_part(const std::string& decomposition, bool several_splits) {
   if (!several_splits) return "";
   std::string part;
-  for (const char c : r.decomposition)
+  for (const char c : decomposition)
     if (std::isalnum(static_cast<unsigned char>(c))) part += c;
   return part + "_";
 }
 
 // "1gpu_92471296B_53G_event.json": one Chrome trace per run under --out DIR/traces.
 std::string trace_name(const Row& r, bool several_splits) {
-  return split_part(r, several_splits) + std::to_string(r.gpus) + "gpu_" + std::to_string(r.budget) + "B_" +
-         g4(r.bandwidth / 1e9) + "G_" + run_order_name(r.order) + ".json";
+  return split_part(r.decomposition, several_splits) + std::to_string(r.gpus) + "gpu_" +
+         std::to_string(r.budget) + "B_" + g4(r.bandwidth / 1e9) + "G_" + run_order_name(r.order) + ".json";
 }
 
 // "1gpu_92471296B_measured_event.json": the GPU run of that memory graph, under --out DIR/traces.
 std::string measured_trace_name(const Row& r, bool several_splits) {
-  return split_part(r, several_splits) + std::to_string(r.gpus) + "gpu_" + std::to_string(r.budget) +
-         "B_measured_" + run_order_name(r.order) + ".json";
+  return split_part(r.decomposition, several_splits) + std::to_string(r.gpus) + "gpu_" +
+         std::to_string(r.budget) + "B_measured_" + run_order_name(r.order) + ".json";
+}
+
+// "measured_machine_1gpu.yaml": the machine fitted from the GPU runs, under --out DIR.
+std::string measured_machine_name(const MeasuredLinks& l, bool several_splits) {
+  return "measured_machine_" + split_part(l.decomposition, several_splits) + std::to_string(l.gpus) +
+         "gpu.yaml";
 }
 
 // Under the table of a sweep over decompositions: per GPU count, budget, host link and order, the
@@ -300,41 +341,83 @@ void write_plots(const std::string& dir, const std::map<std::string, std::string
   for (const auto& [name, svg] : files) write_file_atomically((fs::path(dir) / name).string(), svg);
 }
 
-// Fits the host links from the loads and evictions measured for one budget (every order).
+// Fits the host links, kernel slowdown and latencies from the runs measured for one budget
+// (every order; `graphs` the memory graph each order ran).
 MeasuredLinks fit_measured_links(std::size_t gpus, const std::string& decomposition, std::uint64_t budget,
-                                 const std::map<RunOrder, Measured>& measured, const Machine& machine,
-                                 const sim::CostTable& costs) {
+                                 const std::map<RunOrder, Measured>& measured,
+                                 const std::map<RunOrder, const memory::MemoryGraph*>& graphs,
+                                 const Machine& machine, const sim::CostTable& costs,
+                                 const std::optional<ProbedLinks>& probe) {
   std::vector<std::pair<double, double>> loads, evicts;
   std::vector<Trace> traces;
+  std::vector<sim::MeasuredMemoryRun> runs;
   for (const auto& [order, m] : measured) {
     loads.insert(loads.end(), m.loads.begin(), m.loads.end());
     evicts.insert(evicts.end(), m.evicts.begin(), m.evicts.end());
     traces.push_back(m.trace);
+    runs.push_back({graphs.at(order), m.node_start, m.node_end});
   }
   const auto fit = [](const std::vector<std::pair<double, double>>& copies, const LinkSpec& fallback) {
     return copies.empty() ? fallback : sim::fit_link(copies, fallback);
   };
-  const double slowdown = sim::fit_trace_slowdown(
-      traces, [&costs](const TraceRecord& r) { return costs.compute(r.op, r.device); });
-  return {gpus,
-          decomposition,
-          budget,
-          fit(loads, machine.host_to_device.at(0)),
-          fit(evicts, machine.device_to_host.at(0)),
-          slowdown};
+  MeasuredLinks links;
+  links.gpus = gpus;
+  links.decomposition = decomposition;
+  links.fitted_on_budget = budget;
+  links.to_device = fit(loads, machine.host_to_device.at(0));
+  if (!evicts.empty() || !probe) {
+    links.from_device = fit(evicts, machine.device_to_host.at(0));
+    links.from_device_fitted_from = evicts.empty() ? "machine" : "evictions";
+  } else {
+    links.from_device = probe->from_device_duplex;
+    links.from_device_fitted_from = "probe";
+  }
+  // Kernel times alone: the cost table's less the gap it adds between kernels (measured apart).
+  const double gap = machine.calibration ? machine.calibration->dispatch_gap : 0.0;
+  links.kernel_slowdown = sim::fit_trace_slowdown(traces, [&costs, gap](const TraceRecord& r) {
+    const double time = costs.compute(r.op, r.device);
+    return time > gap ? time - gap : time;
+  });
+  links.latencies = sim::fit_memory_run_latencies(runs);
+  links.probe = probe;
+  return links;
 }
 
-// `machine` with the host links (and, with `slowdown`, the kernel slowdown) the GPU delivered.
-Machine measured_machine(const Machine& machine, const MeasuredLinks& links, bool slowdown) {
+// `machine` with the host links (and, with `everything`, the kernel slowdown and the runtime's
+// latencies and gap between kernels) the GPU delivered.
+Machine measured_machine(const Machine& machine, const MeasuredLinks& links, bool everything) {
   Machine m = machine;
   for (LinkSpec& link : m.host_to_device) link = links.to_device;
   for (LinkSpec& link : m.device_to_host) link = links.from_device;
-  if (slowdown) {
+  if (everything) {
     if (!m.calibration) m.calibration.emplace();
     m.calibration->concurrency_slowdown = links.kernel_slowdown;
+    m.calibration->copy_dispatch = links.latencies.copy_dispatch;
+    m.calibration->copy_gap = links.latencies.copy_gap;
+    m.calibration->arrival_latency = links.latencies.arrival_latency;
+    m.calibration->dispatch_gap = links.latencies.dispatch_gap;
   }
   return m;
 }
+
+// Every node's measured duration, for replaying the run in the simulator.
+std::vector<double> measured_durations(const Measured& m) {
+  std::vector<double> durations(m.node_start.size());
+  for (std::size_t i = 0; i < durations.size(); ++i) durations[i] = m.node_end[i] - m.node_start[i];
+  return durations;
+}
+
+#ifdef DOPPLER_HAVE_HW
+// GPU 0's host link, each direction alone and both at once (1 to 64 MiB copies).
+ProbedLinks probe_links(const Machine& machine) {
+  const std::vector<std::size_t> sizes = {1u << 20, 4u << 20, 16u << 20, 64u << 20};
+  const hw::HostLinkSamples s = hw::probe_host_links(0, sizes);
+  return {sim::fit_link(s.to_device, machine.host_to_device.at(0)),
+          sim::fit_link(s.from_device, machine.device_to_host.at(0)),
+          sim::fit_link(s.to_device_duplex, machine.host_to_device.at(0)),
+          sim::fit_link(s.from_device_duplex, machine.device_to_host.at(0))};
+}
+#endif
 
 #ifdef DOPPLER_HAVE_HW
 // Runs `mg` on the GPUs through `runner` (its repetitions, after one untimed run): the median makespan, and
@@ -345,7 +428,11 @@ Measured measure_on_gpu(hw::MemoryGraphRunner& runner, const EinsumOrigin& origi
   Measured m;
   m.makespan = run.makespan_ms * 1e-3;
   if (reference) m.max_relative_error = max_output_error(origin.graph, run.values, *reference);
+  m.node_start.assign(mg.nodes.size(), 0);
+  m.node_end.assign(mg.nodes.size(), 0);
   for (std::size_t i = 0; i < mg.nodes.size() && i < run.nodes.size(); ++i) {
+    m.node_start[i] = run.nodes[i].start_ms * 1e-3;
+    m.node_end[i] = run.nodes[i].end_ms * 1e-3;
     const double seconds = (run.nodes[i].end_ms - run.nodes[i].start_ms) * 1e-3;
     if (const auto r =
             memory::node_trace_record(mg.nodes[i], run.nodes[i].start_ms * 1e-3, run.nodes[i].end_ms * 1e-3))
@@ -364,6 +451,8 @@ void run_offload(const OffloadFlags& flags) {
   if (flags.verify && !flags.gpu)
     throw Error("offload --verify: needs --gpu (outputs are checked on the GPU)");
   if (flags.repetitions < 1) throw Error("offload --repetitions: must be at least 1");
+  if (flags.queue_depth < 0) throw Error("offload --queue-depth: must be at least 1");
+  if (flags.queue_depth > 0 && !flags.gpu) throw Error("offload --queue-depth: needs --gpu");
   if (flags.wait_on_host && !flags.gpu) throw Error("offload --wait-on-host: needs --gpu");
   if (flags.copies_ahead && (!flags.gpu || flags.wait_on_host))
     throw Error("offload --copies-ahead: needs --gpu, and not --wait-on-host");
@@ -410,6 +499,10 @@ void run_offload(const OffloadFlags& flags) {
 
   std::vector<Row> rows;
   std::vector<MeasuredLinks> links;
+  std::optional<ProbedLinks> probe;
+#ifdef DOPPLER_HAVE_HW
+  if (flags.gpu) probe = probe_links(base);
+#endif
   for (const std::size_t n : gpus) {
     const Machine machine = first_devices(base, n);
     for (const einsum::DecomposeSpec& split : splits) {
@@ -437,6 +530,7 @@ void run_offload(const OffloadFlags& flags) {
       gpu_options.repetitions = static_cast<int>(flags.repetitions);
       gpu_options.issue_ahead = !flags.wait_on_host;
       gpu_options.host_copies_ahead = flags.copies_ahead;
+      if (flags.queue_depth > 0) gpu_options.queue_depth = flags.queue_depth;
       std::unique_ptr<hw::MemoryGraphRunner> runner;
       if (flags.gpu)
         runner = std::make_unique<hw::MemoryGraphRunner>(origin.graph, origin.lowered, gpu_options);
@@ -471,22 +565,35 @@ void run_offload(const OffloadFlags& flags) {
           for (const DeviceSpec& d : machine.devices) m.trace.device_names.push_back(d.name);
         }
         if (!measured.empty() &&
-            (links.empty() || links.back().gpus != n || links.back().decomposition != split_label))
-          links.push_back(fit_measured_links(n, split_label, budget, measured, machine, costs));
-        std::map<RunOrder, double> with_measured_links, with_measured_machine;
+            (links.empty() || links.back().gpus != n || links.back().decomposition != split_label)) {
+          links.push_back(fit_measured_links(
+              n, split_label, budget, measured,
+              {{RunOrder::kEventDriven, &event_driven}, {RunOrder::kFixed, &fixed}}, machine, costs, probe));
+          Machine fitted = measured_machine(machine, links.back(), true);
+          fitted.name = machine.name + "-offload-fitted";
+          fitted.calibration->source = "doppler offload --gpu " + flags.config + ": " + split_label +
+                                       ", fitted on the " + std::to_string(budget) + "-byte budget's runs";
+          links.back().machine_yaml = machine_to_yaml(fitted);
+        }
+        std::map<RunOrder, double> with_measured_links, with_measured_machine, replayed;
         for (const auto& [order, m] : measured) {
           const memory::MemoryGraph& ran = order == RunOrder::kFixed ? fixed : event_driven;
+          replayed[order] =
+              sim::run_memory_graph(ran, graph, machine, costs, {.durations = measured_durations(m)})
+                  .makespan;
           with_measured_links[order] =
               sim::run_memory_graph(ran, graph, measured_machine(machine, links.back(), false), costs)
                   .makespan;
+          const Machine fitted = measured_machine(machine, links.back(), true);
           with_measured_machine[order] =
-              sim::run_memory_graph(ran, graph, measured_machine(machine, links.back(), true), costs)
-                  .makespan;
+              sim::run_memory_graph(ran, graph, fitted, sim::CostTable(graph, fitted, model)).makespan;
         }
         for (const double bandwidth : bandwidths) {
           Machine linked = machine;
-          for (LinkSpec& link : linked.host_to_device) link.bandwidth = bandwidth;
-          for (LinkSpec& link : linked.device_to_host) link.bandwidth = bandwidth;
+          if (!study.bandwidths.empty()) {  // else the machine's links, each direction as it is
+            for (LinkSpec& link : linked.host_to_device) link.bandwidth = bandwidth;
+            for (LinkSpec& link : linked.device_to_host) link.bandwidth = bandwidth;
+          }
           for (const RunOrder order : study.orders) {
             Row row;
             row.gpus = n;
@@ -500,6 +607,7 @@ void run_offload(const OffloadFlags& flags) {
               row.measured = m->second;
               row.simulated_measured_links = with_measured_links.at(order);
               row.simulated_measured_machine = with_measured_machine.at(order);
+              row.replayed_measured_durations = replayed.at(order);
             }
             row.result = sim::run_memory_graph(
                 order == RunOrder::kFixed ? fixed : event_driven, graph, linked, costs,
@@ -535,6 +643,9 @@ void run_offload(const OffloadFlags& flags) {
             (fs::path(flags.out_dir) / "traces" / measured_trace_name(r, several_splits)).string(),
             r.measured_trace_json);
     }
+    for (const MeasuredLinks& l : links)
+      write_file_atomically((fs::path(flags.out_dir) / measured_machine_name(l, several_splits)).string(),
+                            l.machine_yaml);
   }
   if (flags.json) {
     std::cout << j.dump(2) << "\n";
@@ -563,7 +674,7 @@ void run_offload(const OffloadFlags& flags) {
   if (flags.gpu) {
     columns.push_back({"measured", Align::right});
     columns.push_back({"sim, measured links", Align::right});
-    columns.push_back({"+ slowdown", Align::right});
+    columns.push_back({"+ slowdown, latencies", Align::right});
   }
   if (flags.verify) columns.push_back({"max rel. error", Align::right});
   TextTable table(std::move(columns));
@@ -593,8 +704,17 @@ void run_offload(const OffloadFlags& flags) {
     std::cout << "\nhost links measured on " << l.gpus << " GPU(s), " << l.decomposition << " (fitted on the "
               << g4(static_cast<double>(l.fitted_on_budget)) << "-byte budget's copies): to device "
               << g4(l.to_device.bandwidth) << " B/s + " << g4(l.to_device.latency) << " s, from device "
-              << g4(l.from_device.bandwidth) << " B/s + " << g4(l.from_device.latency) << " s; kernels "
-              << g4(l.kernel_slowdown) << "x slower while copies run\n";
+              << g4(l.from_device.bandwidth) << " B/s + " << g4(l.from_device.latency) << " s (from the "
+              << l.from_device_fitted_from << "); kernels " << g4(l.kernel_slowdown)
+              << "x slower while copies run; latencies: copy dispatch " << g4(l.latencies.copy_dispatch)
+              << " s, copy gap " << g4(l.latencies.copy_gap) << " s, arrival "
+              << g4(l.latencies.arrival_latency) << " s, between kernels " << g4(l.latencies.dispatch_gap)
+              << " s\n";
+    if (l.probe)
+      std::cout << "host link probed on GPU 0: to device " << g4(l.probe->to_device.bandwidth)
+                << " B/s alone, " << g4(l.probe->to_device_duplex.bandwidth)
+                << " B/s with copies out; from device " << g4(l.probe->from_device.bandwidth)
+                << " B/s alone, " << g4(l.probe->from_device_duplex.bandwidth) << " B/s with copies in\n";
   }
 }
 
@@ -621,6 +741,10 @@ void add_offload_command(CLI::App& app) {
   command->add_flag("--copies-ahead", flags->copies_ahead,
                     "With --gpu: issue loads and evictions ahead too (they wait on the GPU for their "
                     "memory, blocking the copies behind them; for comparison)");
+  command->add_option(
+      "--queue-depth", flags->queue_depth,
+      "With --gpu: nodes in flight per stream (the host launches ahead of the GPU by that many; "
+      "default 4)");
   command->add_option("--csv", flags->csv, "Write every run as a CSV row")->type_name("FILE");
   command->add_option("--plot", flags->plot_dir, "Write SVG charts of makespan vs budget into DIR")
       ->type_name("DIR");

@@ -15,6 +15,13 @@
 // With `jitter` j > 0, every op and transfer takes its time x (1 + j u), u uniform in [-1, 1)
 // drawn from (seed, node index): run-to-run variation of real hardware, the same per node whatever
 // the order, so event-driven and fixed-order runs of one graph see the same durations.
+// A calibration's latencies (all 0 unless fitted) delay starts: a load or evict that becomes ready
+// when a timed node ends starts copy_dispatch later (the runtime notices the end and launches it);
+// a link idles copy_gap after each transfer; an op made ready by a node on another resource starts
+// arrival_latency later.
+// `durations` (one per node, seconds) replays given times instead of the cost table's and the
+// links' (e.g. the durations measured on a GPU, to separate durations from latencies); the
+// concurrency slowdown is then not applied (measured times include it).
 #include <cstdint>
 #include <vector>
 
@@ -46,6 +53,7 @@ struct MemoryRunOptions {
   bool record_trace = false;
   double jitter = 0;  // in [0, 1)
   std::uint64_t seed = 1;
+  std::vector<double> durations = {};  // empty, or one per memory-graph node (instant nodes ignored)
 };
 
 // `costs` must be built from `graph` and `machine`; `machine` has the graph's devices.
