@@ -150,7 +150,7 @@ TEST(EindecompPlacement, CommWeightTradesLoadAgainstTransfers) {
 
 TEST(EindecompPlacement, ComparedWithTheOtherHeuristicsOnPaperGraphs) {
   std::vector<std::string> methods;
-  for (const std::string& name : placement_names())
+  for (const std::string& name : all_heuristic_names())
     if (name != "metis" || metis_available()) methods.push_back(name);
   std::cout << std::left << std::setw(34) << "graph (4 devices, paper model)";
   for (const std::string& method : methods) std::cout << std::right << std::setw(14) << method;
