@@ -124,12 +124,19 @@ class Annealer {
     rotated_ = false;
     const double kind = uniform_(generator_);
     const OpId op = random_op();
+    if (devices_ > 1 && kind < 0.1) {  // swap the devices of two ops
+      const OpId other = random_op();
+      const DeviceId target = device_[other];
+      move_to(other, device_[op]);
+      move_to(op, target);
+      if (!moved_devices_.empty()) return;
+    }
     if (devices_ > 1 && kind < 0.5) {
       const DeviceId target = other_device(device_[op]);
       move_to(op, target);
       const auto preds = graph_.predecessors(op), succs = graph_.successors(op);
       const std::size_t neighbours = preds.size() + succs.size();
-      if (kind < 0.15 && neighbours > 0) {
+      if (kind < 0.2 && neighbours > 0) {
         const auto k = std::uniform_int_distribution<std::size_t>(0, neighbours - 1)(generator_);
         move_to(k < preds.size() ? preds[k] : succs[k - preds.size()], target);
       }

@@ -14,7 +14,7 @@
 
 namespace doppler::policies {
 
-inline constexpr std::size_t kDefaultSearchEvaluations = 20000;
+inline constexpr std::size_t kDefaultSearchEvaluations = 100000;
 
 struct PlacementContext {
   const sim::Simulator& simulator;  // graph, exec graph, machine and cost table
