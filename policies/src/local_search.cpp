@@ -10,11 +10,13 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <queue>
 #include <random>
 
 #include "doppler/error.hpp"
 #include "doppler/policies/local_search.hpp"
 #include "heuristics.hpp"
+#include "list_scheduling.hpp"
 
 namespace doppler::policies {
 namespace {
@@ -23,18 +25,52 @@ constexpr double kStartTemperature = 1e-2;
 constexpr double kEndTemperature = 1e-4;
 constexpr std::size_t kNearbyOps = 8;  // candidates on each side for an order move
 
-// The start's priority order: by priority (ties by id), or, for a plan without one, by the start
-// time of each op in its simulated run (the order its devices actually ran them).
+// The ops in the order the simulated run of `plan` started them: by start time, then end time, then
+// position in the graph's topological order; a topological order itself (an op starts no earlier
+// than its inputs end, and only zero-time ops end when they start).
+std::vector<OpId> run_order(const Plan& plan, sim::Simulator& simulator) {
+  const ExecGraph& graph = simulator.graph();
+  std::vector<std::size_t> topo_position(graph.num_ops);
+  for (std::size_t i = 0; i < graph.topo.size(); ++i) topo_position[graph.topo[i]] = i;
+  std::vector<std::pair<double, double>> time(graph.num_ops);
+  for (const TraceRecord& record : simulator.run(plan, true).trace.records)
+    if (record.kind == TraceRecord::Kind::compute) time[record.op] = {record.start, record.end};
+  std::vector<OpId> order(graph.topo.begin(), graph.topo.end());
+  std::stable_sort(order.begin(), order.end(), [&](OpId a, OpId b) {
+    if (time[a] != time[b]) return time[a] < time[b];
+    return topo_position[a] < topo_position[b];
+  });
+  return order;
+}
+
+// `priority`'s order made topological: repeatedly the ready op of smallest priority (what a plan
+// teacher's SEL labels follow).
+std::vector<OpId> topological_order(const ExecGraph& graph, const std::vector<double>& priority) {
+  const auto later = [&priority](OpId a, OpId b) {
+    return priority[a] != priority[b] ? priority[a] > priority[b] : a > b;
+  };
+  std::priority_queue<OpId, std::vector<OpId>, decltype(later)> ready(later);
+  std::vector<std::uint32_t> missing(graph.num_ops);
+  for (OpId op = 0; op < graph.num_ops; ++op)
+    if ((missing[op] = graph.in_degree(op)) == 0) ready.push(op);
+  std::vector<OpId> order;
+  while (!ready.empty()) {
+    const OpId op = ready.top();
+    ready.pop();
+    order.push_back(op);
+    for (OpId next : graph.successors(op))
+      if (--missing[next] == 0) ready.push(next);
+  }
+  return order;
+}
+
+// The start's priority order: by priority (ties by id), or for a plan without one its run order.
 std::vector<OpId> order_of(const Plan& plan, sim::Simulator& simulator) {
+  if (!plan.has_priority()) return run_order(plan, simulator);
   std::vector<OpId> order(plan.device.size());
   std::iota(order.begin(), order.end(), OpId{0});
-  std::vector<double> key = plan.priority;
-  if (key.empty()) {
-    key.assign(order.size(), std::numeric_limits<double>::infinity());
-    for (const TraceRecord& record : simulator.run(plan, true).trace.records)
-      if (record.kind == TraceRecord::Kind::compute) key[record.op] = std::min(key[record.op], record.start);
-  }
-  std::stable_sort(order.begin(), order.end(), [&key](OpId a, OpId b) { return key[a] < key[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&plan](OpId a, OpId b) { return plan.priority[a] < plan.priority[b]; });
   return order;
 }
 
@@ -225,6 +261,16 @@ Plan improve_plan(const sim::Simulator& simulator, const Plan& start, std::uint6
   if (annealer.best_makespan() < start_makespan) {
     plan.device = annealer.best_device();
     plan.priority = annealer.best_priority();
+    // Prefer a topological priority (one a policy's SEL order, and a plan teacher's, can follow) when
+    // it is no slower: the best plan's run order, else its order made topological.
+    for (const std::vector<OpId>& order :
+         {run_order(plan, copy), topological_order(copy.graph(), annealer.best_priority())}) {
+      std::vector<double> priority = detail::priority_from_order(order);
+      if (copy.makespan(plan.device, priority) <= annealer.best_makespan()) {
+        plan.priority = std::move(priority);
+        break;
+      }
+    }
   }
   return plan;
 }
