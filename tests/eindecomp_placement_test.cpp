@@ -84,7 +84,7 @@ TEST(EindecompPlacement, UnknownMethodErrorListsIt) {
     place("eindecompp", {simulator, 1});
     FAIL() << "expected an Error";
   } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("etf, metis, eindecomp)"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("etf, metis, eindecomp, local_search)"), std::string::npos) << error.what();
   }
 }
 
