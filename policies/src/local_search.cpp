@@ -2,10 +2,10 @@
 // place("local_search") starts from the plan of smallest simulated makespan among
 // all_heuristic_names() (ties: the first); improve_plan() runs simulated annealing over (device per
 // op, priority order) from a given plan. Moves: one op to another device; an op and one of its
-// neighbours to another device; an op past one of the nearest ops of its device in the priority
-// order (their relative order swapped). A candidate worse by a fraction x of the current makespan is
-// accepted with probability exp(-x / T), T falling geometrically from 1e-2 to 1e-4 over the budget;
-// after a stretch without a new best the search returns to the best.
+// neighbours to another device; the devices of two ops swapped; an op past one of the nearest ops of
+// its device in the priority order (their relative order swapped). A candidate worse by a fraction x
+// of the current makespan is accepted with probability exp(-x / T), T falling geometrically from 1e-2
+// to 1e-4 over the budget; after a stretch without a new best the search returns to the best.
 #include <algorithm>
 #include <cmath>
 #include <limits>

@@ -2,7 +2,8 @@
 // Contract: the engine of the local_search placement (an optimiser, not a heuristic): simulated
 // annealing from `start` over the device of each op and the priority order, every candidate scored by
 // the simulator's makespan on a private copy of `simulator`; `evaluations` (>= 1, else an Error)
-// simulator runs in all. Deterministic for a seed. Returns the best plan seen, so never one slower
+// scored candidates, the start's score included (a few more runs order the result's priority).
+// Deterministic for a seed. Returns the best plan seen, so never one slower
 // than `start` (start itself, with its priority or none, when nothing beats it); method "local_search".
 #include <cstddef>
 #include <cstdint>
