@@ -84,7 +84,9 @@ TEST(EindecompPlacement, UnknownMethodErrorListsIt) {
     place("eindecompp", {simulator, 1});
     FAIL() << "expected an Error";
   } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("etf, metis, eindecomp, local_search)"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("etf, metis, eindecomp, local_search, local_search_devices)"),
+              std::string::npos)
+        << error.what();
   }
 }
 

@@ -151,7 +151,7 @@ TEST(LearnTeacher, UnknownTeacherIsAnError) {
   EXPECT_EQ(
       error_of([&] { make_teacher("best", simulator, 1); }),
       "train.teacher: unknown teacher 'best' (known: random, round_robin, critical_path, heft, etf, metis, "
-      "eindecomp, local_search, best_heuristic)");
+      "eindecomp, local_search, local_search_devices, best_heuristic)");
   EXPECT_TRUE(known_teacher("best_heuristic"));
   EXPECT_TRUE(known_teacher("heft"));
   EXPECT_FALSE(known_teacher("HEFT"));

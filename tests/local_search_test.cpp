@@ -1,6 +1,7 @@
 // The local_search optimiser: never slower than its start (a given plan, or the best heuristic's),
 // deterministic for a seed and different for another, fixes a hand-made bad start, reorders ops
-// where only the priority helps, is a placement method but no heuristic, refuses a zero budget.
+// where only the priority helps; local_search_devices moves devices only; both are placement methods
+// but no heuristics; a zero budget is refused.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -120,12 +121,27 @@ TEST(LocalSearch, RunsTheOpThatFeedsTheOtherDeviceFirst) {
   EXPECT_LT(plan.priority[2], plan.priority[1]);
 }
 
+TEST(LocalSearch, DevicesOnlyKeepsCriticalPathsPriority) {
+  const TaskGraph graph = random_dag({.num_ops = 60, .seed = 9});
+  sim::Simulator simulator(graph, abstract_machine(3), sim::CostModelKind::roofline);
+  const Plan start = place("critical_path", {simulator, 1});
+  PlacementContext context{simulator, 1};
+  context.search_evaluations = 1000;
+  const Plan plan = place("local_search_devices", context);
+  EXPECT_EQ(plan.method, "local_search_devices");
+  EXPECT_EQ(plan.priority, start.priority);
+  EXPECT_LE(makespan_of(simulator, plan), makespan_of(simulator, start));
+  EXPECT_EQ(plan.device, improve_plan(simulator, start, 1, 1000, SearchMoves::devices).device);
+}
+
 TEST(LocalSearch, IsAPlacementMethodButNoHeuristic) {
   const std::vector<std::string>& all = placement_names();
-  EXPECT_NE(std::find(all.begin(), all.end(), "local_search"), all.end());
-  for (const auto* names : {&heuristic_names(), &all_heuristic_names()})
-    EXPECT_EQ(std::find(names->begin(), names->end(), "local_search"), names->end());
-  EXPECT_EQ(all_heuristic_names().size() + 1, all.size());
+  for (const std::string optimiser : {"local_search", "local_search_devices"}) {
+    EXPECT_NE(std::find(all.begin(), all.end(), optimiser), all.end());
+    for (const auto* names : {&heuristic_names(), &all_heuristic_names()})
+      EXPECT_EQ(std::find(names->begin(), names->end(), optimiser), names->end());
+  }
+  EXPECT_EQ(all_heuristic_names().size() + 2, all.size());
 }
 
 TEST(LocalSearch, RefusesAZeroBudget) {

@@ -6,6 +6,7 @@
 // its device in the priority order (their relative order swapped). A candidate worse by a fraction x
 // of the current makespan is accepted with probability exp(-x / T), T falling geometrically from 1e-2
 // to 1e-4 over the budget; after a stretch without a new best the search returns to the best.
+// local_search_devices: device moves only, from critical_path's plan, whose priority it keeps.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -76,8 +77,9 @@ std::vector<OpId> order_of(const Plan& plan, sim::Simulator& simulator) {
 
 class Annealer {
  public:
-  Annealer(sim::Simulator& simulator, const Plan& start, std::uint64_t seed)
+  Annealer(sim::Simulator& simulator, const Plan& start, std::uint64_t seed, bool reorder)
       : simulator_(simulator),
+        reorder_(reorder),
         graph_(simulator.graph()),
         devices_(simulator.machine().num_devices()),
         device_(start.device),
@@ -178,7 +180,7 @@ class Annealer {
       }
       return;
     }
-    if (!reorder(op) && devices_ > 1) move_to(op, other_device(device_[op]));
+    if ((!reorder_ || !reorder(op)) && devices_ > 1) move_to(op, other_device(device_[op]));
   }
 
   void move_to(OpId op, DeviceId device) {
@@ -226,6 +228,7 @@ class Annealer {
   }
 
   sim::Simulator& simulator_;
+  bool reorder_;  // order moves too, not only device moves
   const ExecGraph& graph_;
   std::size_t devices_;
   std::vector<DeviceId> device_;
@@ -248,7 +251,7 @@ class Annealer {
 }  // namespace
 
 Plan improve_plan(const sim::Simulator& simulator, const Plan& start, std::uint64_t seed,
-                  std::size_t evaluations) {
+                  std::size_t evaluations, SearchMoves moves) {
   if (evaluations == 0) throw Error("local_search: the evaluation budget must be at least 1");
   validate_plan(start, simulator.task_graph(), simulator.machine().num_devices());
   sim::Simulator copy(simulator.task_graph(), simulator.machine(), simulator.model());
@@ -256,10 +259,12 @@ Plan improve_plan(const sim::Simulator& simulator, const Plan& start, std::uint6
   plan.method = "local_search";
   if (plan.device.size() < 2) return plan;
   const double start_makespan = copy.makespan(start.device, start.priority);
-  Annealer annealer(copy, start, seed);
+  const bool reorder = moves == SearchMoves::devices_and_order;
+  Annealer annealer(copy, start, seed, reorder);
   annealer.run(evaluations);
   if (annealer.best_makespan() < start_makespan) {
     plan.device = annealer.best_device();
+    if (!reorder) return plan;  // the start's priority
     plan.priority = annealer.best_priority();
     // Prefer a topological priority (one a policy's SEL order, and a plan teacher's, can follow) when
     // it is no slower: the best plan's run order, else its order made topological.
@@ -288,6 +293,14 @@ Plan place_local_search(const PlacementContext& context) {
     if (makespan < best) best = makespan, start = std::move(plan);
   }
   return improve_plan(context.simulator, start, context.seed, context.search_evaluations);
+}
+
+Plan place_local_search_devices(const PlacementContext& context) {
+  if (context.search_evaluations == 0) throw Error("local_search: the evaluation budget must be at least 1");
+  Plan plan = improve_plan(context.simulator, place("critical_path", context), context.seed,
+                           context.search_evaluations, SearchMoves::devices);
+  plan.method = "local_search_devices";
+  return plan;
 }
 
 }  // namespace doppler::policies

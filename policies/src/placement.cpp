@@ -16,7 +16,7 @@ struct Heuristic {
 
 constexpr std::size_t kDefaultHeuristics = 6;  // the first ones: heuristic_names()
 constexpr std::size_t kAllHeuristics = 7;      // the first ones: all_heuristic_names()
-constexpr std::array<Heuristic, 8> kHeuristics{{
+constexpr std::array<Heuristic, 9> kHeuristics{{
     {"random", place_random},
     {"round_robin", place_round_robin},
     {"critical_path", place_critical_path},
@@ -24,7 +24,8 @@ constexpr std::array<Heuristic, 8> kHeuristics{{
     {"etf", place_etf},
     {"metis", place_metis},
     {"eindecomp", place_eindecomp},
-    {"local_search", place_local_search},  // an optimiser: in placement_names() only
+    {"local_search", place_local_search},  // the optimisers: in placement_names() only
+    {"local_search_devices", place_local_search_devices},
 }};
 
 std::vector<std::string> names_of(std::size_t count) {

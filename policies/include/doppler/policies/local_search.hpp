@@ -13,7 +13,10 @@
 
 namespace doppler::policies {
 
+// devices: only device moves (one op, an op and a neighbour, two ops swapped); the result keeps
+// start's priority.
+enum class SearchMoves { devices_and_order, devices };
 Plan improve_plan(const sim::Simulator& simulator, const Plan& start, std::uint64_t seed,
-                  std::size_t evaluations);
+                  std::size_t evaluations, SearchMoves moves = SearchMoves::devices_and_order);
 
 }  // namespace doppler::policies

@@ -25,8 +25,8 @@ struct PlacementContext {
 
 // heuristic_names(): random, round_robin, critical_path, heft, etf, metis (the set tools compare
 // by default); all_heuristic_names(): those and eindecomp (what evaluate compares a policy against
-// and the best_heuristic teacher chooses from); placement_names(): those and the optimiser
-// local_search, every method place() accepts.
+// and the best_heuristic teacher chooses from); placement_names(): those and the optimisers
+// local_search and local_search_devices, every method place() accepts.
 //  random         uniform device per op (mt19937_64 seeded by the seed); no priority
 //  round_robin    op i -> device i mod D; no priority
 //  critical_path  ready op with the largest b-level -> device where it starts earliest (Doppler's teacher)
@@ -39,6 +39,8 @@ struct PlacementContext {
 //                 plans over devices and priority order, each candidate scored by the simulator's
 //                 makespan, search_evaluations of them; never slower than its start (a reference of
 //                 what is reachable; seconds on graphs of hundreds of ops)
+//  local_search_devices  the same over devices only, from critical_path's plan, keeping its priority
+//                 (a plan that a PLC-only policy, SEL = critical path, can follow)
 const std::vector<std::string>& heuristic_names();
 const std::vector<std::string>& all_heuristic_names();
 const std::vector<std::string>& placement_names();
