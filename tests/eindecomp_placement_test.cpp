@@ -84,7 +84,9 @@ TEST(EindecompPlacement, UnknownMethodErrorListsIt) {
     place("eindecompp", {simulator, 1});
     FAIL() << "expected an Error";
   } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("etf, metis, eindecomp)"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("etf, metis, eindecomp, local_search, local_search_devices)"),
+              std::string::npos)
+        << error.what();
   }
 }
 
@@ -150,7 +152,7 @@ TEST(EindecompPlacement, CommWeightTradesLoadAgainstTransfers) {
 
 TEST(EindecompPlacement, ComparedWithTheOtherHeuristicsOnPaperGraphs) {
   std::vector<std::string> methods;
-  for (const std::string& name : placement_names())
+  for (const std::string& name : all_heuristic_names())
     if (name != "metis" || metis_available()) methods.push_back(name);
   std::cout << std::left << std::setw(34) << "graph (4 devices, paper model)";
   for (const std::string& method : methods) std::cout << std::right << std::setw(14) << method;

@@ -129,7 +129,7 @@ TEST(LearnTeacher, BestHeuristicIsTheFastestPlan) {
     sim::Simulator simulator(graph, abstract_machine(4), sim::CostModelKind::paper);
     const TeacherChoice best = make_teacher("best_heuristic", simulator, 1);
     EXPECT_NE(best.method, "best_heuristic");
-    for (const std::string& method : policies::placement_names()) {
+    for (const std::string& method : policies::all_heuristic_names()) {
       if (method == "metis" && !policies::metis_available()) continue;
       const TeacherChoice one = make_teacher(method, simulator, 1);
       EXPECT_LE(best.makespan, one.makespan) << file << " " << method;
@@ -151,7 +151,7 @@ TEST(LearnTeacher, UnknownTeacherIsAnError) {
   EXPECT_EQ(
       error_of([&] { make_teacher("best", simulator, 1); }),
       "train.teacher: unknown teacher 'best' (known: random, round_robin, critical_path, heft, etf, metis, "
-      "eindecomp, best_heuristic)");
+      "eindecomp, local_search, local_search_devices, best_heuristic)");
   EXPECT_TRUE(known_teacher("best_heuristic"));
   EXPECT_TRUE(known_teacher("heft"));
   EXPECT_FALSE(known_teacher("HEFT"));

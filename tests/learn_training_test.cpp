@@ -400,7 +400,7 @@ TEST(LearnTraining, ConfigSections) {
             }),
             "t.yaml:4: 'train.teacher': unknown teacher 'hfet' (known: random, round_robin, critical_path, "
             "heft, etf, "
-            "metis, eindecomp, best_heuristic)");
+            "metis, eindecomp, local_search, local_search_devices, best_heuristic)");
   EXPECT_EQ(
       error_of([&] { read_policy_sizes(parse_experiment(head + "policy: {hidden: 0}\n", "t.yaml", names)); }),
       "t.yaml:4: 'policy.hidden': must be at least 1");

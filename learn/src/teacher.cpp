@@ -69,7 +69,7 @@ TeacherChoice make_teacher(const std::string& name, sim::Simulator& simulator, s
   choice.method = name;
   const policies::PlacementContext context{simulator, seed};
   if (name == "best_heuristic") {
-    for (const std::string& method : policies::placement_names()) {
+    for (const std::string& method : policies::all_heuristic_names()) {
       if (method == "metis" && !policies::metis_available()) continue;
       Plan plan = policies::place(method, context);
       const double makespan = simulator.makespan(plan.device, plan.priority);

@@ -1,6 +1,7 @@
 #pragma once
-// Contract: one entry point per placement heuristic (one source file each); place() dispatches to
-// them by name. Each returns a Plan for context.simulator's graph with `method` set to its name.
+// Contract: one entry point per placement method (one source file each; local_search and
+// local_search_devices are the optimisers, the others heuristics); place() dispatches to them by name. Each
+// returns a Plan for context.simulator's graph with `method` set to its name.
 #include "doppler/policies/placement.hpp"
 
 namespace doppler::policies {
@@ -12,5 +13,7 @@ Plan place_heft(const PlacementContext& context);
 Plan place_etf(const PlacementContext& context);
 Plan place_metis(const PlacementContext& context);
 Plan place_eindecomp(const PlacementContext& context);
+Plan place_local_search(const PlacementContext& context);
+Plan place_local_search_devices(const PlacementContext& context);
 
 }  // namespace doppler::policies

@@ -1,4 +1,4 @@
-// place(): dispatch by heuristic name.
+// place(): dispatch by method name.
 #include "doppler/policies/placement.hpp"
 
 #include <array>
@@ -15,7 +15,8 @@ struct Heuristic {
 };
 
 constexpr std::size_t kDefaultHeuristics = 6;  // the first ones: heuristic_names()
-constexpr std::array<Heuristic, 7> kHeuristics{{
+constexpr std::size_t kAllHeuristics = 7;      // the first ones: all_heuristic_names()
+constexpr std::array<Heuristic, 9> kHeuristics{{
     {"random", place_random},
     {"round_robin", place_round_robin},
     {"critical_path", place_critical_path},
@@ -23,6 +24,8 @@ constexpr std::array<Heuristic, 7> kHeuristics{{
     {"etf", place_etf},
     {"metis", place_metis},
     {"eindecomp", place_eindecomp},
+    {"local_search", place_local_search},  // the optimisers: in placement_names() only
+    {"local_search_devices", place_local_search_devices},
 }};
 
 std::vector<std::string> names_of(std::size_t count) {
@@ -35,6 +38,11 @@ std::vector<std::string> names_of(std::size_t count) {
 
 const std::vector<std::string>& heuristic_names() {
   static const std::vector<std::string> names = names_of(kDefaultHeuristics);
+  return names;
+}
+
+const std::vector<std::string>& all_heuristic_names() {
+  static const std::vector<std::string> names = names_of(kAllHeuristics);
   return names;
 }
 

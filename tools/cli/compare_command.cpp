@@ -36,7 +36,7 @@ void compare(const RunFlags& flags) {
     Row row;
     row.method = placement.label;
     const auto start = std::chrono::steady_clock::now();
-    row.plan = make_plan(placement, simulator, e.seed);
+    row.plan = make_plan(placement, simulator, e.seed, flags.search_evaluations);
     row.place_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     row.result = simulator.run(row.plan);
@@ -138,12 +138,14 @@ void add_compare_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand(
       "compare", "Compare placement methods on one graph and machine, side by side with the lower bound");
   add_input_flags(*command, *flags);
+  add_search_flag(*command, *flags);
   flags->placements_opt =
       command
           ->add_option(
               "--methods", flags->placements,
               "Comma-separated methods and/or plan files (default: the config's placements, else every "
-              "heuristic: random, round_robin, critical_path, heft, etf, metis)")
+              "heuristic: random, round_robin, critical_path, heft, etf, metis, eindecomp; local_search is "
+              "the optimiser, on request)")
           ->type_name("M,M,...")
           ->delimiter(',');
   flags->trace_opt =

@@ -110,7 +110,7 @@ std::vector<Row> evaluate_one(const Experiment& e, const std::string& ckpt, std:
   const learn::LearnedPolicy policy = learn::LearnedPolicy::load(ckpt, workload->machine.num_devices());
   std::vector<std::pair<std::string, Plan>> plans;
   const std::vector<std::string> missing = unavailable_methods();
-  for (const std::string& method : policies::placement_names()) {
+  for (const std::string& method : policies::all_heuristic_names()) {
     if (std::find(missing.begin(), missing.end(), method) != missing.end()) continue;
     plans.emplace_back(method, policies::place(method, {simulator, e.seed}));
   }

@@ -79,6 +79,15 @@ void add_input_flags(CLI::App& command, RunFlags& flags) {
   command.add_flag("--json", flags.json, "Print JSON for scripts instead of a table");
 }
 
+void add_search_flag(CLI::App& command, RunFlags& flags) {
+  command
+      .add_option("--search-evaluations", flags.search_evaluations,
+                  "Simulator runs of the local_search optimiser (default " +
+                      std::to_string(policies::kDefaultSearchEvaluations) + ")")
+      ->type_name("N")
+      ->check(positive_integer());
+}
+
 std::vector<std::string> unavailable_methods() {
   return policies::metis_available() ? std::vector<std::string>{} : std::vector<std::string>{"metis"};
 }
@@ -137,7 +146,7 @@ Experiment resolve(const RunFlags& flags) {
       e.placements.push_back(placement_from_flag(text, flag, names));
   } else if (e.placements.empty()) {
     const std::vector<std::string> missing = unavailable_methods();
-    for (const std::string& method : names.methods) {
+    for (const std::string& method : policies::all_heuristic_names()) {  // not the local_search optimiser
       if (std::find(missing.begin(), missing.end(), method) == missing.end())
         e.placements.push_back({method, ""});
     }
@@ -234,14 +243,17 @@ Machine first_devices(const Machine& m, std::size_t n) {
   return sub;
 }
 
-Plan make_plan(const PlacementSpec& placement, const sim::Simulator& simulator, std::uint64_t seed) {
+Plan make_plan(const PlacementSpec& placement, const sim::Simulator& simulator, std::uint64_t seed,
+               std::size_t search_evaluations) {
   Plan plan;
   if (placement.is_plan_file()) {
     plan = load_plan(placement.path);
     if (plan.method.empty()) plan.method = placement.label;
     return plan;
   }
-  plan = policies::place(placement.label, policies::PlacementContext{simulator, seed});
+  policies::PlacementContext context{simulator, seed};
+  context.search_evaluations = search_evaluations;
+  plan = policies::place(placement.label, context);
   plan.method = placement.label;
   plan.source = "placement '" + placement.label + "'";
   if (!plan.graph_fingerprint) plan.graph_fingerprint = simulator.task_graph().fingerprint();

@@ -16,6 +16,7 @@
 #include "doppler/experiment.hpp"
 #include "doppler/machine.hpp"
 #include "doppler/plan.hpp"
+#include "doppler/policies/placement.hpp"
 #include "doppler/sim/simulator.hpp"
 #include "doppler/task_graph.hpp"
 
@@ -27,6 +28,7 @@ struct RunFlags {
   std::size_t devices = 0;
   std::vector<std::string> placements;
   std::uint64_t seed = 1;
+  std::size_t search_evaluations = policies::kDefaultSearchEvaluations;  // local_search's budget
   std::string trace, plan_output, csv_output, plot_output;
   bool json = false;
   bool placement_required = false;  // without a config, the placements flag must be given
@@ -39,6 +41,8 @@ struct RunFlags {
 
 // CONFIG (optional positional), --graph, --machine | --devices, --model, --seed, --json.
 void add_input_flags(CLI::App& command, RunFlags& flags);
+// --search-evaluations N: the local_search optimiser's budget (simulator runs).
+void add_search_flag(CLI::App& command, RunFlags& flags);
 
 // CLI11 check: an integer >= 1 ("must be a positive integer, got '0'").
 const CLI::Validator& positive_integer();
@@ -92,8 +96,10 @@ std::unique_ptr<Workload> load(const Experiment& experiment);
 // file describes). Callers check n <= m.num_devices() and say why in their own words.
 Machine first_devices(const Machine& m, std::size_t n);
 
-// A plan file, read; or a heuristic's plan. Either way tagged with its method and graph fingerprint.
-Plan make_plan(const PlacementSpec& placement, const sim::Simulator& simulator, std::uint64_t seed);
+// A plan file, read; or a placement method's plan (local_search with `search_evaluations` simulator
+// runs). Either way tagged with its method and graph fingerprint.
+Plan make_plan(const PlacementSpec& placement, const sim::Simulator& simulator, std::uint64_t seed,
+               std::size_t search_evaluations = policies::kDefaultSearchEvaluations);
 
 // Fails unless `path`'s directory exists and its extension is one of `extensions`. `flag` names the
 // option or config field in the message.

@@ -59,7 +59,7 @@ void simulate(const SimulateFlags& flags) {
   const auto workload = load(e);
   sim::Simulator simulator(workload->graph, workload->machine, workload->model);
   const PlacementSpec& placement = e.placements.front();
-  const Plan plan = make_plan(placement, simulator, e.seed);
+  const Plan plan = make_plan(placement, simulator, e.seed, flags.run.search_evaluations);
   const sim::SimResult result = simulator.run(plan, !e.trace.empty());
   const double lower_bound = simulator.lower_bound();
 
@@ -115,10 +115,12 @@ void add_simulate_command(CLI::App& app) {
       "simulate",
       "Simulate one placement of a graph on a machine: makespan, lower bound, per-device busy time");
   add_input_flags(*command, flags->run);
+  add_search_flag(*command, flags->run);
   CLI::Option* placement =
       command
           ->add_option("--placement", flags->placement,
-                       "A placement method (random, round_robin, critical_path, heft, etf, metis) or a plan "
+                       "A placement method (random, round_robin, critical_path, heft, etf, metis, eindecomp, "
+                       "local_search) or a plan "
                        "file (.yaml/.json); default: the config's first placement")
           ->type_name("METHOD|PLAN");
   flags->run.placements_opt = placement;

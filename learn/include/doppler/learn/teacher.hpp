@@ -33,10 +33,11 @@ class Teacher {
 };
 
 // The teacher named by `train.teacher` for one graph: "critical_path", a placement method
-// (policies::placement_names(); its plan on this graph and machine), or "best_heuristic" (the plan of
-// smallest simulated makespan among the placement methods available in this build; ties: the first in
-// placement_names() order). `method` is the method whose choices are followed and `makespan` the
-// simulated makespan of its plan. An unknown name throws an Error listing the known ones.
+// (policies::placement_names(), the local_search optimiser included; its plan on this graph and
+// machine), or "best_heuristic" (the plan of smallest simulated makespan among the heuristics
+// available in this build, policies::all_heuristic_names(); ties: the first in that order). `method` is the
+// method whose choices are followed and `makespan` the simulated makespan of its plan. An unknown name throws
+// an Error listing the known ones.
 bool known_teacher(const std::string& name);
 std::string known_teachers();  // "critical_path, ..., best_heuristic", for messages
 struct TeacherChoice {
