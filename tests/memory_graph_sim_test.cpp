@@ -8,7 +8,6 @@
 #include <iostream>
 #include <random>
 #include <stdexcept>
-#include <tuple>
 
 #include "doppler/error.hpp"
 #include "doppler/memory/memory_plan.hpp"
@@ -184,18 +183,29 @@ TEST(MemoryGraphSim, TimesFollowTheHostLinks) {
   EXPECT_FALSE(memory::node_trace_record(mg.nodes[0], 0, 0).has_value());  // the alloc
 }
 
+struct OpSpec {
+  const char* name;
+  double flops;
+  double output_bytes;
+};
+
+// A graph of these ops, without edges.
+TaskGraph graph_of(std::initializer_list<OpSpec> ops) {
+  TaskGraph graph;
+  for (const OpSpec& spec : ops) {
+    Op op;
+    op.name = spec.name;
+    op.flops = spec.flops;
+    op.output_bytes = spec.output_bytes;
+    graph.add_op(op);
+  }
+  return graph;
+}
+
 TEST(MemoryGraphSim, KernelsSlowWhileCopiesRun) {
   // x (a 400-byte host input) loads over 0..101 while z (60, independent) computes; y (50) reads x.
   // With concurrency_slowdown 2, z advances at half speed until the load ends: 101 + (60 - 101 / 2).
-  TaskGraph graph;
-  for (const auto& [name, flops, bytes] :
-       std::array<std::tuple<const char*, double, double>, 3>{{{"x", 0, 400}, {"y", 50, 8}, {"z", 60, 8}}}) {
-    Op op;
-    op.name = name;
-    op.flops = flops;
-    op.output_bytes = bytes;
-    graph.add_op(op);
-  }
+  TaskGraph graph = graph_of({{"x", 0, 400}, {"y", 50, 8}, {"z", 60, 8}});
   graph.add_edge(0, 1);
   Machine machine = abstract_machine(1);
   machine.host_to_device = {LinkSpec{4, 1}};
@@ -232,19 +242,11 @@ TEST(MemoryGraphSim, KernelsSlowWhileCopiesRun) {
 // x and z are 400-byte host inputs; y = f(x) (50 flops), w = g(y, z) (30 flops). With a budget of
 // 416 bytes z's load must wait until y has run and x is freed.
 struct LatencyCase {
-  TaskGraph graph;
+  TaskGraph graph = graph_of({{"x", 0, 400}, {"y", 50, 8}, {"z", 0, 400}, {"w", 30, 8}});
   Machine machine = abstract_machine(1);
   Plan plan;
   MemoryPlanOptions options;
   LatencyCase(std::uint64_t budget) {
-    for (const auto& [name, flops, bytes] : std::array<std::tuple<const char*, double, double>, 4>{
-             {{"x", 0, 400}, {"y", 50, 8}, {"z", 0, 400}, {"w", 30, 8}}}) {
-      Op op;
-      op.name = name;
-      op.flops = flops;
-      op.output_bytes = bytes;
-      graph.add_op(op);
-    }
     graph.add_edge(0, 1);
     graph.add_edge(1, 3);
     graph.add_edge(2, 3);
@@ -315,14 +317,7 @@ TEST(MemoryGraphSim, CalibratedLatenciesDelayStarts) {
 
 TEST(MemoryGraphSim, FitsTheGapBetweenBackToBackKernels) {
   // Two independent ops, both ready at once: the second starts 3 after the first ends.
-  TaskGraph graph;
-  for (const char* name : {"a", "b"}) {
-    Op op;
-    op.name = name;
-    op.flops = 10;
-    op.output_bytes = 8;
-    graph.add_op(op);
-  }
+  const TaskGraph graph = graph_of({{"a", 10, 8}, {"b", 10, 8}});
   Plan plan;
   plan.device = {0, 0};
   MemoryPlanOptions options;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "doppler/sim/event_queue.hpp"
+#include "memory_resources.hpp"
 
 namespace doppler::sim {
 namespace {
@@ -143,20 +144,7 @@ class Runner {
   }
 
  private:
-  std::size_t resource_of(const MemNode& node) const {
-    switch (node.kind) {
-      case MemNodeKind::kOp:
-        return node.region.device;
-      case MemNodeKind::kLoad:
-        return n_ + node.region.device;
-      case MemNodeKind::kEvict:
-        return 2 * n_ + node.region.device;
-      case MemNodeKind::kCopy:
-        return 3 * n_ + node.source.device * n_ + node.region.device;
-      default:
-        return kInstant;
-    }
-  }
+  std::size_t resource_of(const MemNode& node) const { return memory_node_resource(node, n_); }
 
   double duration(MemNodeId id) const {
     if (!durations_.empty()) return durations_[id];
@@ -329,7 +317,7 @@ class Runner {
     result_.lower_bound = std::max(compute, link);
   }
 
-  static constexpr std::size_t kInstant = static_cast<std::size_t>(-1);
+  static constexpr std::size_t kInstant = kNoResource;
   static constexpr std::uint32_t kReleaseBit = 1u << 31;  // event: a node's latency has passed
   static constexpr std::uint32_t kSlotBit = 1u << 30;     // event: a link's copy gap has passed
   const memory::MemoryGraph& mg_;

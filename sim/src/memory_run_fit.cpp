@@ -1,10 +1,13 @@
 #include "doppler/sim/memory_run_fit.hpp"
 
 #include <algorithm>
-#include <limits>
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <utility>
+
+#include "doppler/median.hpp"
+#include "memory_resources.hpp"
 
 namespace doppler::sim {
 namespace {
@@ -12,29 +15,9 @@ namespace {
 using memory::MemNode;
 using memory::MemNodeKind;
 
-constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
-
-// The resource a timed node holds (as the simulator's): compute, H2D, D2H or a device pair.
-std::size_t resource_of(const MemNode& node, std::size_t devices) {
-  switch (node.kind) {
-    case MemNodeKind::kOp:
-      return node.region.device;
-    case MemNodeKind::kLoad:
-      return devices + node.region.device;
-    case MemNodeKind::kEvict:
-      return 2 * devices + node.region.device;
-    case MemNodeKind::kCopy:
-      return 3 * devices + node.source.device * devices + node.region.device;
-    default:
-      return kNone;
-  }
-}
-
-double median_or_zero(std::vector<double> samples) {
-  if (samples.empty()) return 0;
-  const auto mid = samples.begin() + static_cast<std::ptrdiff_t>(samples.size() / 2);
-  std::nth_element(samples.begin(), mid, samples.end());
-  return std::max(0.0, *mid);
+// The median of non-negative delays (measurement noise can make a few negative).
+double median_delay(std::vector<double> samples) {
+  return std::max(0.0, median(std::move(samples)));
 }
 
 struct Samples {
@@ -49,8 +32,8 @@ void collect(const MeasuredMemoryRun& run, Samples& samples) {
                            std::to_string(run.end.size()) + " end times for " + std::to_string(n) + " nodes");
   const std::size_t devices = mg.num_devices;
   std::vector<double> done(n, 0), ready(n, 0);
-  std::vector<std::size_t> made_by(n, kNone);  // the resource whose end made the node ready
-  std::vector<std::size_t> done_by(n, kNone);
+  std::vector<std::size_t> made_by(n, kNoResource);  // the resource whose end made the node ready
+  std::vector<std::size_t> done_by(n, kNoResource);
   for (std::size_t i = 0; i < n; ++i) {
     const MemNode& node = mg.nodes[i];
     for (const memory::MemNodeId dep : node.deps) {
@@ -60,13 +43,14 @@ void collect(const MeasuredMemoryRun& run, Samples& samples) {
         made_by[i] = done_by[dep];
       }
     }
-    const std::size_t resource = resource_of(node, devices);
-    done[i] = resource == kNone ? ready[i] : run.end[i];
-    done_by[i] = resource == kNone ? made_by[i] : resource;
+    const std::size_t resource = memory_node_resource(node, devices);
+    done[i] = resource == kNoResource ? ready[i] : run.end[i];
+    done_by[i] = resource == kNoResource ? made_by[i] : resource;
   }
   std::map<std::size_t, std::vector<std::size_t>> by_resource;
   for (std::size_t i = 0; i < n; ++i)
-    if (const std::size_t r = resource_of(mg.nodes[i], devices); r != kNone) by_resource[r].push_back(i);
+    if (const std::size_t r = memory_node_resource(mg.nodes[i], devices); r != kNoResource)
+      by_resource[r].push_back(i);
   for (auto& [resource, ids] : by_resource) {
     std::sort(ids.begin(), ids.end(),
               [&run](std::size_t a, std::size_t b) { return run.start[a] < run.start[b]; });
@@ -76,11 +60,11 @@ void collect(const MeasuredMemoryRun& run, Samples& samples) {
       const bool transfer = node.kind == MemNodeKind::kLoad || node.kind == MemNodeKind::kEvict;
       if (transfer && ready[i] < previous_end) {
         samples.gap.push_back(run.start[i] - previous_end);
-      } else if (transfer && made_by[i] != kNone) {
+      } else if (transfer && made_by[i] != kNoResource) {
         samples.dispatch.push_back(run.start[i] - ready[i]);
       } else if (node.kind == MemNodeKind::kOp && ready[i] < previous_end) {
         samples.back_to_back.push_back(run.start[i] - previous_end);
-      } else if (node.kind == MemNodeKind::kOp && made_by[i] != kNone && made_by[i] != resource) {
+      } else if (node.kind == MemNodeKind::kOp && made_by[i] != kNoResource && made_by[i] != resource) {
         samples.arrival.push_back(run.start[i] - ready[i]);
       }
       previous_end = std::max(previous_end, run.end[i]);
@@ -93,8 +77,8 @@ void collect(const MeasuredMemoryRun& run, Samples& samples) {
 MemoryRunLatencies fit_memory_run_latencies(std::span<const MeasuredMemoryRun> runs) {
   Samples samples;
   for (const MeasuredMemoryRun& run : runs) collect(run, samples);
-  return {median_or_zero(samples.dispatch), median_or_zero(samples.gap), median_or_zero(samples.arrival),
-          median_or_zero(samples.back_to_back)};
+  return {median_delay(samples.dispatch), median_delay(samples.gap), median_delay(samples.arrival),
+          median_delay(samples.back_to_back)};
 }
 
 }  // namespace doppler::sim

@@ -56,11 +56,10 @@ struct OffloadFlags {
 };
 
 // Measured on the GPUs (--gpu): the median makespan in seconds, with --verify the largest relative
-// error of the outputs against the CPU reference, and each load's and eviction's (bytes, seconds).
+// error of the outputs against the CPU reference, and every node's times.
 struct Measured {
   double makespan = 0;
   std::optional<double> max_relative_error;
-  std::vector<std::pair<double, double>> loads, evicts;
   std::vector<double> node_start, node_end;  // every node's, seconds (alloc/free: when passed)
   Trace trace;                               // the measured run's nodes (seconds from its clock start)
 };
@@ -80,11 +79,11 @@ struct MeasuredLinks {
   std::string decomposition;
   std::uint64_t fitted_on_budget = 0;
   LinkSpec to_device, from_device;
-  std::string from_device_fitted_from;  // "evictions" or "probe"
+  std::string from_device_fitted_from;  // "evictions", "probe" or "machine" (none measured)
   double kernel_slowdown = 1;
   sim::MemoryRunLatencies latencies;
   std::optional<ProbedLinks> probe;
-  std::string machine_yaml;  // the machine with all of it (--out DIR writes it)
+  Machine machine;  // the config's machine with all of it (measured_machine; --out DIR writes it)
 };
 
 struct Row {
@@ -352,10 +351,14 @@ MeasuredLinks fit_measured_links(std::size_t gpus, const std::string& decomposit
   std::vector<Trace> traces;
   std::vector<sim::MeasuredMemoryRun> runs;
   for (const auto& [order, m] : measured) {
-    loads.insert(loads.end(), m.loads.begin(), m.loads.end());
-    evicts.insert(evicts.end(), m.evicts.begin(), m.evicts.end());
+    const memory::MemoryGraph& mg = *graphs.at(order);
+    for (std::size_t i = 0; i < mg.nodes.size(); ++i) {
+      const double seconds = m.node_end[i] - m.node_start[i];
+      if (mg.nodes[i].kind == memory::MemNodeKind::kLoad) loads.push_back({mg.nodes[i].bytes, seconds});
+      if (mg.nodes[i].kind == memory::MemNodeKind::kEvict) evicts.push_back({mg.nodes[i].bytes, seconds});
+    }
     traces.push_back(m.trace);
-    runs.push_back({graphs.at(order), m.node_start, m.node_end});
+    runs.push_back({&mg, m.node_start, m.node_end});
   }
   const auto fit = [](const std::vector<std::pair<double, double>>& copies, const LinkSpec& fallback) {
     return copies.empty() ? fallback : sim::fit_link(copies, fallback);
@@ -433,12 +436,8 @@ Measured measure_on_gpu(hw::MemoryGraphRunner& runner, const EinsumOrigin& origi
   for (std::size_t i = 0; i < mg.nodes.size() && i < run.nodes.size(); ++i) {
     m.node_start[i] = run.nodes[i].start_ms * 1e-3;
     m.node_end[i] = run.nodes[i].end_ms * 1e-3;
-    const double seconds = (run.nodes[i].end_ms - run.nodes[i].start_ms) * 1e-3;
-    if (const auto r =
-            memory::node_trace_record(mg.nodes[i], run.nodes[i].start_ms * 1e-3, run.nodes[i].end_ms * 1e-3))
+    if (const auto r = memory::node_trace_record(mg.nodes[i], m.node_start[i], m.node_end[i]))
       m.trace.records.push_back(*r);
-    if (mg.nodes[i].kind == memory::MemNodeKind::kLoad) m.loads.push_back({mg.nodes[i].bytes, seconds});
-    if (mg.nodes[i].kind == memory::MemNodeKind::kEvict) m.evicts.push_back({mg.nodes[i].bytes, seconds});
   }
   return m;
 }
@@ -569,24 +568,25 @@ void run_offload(const OffloadFlags& flags) {
           links.push_back(fit_measured_links(
               n, split_label, budget, measured,
               {{RunOrder::kEventDriven, &event_driven}, {RunOrder::kFixed, &fixed}}, machine, costs, probe));
-          Machine fitted = measured_machine(machine, links.back(), true);
+          Machine& fitted = links.back().machine;
+          fitted = measured_machine(machine, links.back(), true);
           fitted.name = machine.name + "-offload-fitted";
           fitted.calibration->source = "doppler offload --gpu " + flags.config + ": " + split_label +
                                        ", fitted on the " + std::to_string(budget) + "-byte budget's runs";
-          links.back().machine_yaml = machine_to_yaml(fitted);
         }
         std::map<RunOrder, double> with_measured_links, with_measured_machine, replayed;
-        for (const auto& [order, m] : measured) {
-          const memory::MemoryGraph& ran = order == RunOrder::kFixed ? fixed : event_driven;
-          replayed[order] =
-              sim::run_memory_graph(ran, graph, machine, costs, {.durations = measured_durations(m)})
-                  .makespan;
-          with_measured_links[order] =
-              sim::run_memory_graph(ran, graph, measured_machine(machine, links.back(), false), costs)
-                  .makespan;
-          const Machine fitted = measured_machine(machine, links.back(), true);
-          with_measured_machine[order] =
-              sim::run_memory_graph(ran, graph, fitted, sim::CostTable(graph, fitted, model)).makespan;
+        if (!measured.empty()) {
+          const Machine links_only = measured_machine(machine, links.back(), false);
+          const Machine& fitted = links.back().machine;
+          const sim::CostTable fitted_costs(graph, fitted, model);
+          for (const auto& [order, m] : measured) {
+            const memory::MemoryGraph& ran = order == RunOrder::kFixed ? fixed : event_driven;
+            replayed[order] =
+                sim::run_memory_graph(ran, graph, machine, costs, {.durations = measured_durations(m)})
+                    .makespan;
+            with_measured_links[order] = sim::run_memory_graph(ran, graph, links_only, costs).makespan;
+            with_measured_machine[order] = sim::run_memory_graph(ran, graph, fitted, fitted_costs).makespan;
+          }
         }
         for (const double bandwidth : bandwidths) {
           Machine linked = machine;
@@ -645,7 +645,7 @@ void run_offload(const OffloadFlags& flags) {
     }
     for (const MeasuredLinks& l : links)
       write_file_atomically((fs::path(flags.out_dir) / measured_machine_name(l, several_splits)).string(),
-                            l.machine_yaml);
+                            machine_to_yaml(l.machine));
   }
   if (flags.json) {
     std::cout << j.dump(2) << "\n";
